@@ -69,7 +69,7 @@ def test_hostile_names_are_shown_as_text_to_holder_officer_and_administrator(sit
         name=name, id_number=id_card("11010519850505123"), phone="13612340001"
     )
     p.subscribers.accept_agreement(person.id, accepted_by=name)
-    p.subscribers.add_organization(
+    org = p.subscribers.add_organization(
         name=org_name,
         uscc="91350100M000100Y43",
         legal_representative=f"李{MARKUP}",
@@ -79,6 +79,10 @@ def test_hostile_names_are_shown_as_text_to_holder_officer_and_administrator(sit
     )
     app = p.certificates.apply(subscriber_id=person.id, profile="person-signing", pin="135790")
     p.certificates.pay(application_id=app.id, years=1, reference=MARKUP)
+    p.subscribers.accept_agreement(org.id, accepted_by=TEMPLATE)
+    org_app = p.certificates.apply(
+        subscriber_id=org.id, profile="organization-signing", pin="135790"
+    )
     file_name = f"{MARKUP}.png"
     p.application_documents.upload(app.id, PNG, kind="id_front", actor="test", file_name=file_name)
 
@@ -110,8 +114,13 @@ def test_hostile_names_are_shown_as_text_to_holder_officer_and_administrator(sit
         row.locator("button").click()
         page.locator("#detail").wait_for(state="visible")
         page.locator("#applicant-docs .doc-item").first.wait_for()
-        assert_inert(page, name, file_name)
+        assert_inert(page, name, file_name, f"凭证 {MARKUP}", f"{name} 于")
         shot(page, "hostile-desk")
+        # an organization's: its name, legal representative and contact as typed
+        row = page.locator(f'tr[data-application="{org_app.id}"]')
+        row.locator("button").click()
+        page.locator("#applicant").filter(has_text="有限公司").wait_for()
+        assert_inert(page, org_name, f"李{MARKUP}", f"经办人\n{TEMPLATE}")
         assert dialogs == []
     finally:
         desk.close()
