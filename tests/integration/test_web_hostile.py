@@ -84,3 +84,23 @@ def test_a_scans_name_keeps_its_chinese_and_has_an_ascii_fallback(world, client)
     encoded = extended.removeprefix("filename*=UTF-8''")
     assert all(c.isascii() and (c.isalnum() or c in "%-._~") for c in encoded), encoded
     assert unquote(encoded) == name
+
+
+def test_an_e_mail_links_only_the_platforms_own_address():
+    """A notice's HTML made a link of any value that looked like one: a flow titled, or a
+    person named, "https://evil.example/pay" reached the signer as a clickable link in the
+    platform's own e-mail. Only the ``url`` field (the platform's link) is a link now; any
+    other value is text, escaped."""
+    from yinxin.notify.templates import DEFAULT_TEMPLATES
+
+    ours = "https://yinxin.example/sign/abc"
+    linked = 0
+    for t in DEFAULT_TEMPLATES:
+        values = {f: "https://evil.example/pay" for f in t.fields} | {"url": ours}
+        for lang in ("zh", "en", "zh-en"):
+            page = t.render_html(values, lang)
+            assert "evil.example" in page and 'href="https://evil.example' not in page, t.id
+            if "url" in t.fields:
+                assert f'<a href="{ours}">' in page, (t.id, lang)
+                linked += 1
+    assert linked  # some templates carry the platform's link

@@ -47,9 +47,17 @@ def _fields(text: str) -> list[str]:
     return [name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name is not None]
 
 
+# The one field whose value the platform makes (its own address: a signing link, a page of
+# the site) and an e-mail may show as a link. Every other value — a title, a name, a reason —
+# may be typed by a stranger, and was made a link whenever it looked like one.
+_LINK_FIELDS = frozenset({"url"})
+
+
 def _html_from_text(text: str, vals: Mapping[str, str]) -> str:
-    """A plain-text body as HTML: literal text and values escaped, values that are web links
-    made into links, paragraphs (blank lines) into <p> and single line breaks into <br>."""
+    """A plain-text body as HTML: literal text and values escaped, the platform's link
+    (``url``) made a link, paragraphs (blank lines) into <p> and single line breaks into <br>.
+    A flow titled "https://evil.example/pay" stays text: the platform's e-mail does not
+    vouch for an address someone typed."""
     out: list[str] = []
     for literal, name, spec, _conv in string.Formatter().parse(text):
         out.append(html.escape(literal, quote=False))
@@ -57,7 +65,7 @@ def _html_from_text(text: str, vals: Mapping[str, str]) -> str:
             continue
         value = format(vals[name], spec or "")
         shown = html.escape(value, quote=True)
-        if _URL.fullmatch(value):
+        if name in _LINK_FIELDS and _URL.fullmatch(value):
             out.append(f'<a href="{shown}">{shown}</a>')
         else:
             out.append(shown)
