@@ -198,7 +198,7 @@ def mount_web(app: FastAPI, platform: Platform) -> None:
     _not_found_page(app, env.get_template(NOT_FOUND.template), common)
 
 
-def _api_docs(app: FastAPI, env, version: str) -> None:
+def _api_docs(app: FastAPI, env: Any, version: str) -> None:
     """The interactive API documentation (Swagger UI) beside the OpenAPI document, with its
     script and styles from ``static/vendor/swagger-ui`` — FastAPI's own page loads them from
     a CDN, which left it blank on a closed network and told the CDN who read it — and no
