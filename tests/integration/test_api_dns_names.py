@@ -66,3 +66,24 @@ def test_more_host_names_than_a_certificate_carries_are_refused_naming_dns_names
     assert dbdump.dump(w.platform) == before
     r = _apply(c, device, [f"gw{n}.example.cn" for n in range(MAX_DNS_NAMES)])
     assert r.status_code == 201 and len(r.json()["dns_names"]) == MAX_DNS_NAMES, r.text
+
+
+@pytest.mark.parametrize(
+    "name, detail",
+    [
+        # IDNA 2003 (Python's codec) decodes it to an emoji; IDNA 2008 refuses it
+        ("xn--ls8h.example.cn", "IDNA 2008"),
+        ("gw.XN--LS8H.cn", "IDNA 2008"),
+        # U-labels are refused, the A-labels to give instead named
+        ("网关.例子.中国", "xn--d6q013i.xn--fsqu00a.xn--fiqs8s"),
+        ("\U0001f4a9.example.cn", "IDNA 2008 gives this one none"),
+    ],
+)
+def test_a_host_name_idna_2008_refuses_is_refused_naming_dns_names(world, name, detail) -> None:
+    w, c, device = world
+    before = dbdump.dump(w.platform)
+    r = _apply(c, device, ["gw.example.cn", name])
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    problem = r.json()
+    assert problem["field"] == "dns_names" and detail in problem["detail"], problem
+    assert dbdump.dump(w.platform) == before

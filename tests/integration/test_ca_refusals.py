@@ -496,6 +496,17 @@ CASES: list[tuple[str, Callable[[World], object], type[YinxinError], str]] = [
         "dns_names",
     ),
     (
+        "an emoji A-label (xn--ls8h: IDNA 2003 took it, IDNA 2008 does not)",
+        lambda w: w.p.certificates.apply(
+            subscriber_id=w.device.id,
+            profile="device-tls",
+            csr=make_csr(),
+            dns_names=["gw.example.cn", "xn--ls8h.example.cn"],
+        ),
+        ValidationError,
+        "dns_names",
+    ),
+    (
         "an empty DNS label",
         lambda w: w.p.certificates.apply(
             subscriber_id=w.device.id,
@@ -1066,6 +1077,23 @@ def cli_cases(w: World, tmp: Path) -> list[tuple[str, list[str], str, int]]:
                 "gw.example.cn",
                 "--dns",
                 "gw.example.cn.",
+            ],
+            "dns",
+            2,
+        ),
+        (
+            "--dns naming an emoji A-label (IDNA 2003 only)",
+            [
+                "cert",
+                "apply",
+                "--subscriber-id",
+                device,
+                "--profile",
+                "device-tls",
+                "--csr",
+                csr_file(tmp, make_csr(), "dns-emoji.csr"),
+                "--dns",
+                "xn--ls8h.example.cn",
             ],
             "dns",
             2,

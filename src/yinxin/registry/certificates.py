@@ -182,16 +182,27 @@ def check_dns_name(name: str) -> str:
     (RFC 3696 §2: no top-level domain is all-numeric; every A-label ends with a letter): so
     an IP address (``1.2.3.4``) or ``gw.example.123`` is no host name, which pkilint's
     ``pkix.invalid_domain_name_syntax`` found as an ERROR in certificates issued for them.
-    An xn-- label must be an A-label IDNA decodes and encodes back to itself: ``xn--a`` (a
-    control character, U+0080) or ``xn--zz`` (no Punycode) made certificates whose host
-    names asn1crypto, reading them, could not decode."""
+    An xn-- label must be an A-label IDNA 2008 (RFC 5891, what browsers and the CA/Browser
+    Forum follow) decodes and encodes back to itself: ``xn--a`` (a control character, U+0080)
+    or ``xn--zz`` (no Punycode) made certificates whose host names asn1crypto, reading them,
+    could not decode, and ``xn--ls8h`` (an emoji, which only IDNA 2003 took) certificates no
+    browser matches a host name against.
+
+    A name written in Unicode (U-labels, ``网关.例子.中国``) is refused, naming its A-labels
+    to give instead: the certificate carries A-labels only, and the list the applicant sent
+    is the list the certificate names."""
     d = (name or "").strip().lower().rstrip(".")
     labels = d.split(".")
+    if d and not d.isascii():
+        raise ValidationError(
+            f"{name!r} is not a DNS host name: give an internationalised name as its A-labels"
+            f"{_a_labels_hint(d)}",
+            field="dns_names",
+        )
     if (
         not d
         or len(d) > 253
         or len(labels) < 2
-        or not d.isascii()
         or not all(_LABEL.match(label) for label in labels)
         or len(labels[-1]) < 2
         or not labels[-1][-1].isalpha()
@@ -206,7 +217,7 @@ def check_dns_name(name: str) -> str:
         if label.startswith("xn--") and not _is_a_label(label):
             raise ValidationError(
                 f"{name!r} is not a DNS host name: {label} is no internationalised label "
-                "(IDNA does not decode it to a name that encodes back to it)",
+                "(IDNA 2008 does not decode it to a name that encodes back to it)",
                 field="dns_names",
             )
     return d
@@ -238,13 +249,29 @@ def check_dns_names(names: list[str] | None) -> list[str] | None:
 
 
 def _is_a_label(label: str) -> bool:
-    """Whether an ``xn--`` label is an A-label: Python's IDNA codec (as asn1crypto reads host
-    names) decodes it, the decoded name is not plain ASCII, and it encodes back to ``label``."""
+    """Whether an ``xn--`` label is an A-label: IDNA 2008 (the ``idna`` package; Python's own
+    codec is IDNA 2003 and took ``xn--ls8h``, an emoji) decodes it, the decoded name is not
+    plain ASCII, it encodes back to ``label``, and Python's codec (as asn1crypto reads host
+    names) decodes it too."""
+    import idna
+
     try:
-        u = label.encode("ascii").decode("idna")
-        return not u.isascii() and u.encode("idna").decode("ascii") == label
-    except UnicodeError:
+        u = idna.decode(label)
+        label.encode("ascii").decode("idna")
+        return not u.isascii() and idna.encode(u).decode("ascii") == label
+    except (idna.IDNAError, UnicodeError, ValueError):
         return False
+
+
+def _a_labels_hint(name: str) -> str:
+    """`` (xn--….xn--…)``: the A-labels of a host name written in Unicode, when IDNA 2008
+    has them; empty when it has none (an emoji, a symbol), which no host name may carry."""
+    import idna
+
+    try:
+        return f" ({idna.encode(name).decode('ascii')})"
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return "; IDNA 2008 gives this one none (it takes no emoji or symbol)"
 
 
 def pub_der(key: PublicKeyTypes) -> bytes:
