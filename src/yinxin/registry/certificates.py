@@ -248,6 +248,41 @@ def check_dns_names(names: list[str] | None) -> list[str] | None:
     return out or None
 
 
+def recheck_dns_names(
+    names: list[str] | None, whose: str, then: str
+) -> tuple[list[str] | None, list[str]]:
+    """Host names stored before today's checks (an application's, a certificate's that a
+    renewal, rekey or reissue would copy), checked again as a CA/Browser Forum CA re-validates
+    names at each issuance. Returns the names to certify and the repeats folded away.
+
+    A repeat (``GW.example.cn.`` beside ``gw.example.cn``: the same host) is folded silently,
+    the caller noting it in the audit trail: the new certificate names the same hosts. A name
+    today's checks refuse, or more than ``MAX_DNS_NAMES`` hosts, is refused naming
+    ``dns_names``, ``whose`` list it is and what to do ``then``: certifying it again would
+    carry the old release's mistake into a new certificate."""
+    out: list[str] = []
+    folded: list[str] = []
+    for name in names or []:
+        try:
+            d = check_dns_name(name)
+        except ValidationError as e:
+            raise ValidationError(
+                f"{whose} names a host today's checks refuse: {e.message}; {then}",
+                field="dns_names",
+            ) from None
+        if d in out:
+            folded.append(name)
+        else:
+            out.append(d)
+    if len(out) > MAX_DNS_NAMES:
+        raise ValidationError(
+            f"{whose} names {len(out)} hosts; a certificate carries at most {MAX_DNS_NAMES}; "
+            f"{then}",
+            field="dns_names",
+        )
+    return out or None, folded
+
+
 def _is_a_label(label: str) -> bool:
     """Whether an ``xn--`` label is an A-label: IDNA 2008 (the ``idna`` package; Python's own
     codec is IDNA 2003 and took ``xn--ls8h``, an emoji) decodes it, the decoded name is not
@@ -1014,6 +1049,13 @@ class Certificates:
         with self.db.transaction() as s:
             app = self._app_row(s, application_id)
             decision = check_application("approve", app.state, application_id)
+            # names stored before today's checks are checked again, before the fee is taken
+            dns_names, folded = recheck_dns_names(
+                json.loads(app.dns_names) if app.dns_names else None,
+                f"application {application_id}",
+                f"reject application {application_id} (the applicant applies again with a "
+                "corrected list of host names)",
+            )
             pay = (
                 s.execute(
                     select(Payment).where(
@@ -1059,7 +1101,7 @@ class Certificates:
                 platform_key_id=app.platform_key_id,
                 predecessor_id=None,
                 application_id=app.id,
-                dns_names=json.loads(app.dns_names) if app.dns_names else None,
+                dns_names=dns_names,
                 then=f"reject application {application_id} (the applicant applies again with "
                 "a CSR for a new key pair)",
             )
@@ -1067,7 +1109,10 @@ class Certificates:
             app.state, app.decided_at, app.officer = decision.to_state, now, officer
             app.certificate_id = cert.id
             self._within(s, cert, "issued")
-            event(s, now, officer, "application.approved", app.id, {"serial": cert.serial_hex})
+            approved: dict = {"serial": cert.serial_hex}
+            if folded:  # the repeats an older release stored, certified once
+                approved["dns_names_folded"] = folded
+            event(s, now, officer, "application.approved", app.id, approved)
             self._record_issued(
                 s,
                 now,
@@ -1351,20 +1396,36 @@ class Certificates:
         by: HoldBy = HoldBy.CA,
         proof: Callable[[Session], None] | None = None,
         proved: str | None = None,
+        dns_names: list[str] | None = None,
     ) -> Successor:
         """``proved``: how the holder proved a ``verb`` the code does not prove (the rekey of
         a platform-held key: ``PROOF_PIN``, checked before); recorded, as the code or the
-        desk's in-person check is, in the audit event of a rekey or reissue (``proof``)."""
+        desk's in-person check is, in the audit event of a rekey or reissue (``proof``).
+
+        The successor names the old certificate's hosts, checked again (``recheck_dns_names``:
+        repeats folded and noted in the audit event, a name refused today refused), unless
+        ``dns_names`` gives a new list (a reissue at the desk), checked as an application's."""
         from cryptography import x509
 
         from yinxin.pki import sm2_x509
 
+        if dns_names is not None:
+            if by == HoldBy.HOLDER:
+                raise Forbidden(
+                    "a new list of host names is checked by the CA: reissue at the desk",
+                    field="dns_names",
+                )
+            dns_names = check_dns_names(dns_names)
         self.ca.issuer("issuing")
         if new_key and csr is None:
             self._kek_ready(pin)
         now = self.clock.now()
         with self.db.transaction() as s:
             old = self._cert_row(s, serial, lock=True)
+            if dns_names and old.profile != "device-tls":
+                raise ValidationError(
+                    "DNS names are only for device certificates", field="dns_names"
+                )
             move = self._precheck(s, old, verb, by, now)
             needs_code = _needs_code(old, verb, by)
             if needs_code:
@@ -1412,12 +1473,20 @@ class Certificates:
                 pkey_id = pkey.id if pkey else None
             else:
                 pk, pkey_id = sm2_x509.public_key_any(old_cert), old.platform_key_id
-            dns = None  # a device's DNS names carry over to its successor
-            try:
-                san = old_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-                dns = san.value.get_values_for_type(x509.DNSName) or None
-            except x509.ExtensionNotFound:
-                pass
+            dns, folded = dns_names, []
+            if dns_names is None:  # a device's DNS names carry over to its successor
+                try:
+                    san = old_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+                    dns = san.value.get_values_for_type(x509.DNSName) or None
+                except x509.ExtensionNotFound:
+                    pass
+                dns, folded = recheck_dns_names(
+                    dns,
+                    f"certificate {old.serial_hex}",
+                    f"no {verb} carries them into a new certificate: reissue it with a "
+                    f"corrected list at the desk (yinxin cert reissue {old.serial_hex} --dns "
+                    f"NAME …; dns_names in POST /api/v1/certificates/{old.serial_hex}/reissue)",
+                )
             new = self._issue(
                 s,
                 sub=sub,
@@ -1449,6 +1518,10 @@ class Certificates:
                 "reason": revoke_reason,
                 "updates": subject_updates or None,
             }
+            if folded:  # the repeats an older release certified, named once in the successor
+                data["dns_names_folded"] = folded
+            if dns_names is not None:
+                data["dns_names"] = dns_names
             if verb in VERB_NAMES:  # a new key: which proof it was issued on (never the proof)
                 data["proof"] = (
                     PROOF_CODE
@@ -1749,16 +1822,31 @@ class Certificates:
         algorithm: str = "ec-p256",
         by: HoldBy = HoldBy.CA,
         proof: Callable[[Session], None] | None = None,
+        dns_names: list[str] | None = None,
     ) -> Successor:
         """A new key and certificate, e.g. after a loss report (the old one is then revoked as
         compromised; otherwise as superseded). ``by`` the holder: refused (403, ``hold_by``)
         for a certificate under a freeze the CA imposed, a loss reported over it included;
         and, the PIN being lost or forgotten, only with ``proof``: the code sent by SMS to the
-        registered phone, used up in the issuance's transaction (403 ``code_required``)."""
+        registered phone, used up in the issuance's transaction (403 ``code_required``).
+
+        ``dns_names``: a device certificate's new list of host names, checked as an
+        application's, given by the CA (a holder is refused, 403 ``dns_names``): the way to
+        replace a certificate whose names today's checks refuse, which no renewal or rekey
+        copies."""
         with self.db.read() as s:
             lost = self._cert_row(s, serial).hold_kind == LOST
         return self._new_key_successor(
-            "reissue", serial, actor, csr, pin, algorithm, lost=lost, by=by, proof=proof
+            "reissue",
+            serial,
+            actor,
+            csr,
+            pin,
+            algorithm,
+            lost=lost,
+            by=by,
+            proof=proof,
+            dns_names=dns_names,
         )
 
     def _new_key_successor(
@@ -1774,6 +1862,7 @@ class Certificates:
         by: HoldBy = HoldBy.CA,
         proof: Callable[[Session], None] | None = None,
         proved: str | None = None,
+        dns_names: list[str] | None = None,
     ) -> Successor:
         return self._successor(
             verb,
@@ -1787,6 +1876,7 @@ class Certificates:
             by=by,
             proof=proof,
             proved=proved,
+            dns_names=dns_names,
         )
 
     def _due(self, *where) -> list[str]:

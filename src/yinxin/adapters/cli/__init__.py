@@ -695,9 +695,40 @@ def _new_key_verb(verb: str, doc: str) -> None:
 _new_key_verb(
     "rekey", "Replace the key pair: a new certificate for a new key; the old one is revoked."
 )
-_new_key_verb(
-    "reissue", "Reissue with a new key (e.g. after a loss report); the old certificate is revoked."
-)
+
+
+@cert_app.command("reissue")
+def cert_reissue(
+    serial: str,
+    csr: Path | None = CSR,
+    platform_key: bool = PLATFORM_KEY,
+    pin: str | None = PIN,
+    pin_stdin: bool = PIN_STDIN,
+    dns: list[str] = typer.Option(
+        [],
+        "--dns",
+        help="A device certificate's new host names, once per name (default: the old "
+        "certificate's, checked again).",
+    ),
+    home: Path | None = HOME,
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
+    """Reissue with a new key (e.g. after a loss report); the old certificate is revoked."""
+    # a refused --dns named the service's dns_names, which no option is called
+    run(
+        as_json,
+        lambda: as_options(
+            {"dns_names": "dns"},
+            lambda: platform(home).certificates.reissue(
+                serial,
+                actor=actor,
+                **_key_args(csr, platform_key, pin, pin_stdin),
+                dns_names=dns or None,
+            ),
+        ),
+        _successor,
+    )
 
 
 @cert_app.command("change")

@@ -32,6 +32,7 @@ from yinxin.adapters.http.api.shapes import (
     certificate_serial,
 )
 from yinxin.errors import Forbidden, NotFound, ValidationError
+from yinxin.registry.certificates import MAX_DNS_NAMES
 from yinxin.registry.lifecycle import CertificateState, HoldBy
 from yinxin.registry.views import (
     CertificateView,
@@ -82,6 +83,16 @@ class CertificateNewKeyIn(Strict):
     )
     code: str | None = Field(
         None, max_length=10, description="the code sent by SMS to the registered phone"
+    )
+
+
+class CertificateReissueIn(CertificateNewKeyIn):
+    dns_names: list[str] | None = Field(
+        None,
+        max_length=MAX_DNS_NAMES,
+        description="a device certificate's new host names, given by the CA (a holder: 403): "
+        "how a certificate whose names today's checks refuse is replaced; without it the old "
+        "certificate's names are checked again and carried over",
     )
 
 
@@ -258,6 +269,14 @@ def _new_key(verb: str, serial: str, body: CertificateNewKeyIn, platform, princi
     _scoped(platform, principal, serial)
     csr = body.csr.encode() if body.csr else None
     args = {"actor": principal.actor, "csr": csr, "pin": body.pin, "algorithm": body.algorithm}
+    dns_names = getattr(body, "dns_names", None)
+    if dns_names is not None:
+        if principal.is_holder:  # refused before a code is sent for it
+            raise Forbidden(
+                "a new list of host names is checked by the CA: reissue at the desk",
+                field="dns_names",
+            )
+        args["dns_names"] = dns_names
     if not principal.is_holder:
         return getattr(platform.certificates, verb)(serial, **args)
     by = HoldBy.HOLDER
@@ -314,12 +333,13 @@ def rekey(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal: 
     response_model=Successor,
     responses={202: {"model": CodeRequiredOut}},
 )
-def reissue(serial: Serial, body: CertificateNewKeyIn, platform: Plat, principal: Lifecycle):
+def reissue(serial: Serial, body: CertificateReissueIn, platform: Plat, principal: Lifecycle):
     """补办. A holder does not reissue a certificate under a freeze the CA imposed (a loss
     reported over it included): ``403`` ``frozen_by_ca`` (field ``hold_by``). A holder's own
     reissue needs the code sent by SMS to the registered phone: without `challenge_id` and
     `code` it is answered `202` `code_required` with the `challenge_id` and nothing is issued;
-    the same request sent again with them issues the successor and uses the code up."""
+    the same request sent again with them issues the successor and uses the code up.
+    `dns_names` (the CA only) gives a device certificate a new list of host names."""
     return _new_key("reissue", serial, body, platform, principal)
 
 
