@@ -244,6 +244,81 @@ def test_device_certificate_carries_its_dns_names(issued: Issued) -> None:
 
 
 # --- PKCS#11 -------------------------------------------------------------------------------------
+def _hsm_settings(home: Path, token) -> Settings:
+    return Settings(
+        home=home,
+        database_url=f"sqlite:///{home / 'yinxin.db'}",
+        keystore="pkcs11",
+        pkcs11_module=token.module,
+        pkcs11_token=token.token_label,
+        pkcs11_pin=token.pin,
+    )
+
+
+def test_a_ca_key_of_rsa_exponent_3_in_the_token_is_not_used(tmp_path: Path) -> None:
+    """A CSR's RSA key of e = 3 is refused; the CA's own key in an HSM was not checked. ``ca
+    init`` generates its keys (e = 65537) and takes none it finds (refused, naming them), so
+    the way in is a key replaced in the token under the CA's label by another tool: the CA
+    then refuses to sign with it, naming the key store, and issues nothing."""
+    from tests.integration.test_pkcs11 import write_rsa_e3_key
+    from yinxin.errors import ConfigurationError, Conflict
+
+    home = tmp_path / "home"
+    with softhsm_token_in(tmp_path / "hsm", label="yinxin-ca") as token:
+        # a key written before init under a label init would use: refused, not adopted
+        write_rsa_e3_key(token, "root-ca", tmp_path)
+        p = Platform(_hsm_settings(tmp_path / "first", token), clock=FrozenClock(START))
+        try:
+            with pytest.raises(Conflict) as taken:
+                p.ca.init("rsa-3072")
+            assert taken.value.field == "keystore" and "'root-ca'" in taken.value.message
+        finally:
+            p.close()
+        subprocess.run(
+            ["pkcs11-tool", "--module", token.module, "--token-label", token.token_label]
+            + ["--login", "--pin", token.pin, "--delete-object", "--type", "privkey"]
+            + ["--label", "root-ca"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["pkcs11-tool", "--module", token.module, "--token-label", token.token_label]
+            + ["--login", "--pin", token.pin, "--delete-object", "--type", "pubkey"]
+            + ["--label", "root-ca"],
+            check=True,
+            capture_output=True,
+        )
+        p = Platform(_hsm_settings(home, token), clock=FrozenClock(START))
+        try:
+            p.ca.init("rsa-3072")
+            issuing = p.ca.key("issuing").public_key()
+            assert issuing.public_numbers().e == 65537  # type: ignore[union-attr]
+            subs = enrol(p)
+        finally:
+            p.close()
+        # the issuing CA's key replaced in the token by one of e = 3, under the same label
+        for kind in ("privkey", "pubkey"):
+            subprocess.run(
+                ["pkcs11-tool", "--module", token.module, "--token-label", token.token_label]
+                + ["--login", "--pin", token.pin, "--delete-object", "--type", kind]
+                + ["--label", KEY_LABELS["issuing"]],
+                check=True,
+                capture_output=True,
+            )
+        write_rsa_e3_key(token, KEY_LABELS["issuing"], tmp_path)
+        p = Platform(_hsm_settings(home, token), clock=FrozenClock(START))
+        try:
+            count = p.certificates.count()
+            with pytest.raises(ConfigurationError) as weak:
+                issue(p, subs.person.id, csr=make_csr())
+            assert weak.value.field == "keystore"
+            assert "public exponent is 3" in weak.value.message
+            assert f"'{KEY_LABELS['issuing']}'" in weak.value.message
+            assert p.certificates.count() == count
+        finally:
+            p.close()
+
+
 @pytest.mark.parametrize("algorithm", ["ec-p256", "rsa-3072"])
 def test_ca_inside_a_softhsm_token(tmp_path: Path, algorithm: str) -> None:
     home = tmp_path / "home"

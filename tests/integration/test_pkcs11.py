@@ -552,3 +552,46 @@ def test_signing_rate_ec_p256(store: Pkcs11KeyStore, capsys: pytest.CaptureFixtu
     with capsys.disabled():
         print(f"\nec-p256 signatures/s: SoftHSM2 {hsm:.0f}, in-process cryptography {local:.0f}")
     assert hsm > 10
+
+
+def write_rsa_e3_key(token: SoftHsmToken, label: str, tmp_path: Path, bits: int = 3072) -> None:
+    """An RSA key pair of public exponent 3 put into the token as a tool outside Yinxin would:
+    made by ``openssl genpkey``, written by ``pkcs11-tool --write-object`` under ``label``."""
+    der = tmp_path / f"{label}.der"
+    pub = tmp_path / f"{label}.pub.der"
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}"]
+        + ["-pkeyopt", "rsa_keygen_pubexp:3", "-outform", "DER", "-out", der],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["openssl", "pkey", "-inform", "DER", "-in", der, "-pubout", "-outform", "DER"]
+        + ["-out", pub],
+        check=True,
+        capture_output=True,
+    )
+    key_id = uuid.uuid4().hex[:16]
+    for path, kind in ((der, "privkey"), (pub, "pubkey")):
+        subprocess.run(
+            ["pkcs11-tool", "--module", token.module, "--token-label", token.token_label]
+            + ["--login", "--pin", token.pin, "--write-object", path, "--type", kind]
+            + ["--id", key_id, "--label", label],
+            check=True,
+            capture_output=True,
+        )
+
+
+def test_an_rsa_key_of_exponent_3_in_the_token_is_refused(
+    store: Pkcs11KeyStore,
+    softhsm_token: SoftHsmToken,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A CSR's RSA key of e = 3 is refused (BR 6.1.6); a CA key in the token was not: one
+    written there by another tool signed as any other."""
+    label = fresh_label("e3")
+    write_rsa_e3_key(softhsm_token, label, tmp_path)
+    with pytest.raises(ConfigurationError) as info:
+        store.load(label)
+    assert info.value.field == "keystore"
+    assert "public exponent is 3" in info.value.message and label in info.value.message

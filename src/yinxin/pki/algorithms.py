@@ -76,6 +76,22 @@ def algorithm_of(public_key: PublicKeyTypes) -> Algorithm:
     )
 
 
+def weak_rsa_exponent(public_key: PublicKeyTypes) -> int | None:
+    """An RSA key's public exponent when it breaks the rule, else None: odd and 2^16 < e <
+    2^256 (CA/Browser Forum Baseline Requirements §6.1.6; FIPS 186-4 B.3.1). One rule for a
+    CSR's key (refused naming ``csr``) and a CA key found in a PKCS#11 token."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        e = public_key.public_numbers().e
+        if e % 2 == 0 or not 2**16 < e < 2**256:
+            return e
+    return None
+
+
+def describe_exponent(e: int) -> str:
+    """An exponent as a message shows it: its digits, or its size when it is huge."""
+    return str(e) if e.bit_length() <= 64 else f"one of {e.bit_length()} bits"
+
+
 def sign_with_native(key: PrivateKeyTypes, data: bytes, hash_alg: hashes.HashAlgorithm) -> bytes:
     """ECDSA (DER signature), RSA PKCS#1 v1.5 or SM2 (default user ID) with a key held here."""
     if isinstance(key, sm2.SM2PrivateKey):

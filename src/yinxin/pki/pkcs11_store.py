@@ -37,7 +37,13 @@ from pkcs11.mechanisms import GCMParams
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
-from yinxin.pki.algorithms import Algorithm, algorithm_of, get_algorithm
+from yinxin.pki.algorithms import (
+    Algorithm,
+    algorithm_of,
+    describe_exponent,
+    get_algorithm,
+    weak_rsa_exponent,
+)
 from yinxin.pki.keys import KeyHandle, SecretKey, check_label
 
 __all__ = ["Pkcs11Key", "Pkcs11KeyStore", "Pkcs11SecretKey"]
@@ -203,6 +209,23 @@ def _public_key_of(obj: Any) -> PublicKeyTypes:
         point = raw if len(raw) == point_len else bytes(a_core.OctetString.load(raw).native)
         return ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
     raise ValidationError("the token key is neither EC nor RSA", field="label")
+
+
+def _refuse_weak_exponent(public_key: PublicKeyTypes, label: str, token: str) -> None:
+    """A CA key in the token is held to the rule a CSR's key is (odd, 2^16 < e < 2^256): an
+    RSA key made or replaced outside Yinxin (``pkcs11-tool --write-object``, a vendor tool)
+    with e = 3 would otherwise sign certificates and CRLs no CSR of that key gets. Keys
+    Yinxin generates have e = 65537 (python-pkcs11's template); a token's own default may
+    differ, so a generated key is checked too."""
+    e = weak_rsa_exponent(public_key)
+    if e is not None:
+        raise ConfigurationError(
+            f"key {label!r} in token {token!r} is an RSA key whose public exponent is "
+            f"{describe_exponent(e)}: a CA key's must be odd, above 2^16 and below 2^256 "
+            "(65537 as usual; CA/Browser Forum Baseline Requirements 6.1.6); replace it with "
+            "one Yinxin generates",
+            field="keystore",
+        )
 
 
 class Pkcs11Key:
@@ -460,6 +483,7 @@ class Pkcs11KeyStore:
             raise ValidationError(
                 f"key {label!r} in the token is not of an algorithm Yinxin uses", field="label"
             ) from None
+        _refuse_weak_exponent(public_key, label, self.token_label)
         key = Pkcs11Key(self, label, key_id, public_key, algorithm)
         key._conn, key._private = conn, private
         return key
@@ -529,6 +553,7 @@ class Pkcs11KeyStore:
             except p11e.PKCS11Error as exc:
                 raise _hsm_failure(exc, f"generate a {alg.name} key") from None
             public_key = _public_key_of(public)
+        _refuse_weak_exponent(public_key, label, self.token_label)
         key = Pkcs11Key(self, label, key_id, public_key, alg)
         key._conn, key._private = conn, private
         return key

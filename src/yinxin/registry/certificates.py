@@ -159,17 +159,16 @@ def _refuse_weak_rsa_exponent(key: PublicKeyTypes) -> None:
     """An RSA key's public exponent must be odd and 2^16 < e < 2^256: the CA/Browser Forum
     Baseline Requirements §6.1.6 (odd, 3 or more; SHOULD be in that range) and FIPS 186-4
     B.3.1 (shall), as common CAs hold to (Let's Encrypt takes 65537 alone). e = 3 was taken."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from yinxin.pki.algorithms import describe_exponent, weak_rsa_exponent
 
-    if isinstance(key, rsa.RSAPublicKey):
-        e = key.public_numbers().e
-        if e % 2 == 0 or not 2**16 < e < 2**256:
-            raise ValidationError(
-                "the CSR's RSA public exponent must be an odd number above 2^16 and below "
-                f"2^256 (65537 as usual; CA/Browser Forum Baseline Requirements 6.1.6), not "
-                f"{e if e.bit_length() <= 64 else f'one of {e.bit_length()} bits'}",
-                field="csr",
-            )
+    e = weak_rsa_exponent(key)
+    if e is not None:
+        raise ValidationError(
+            "the CSR's RSA public exponent must be an odd number above 2^16 and below "
+            f"2^256 (65537 as usual; CA/Browser Forum Baseline Requirements 6.1.6), not "
+            f"{describe_exponent(e)}",
+            field="csr",
+        )
 
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
