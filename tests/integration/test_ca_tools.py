@@ -259,14 +259,16 @@ def test_a_ca_key_of_rsa_exponent_3_in_the_token_is_not_used(tmp_path: Path) -> 
     """A CSR's RSA key of e = 3 is refused; the CA's own key in an HSM was not checked. ``ca
     init`` generates its keys (e = 65537) and takes none it finds (refused, naming them), so
     the way in is a key replaced in the token under the CA's label by another tool: the CA
-    then refuses to sign with it, naming the key store, and issues nothing."""
-    from tests.integration.test_pkcs11 import write_rsa_e3_key
+    then refuses to sign with it, naming the key store, and issues nothing. So it does with a
+    key of e = 65537 swapped in: it is not the key the CA certificate certifies, and what it
+    signed no relying party could verify (it was signed with, unremarked)."""
+    from tests.integration.test_pkcs11 import write_rsa_key
     from yinxin.errors import ConfigurationError, Conflict
 
     home = tmp_path / "home"
     with softhsm_token_in(tmp_path / "hsm", label="yinxin-ca") as token:
         # a key written before init under a label init would use: refused, not adopted
-        write_rsa_e3_key(token, "root-ca", tmp_path)
+        write_rsa_key(token, "root-ca", tmp_path)
         p = Platform(_hsm_settings(tmp_path / "first", token), clock=FrozenClock(START))
         try:
             with pytest.raises(Conflict) as taken:
@@ -305,7 +307,7 @@ def test_a_ca_key_of_rsa_exponent_3_in_the_token_is_not_used(tmp_path: Path) -> 
                 check=True,
                 capture_output=True,
             )
-        write_rsa_e3_key(token, KEY_LABELS["issuing"], tmp_path)
+        write_rsa_key(token, KEY_LABELS["issuing"], tmp_path)
         p = Platform(_hsm_settings(home, token), clock=FrozenClock(START))
         try:
             count = p.certificates.count()
@@ -314,6 +316,25 @@ def test_a_ca_key_of_rsa_exponent_3_in_the_token_is_not_used(tmp_path: Path) -> 
             assert weak.value.field == "keystore"
             assert "public exponent is 3" in weak.value.message
             assert f"'{KEY_LABELS['issuing']}'" in weak.value.message
+            assert p.certificates.count() == count
+        finally:
+            p.close()
+        # a key of e = 65537 made outside in its place: not the one the certificate certifies
+        for kind in ("privkey", "pubkey"):
+            subprocess.run(
+                ["pkcs11-tool", "--module", token.module, "--token-label", token.token_label]
+                + ["--login", "--pin", token.pin, "--delete-object", "--type", kind]
+                + ["--label", KEY_LABELS["issuing"]],
+                check=True,
+                capture_output=True,
+            )
+        write_rsa_key(token, KEY_LABELS["issuing"], tmp_path, exponent=65537)
+        p = Platform(_hsm_settings(home, token), clock=FrozenClock(START))
+        try:
+            with pytest.raises(ConfigurationError) as swapped:
+                issue(p, subs.person.id, csr=make_csr())
+            assert swapped.value.field == "keystore"
+            assert "not the one the issuing certificate" in swapped.value.message
             assert p.certificates.count() == count
         finally:
             p.close()

@@ -554,14 +554,16 @@ def test_signing_rate_ec_p256(store: Pkcs11KeyStore, capsys: pytest.CaptureFixtu
     assert hsm > 10
 
 
-def write_rsa_e3_key(token: SoftHsmToken, label: str, tmp_path: Path, bits: int = 3072) -> None:
-    """An RSA key pair of public exponent 3 put into the token as a tool outside Yinxin would:
-    made by ``openssl genpkey``, written by ``pkcs11-tool --write-object`` under ``label``."""
+def write_rsa_key(
+    token: SoftHsmToken, label: str, tmp_path: Path, bits: int = 3072, exponent: int = 3
+) -> None:
+    """An RSA key pair (public exponent 3 unless told) put into the token as a tool outside
+    Yinxin would: made by ``openssl genpkey``, written by ``pkcs11-tool --write-object``."""
     der = tmp_path / f"{label}.der"
     pub = tmp_path / f"{label}.pub.der"
     subprocess.run(
         ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}"]
-        + ["-pkeyopt", "rsa_keygen_pubexp:3", "-outform", "DER", "-out", der],
+        + ["-pkeyopt", f"rsa_keygen_pubexp:{exponent}", "-outform", "DER", "-out", der],
         check=True,
         capture_output=True,
     )
@@ -590,7 +592,7 @@ def test_an_rsa_key_of_exponent_3_in_the_token_is_refused(
     """A CSR's RSA key of e = 3 is refused (BR 6.1.6); a CA key in the token was not: one
     written there by another tool signed as any other."""
     label = fresh_label("e3")
-    write_rsa_e3_key(softhsm_token, label, tmp_path)
+    write_rsa_key(softhsm_token, label, tmp_path)
     with pytest.raises(ConfigurationError) as info:
         store.load(label)
     assert info.value.field == "keystore"

@@ -137,6 +137,35 @@ def is_ca_role(role: str) -> bool:
     return base in ("root", "issuing") and role == role_of(hierarchy, base)
 
 
+def _refuse_a_key_not_the_certificates(role: str, cert: x509.Certificate, key: KeyHandle) -> None:
+    """The key found under the role's label must be the one its certificate certifies: a key
+    replaced in a PKCS#11 token under that label by another tool (or a key file swapped)
+    signed certificates and CRLs no relying party could verify against the CA certificate,
+    and nothing said so. Checked once a process, when the role's issuer is first loaded."""
+    from cryptography.hazmat.primitives import serialization
+
+    def spki(k: object) -> bytes:
+        if hasattr(k, "spki_der"):  # an SM2 key
+            return k.spki_der()  # type: ignore[no-any-return]
+        return k.public_bytes(  # type: ignore[attr-defined, no-any-return]
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    if key.algorithm.family == "sm2":
+        from yinxin.pki import sm2_x509  # only an SM2 hierarchy pays for its import
+
+        certified = sm2_x509.public_key_any(cert)
+    else:
+        certified = cert.public_key()
+    if spki(key.public_key()) != spki(certified):
+        raise ConfigurationError(
+            f"the key {key.label!r} in the key store is not the one the {role} certificate "
+            f"({cert.serial_number:x}) certifies: it was replaced outside Yinxin; put the "
+            "original key back (nothing is signed with this one)",
+            field="keystore",
+        )
+
+
 def _row(
     role: str, label: str, keystore: str, algorithm: str, cert: x509.Certificate, now: dt.datetime
 ) -> AuthorityCertificate:
@@ -551,7 +580,9 @@ class CertificateAuthority:
     def issuer(self, role: str = "issuing") -> Issuer:
         if role not in self._issuers:
             cert = self.certificate(role)
-            self._issuers[role] = Issuer(cert, self.key(role), self.status_urls(role))
+            key = self.key(role)
+            _refuse_a_key_not_the_certificates(role, cert, key)
+            self._issuers[role] = Issuer(cert, key, self.status_urls(role))
         return self._issuers[role]
 
     def responder_certificates(self) -> list[x509.Certificate]:
