@@ -219,8 +219,15 @@ def test_api_reissue_takes_a_corrected_list(tmp_path) -> None:
         assert r.json()["field"] == "dns_names"
         r = c.post(url, json={"csr": make_csr().decode(), "dns_names": TOO_MANY})
         assert r.status_code == 422, r.text
+        # an empty list names no host: the old names are not carried over for it
+        r = c.post(url, json={"csr": make_csr().decode(), "dns_names": []})
+        assert r.status_code == 200, r.text
+        none = load(p.certificates.get(r.json()["certificate"]["serial"]))
+        with pytest.raises(x509.ExtensionNotFound):
+            none.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        old = _legacy_certificate(p, device.id, ["gw.example.cn", EMOJI])
         body = {"csr": make_csr().decode(), "dns_names": ["gw.example.cn", "gw4.example.cn"]}
-        r = c.post(url, json=body)
+        r = c.post(f"/api/v1/certificates/{old}/reissue", json=body)
         assert r.status_code == 200, r.text
         new = p.certificates.get(r.json()["certificate"]["serial"])
         assert _names(new) == ["gw.example.cn", "gw4.example.cn"]

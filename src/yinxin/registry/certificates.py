@@ -1414,14 +1414,16 @@ class Certificates:
                     "a new list of host names is checked by the CA: reissue at the desk",
                     field="dns_names",
                 )
-            dns_names = check_dns_names(dns_names)
+            new_names: list[str] | None = check_dns_names(dns_names) or []  # [] names none
+        else:
+            new_names = None
         self.ca.issuer("issuing")
         if new_key and csr is None:
             self._kek_ready(pin)
         now = self.clock.now()
         with self.db.transaction() as s:
             old = self._cert_row(s, serial, lock=True)
-            if dns_names and old.profile != "device-tls":
+            if new_names and old.profile != "device-tls":
                 raise ValidationError(
                     "DNS names are only for device certificates", field="dns_names"
                 )
@@ -1472,8 +1474,8 @@ class Certificates:
                 pkey_id = pkey.id if pkey else None
             else:
                 pk, pkey_id = sm2_x509.public_key_any(old_cert), old.platform_key_id
-            dns, folded = dns_names, []
-            if dns_names is None:  # a device's DNS names carry over to its successor
+            dns, folded = new_names or None, []
+            if new_names is None:  # a device's DNS names carry over to its successor
                 try:
                     san = old_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
                     dns = san.value.get_values_for_type(x509.DNSName) or None
@@ -1519,8 +1521,8 @@ class Certificates:
             }
             if folded:  # the repeats an older release certified, named once in the successor
                 data["dns_names_folded"] = folded
-            if dns_names is not None:
-                data["dns_names"] = dns_names
+            if new_names is not None:
+                data["dns_names"] = new_names
             if verb in VERB_NAMES:  # a new key: which proof it was issued on (never the proof)
                 data["proof"] = (
                     PROOF_CODE
