@@ -211,6 +211,9 @@ def test_api_reissue_takes_a_corrected_list(tmp_path) -> None:
         before = dump(p)
         r = c.post(f"/api/v1/certificates/{old}/reissue", json=body)
         assert r.status_code == 403 and r.json()["field"] == "dns_names", r.text
+        # without new names: the old ones are refused before a code is sent for the reissue
+        r = c.post(f"/api/v1/certificates/{old}/reissue", json={"csr": body["csr"]})
+        assert r.status_code == 422 and r.json()["field"] == "dns_names", r.text
         assert dump(p) == before
     with keyed_client(p, w.keys["admin"]) as c:
         url = f"/api/v1/certificates/{old}/reissue"

@@ -445,6 +445,27 @@ def _refuse_the_old_key(cert: Certificate, old_cert, csr, verb: str) -> None:
         )
 
 
+def _carried_dns_names(
+    old: Certificate, old_cert: x509.Certificate, verb: str
+) -> tuple[list[str] | None, list[str]]:
+    """The host names ``old`` names, checked again for its successor (``recheck_dns_names``):
+    the names to certify, and the repeats folded away."""
+    from cryptography import x509
+
+    try:
+        san = old_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        dns = san.value.get_values_for_type(x509.DNSName) or None
+    except x509.ExtensionNotFound:
+        dns = None
+    return recheck_dns_names(
+        dns,
+        f"certificate {old.serial_hex}",
+        f"no {verb} carries them into a new certificate: reissue it with a "
+        f"corrected list at the desk (yinxin cert reissue {old.serial_hex} --dns "
+        f"NAME …; dns_names in POST /api/v1/certificates/{old.serial_hex}/reissue)",
+    )
+
+
 def _refuse_renewed(s: Session, cert: Certificate, verb: str) -> None:
     """Refuse ``verb`` on a certificate that already has a successor, naming the one to act on:
     only the newest of a line is renewed, paid for, rekeyed, reissued or changed."""
@@ -1476,18 +1497,7 @@ class Certificates:
                 pk, pkey_id = sm2_x509.public_key_any(old_cert), old.platform_key_id
             dns, folded = new_names or None, []
             if new_names is None:  # a device's DNS names carry over to its successor
-                try:
-                    san = old_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-                    dns = san.value.get_values_for_type(x509.DNSName) or None
-                except x509.ExtensionNotFound:
-                    pass
-                dns, folded = recheck_dns_names(
-                    dns,
-                    f"certificate {old.serial_hex}",
-                    f"no {verb} carries them into a new certificate: reissue it with a "
-                    f"corrected list at the desk (yinxin cert reissue {old.serial_hex} --dns "
-                    f"NAME …; dns_names in POST /api/v1/certificates/{old.serial_hex}/reissue)",
-                )
+                dns, folded = _carried_dns_names(old, old_cert, verb)
             new = self._issue(
                 s,
                 sub=sub,
@@ -1571,9 +1581,14 @@ class Certificates:
         """Refuse now, reading only, a ``verb`` (rekey, reissue) that would be refused whatever
         the caller proves — before a code is sent for it or a PIN is counted. Whether the
         holder's ``verb`` needs a code sent by SMS (True) or the current PIN (False)."""
+        from cryptography import x509
+
         with self.db.read() as s:
             old = self._cert_row(s, serial)
             self._precheck(s, old, verb, by, self.clock.now())
+            # a holder names no new host names: old ones refused today refuse it now, no code
+            # sent for an issuance that would refuse them
+            _carried_dns_names(old, x509.load_der_x509_certificate(old.der), verb)
             return _needs_code(old, verb, by)
 
     def check_new_key(
