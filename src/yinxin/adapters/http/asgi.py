@@ -12,6 +12,18 @@ from collections.abc import Iterable
 HEAD_ONLY = "yinxin.head_only"
 
 
+class Wrapper:
+    """An ASGI app around another (``self.app``) that the server still reaches through: the
+    status fast paths are found as ``app.status``, ``app.ocsp`` … on whichever wrapper is
+    outermost, so every wrapper answers for the attributes of the app inside it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __getattr__(self, name):
+        return getattr(self.app, name)
+
+
 class ClientGone(Exception):
     """The client went away (or was cut off by a timeout) before its body was read."""
 

@@ -19,6 +19,8 @@ The Swagger UI page at ``/api/v1/docs`` sets its own policy (the pages'), which 
 
 from __future__ import annotations
 
+from yinxin.adapters.http.asgi import Wrapper
+
 _API = "/api/"
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _CSP = b"content-security-policy"
@@ -26,14 +28,8 @@ POLICY = b"default-src 'none'; frame-ancestors 'none'; sandbox"
 _PDF = b"application/pdf"
 
 
-class InertAnswers:
+class InertAnswers(Wrapper):
     """The ASGI wrapper that adds the headers above to the answers under ``/api/``."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def __getattr__(self, name):  # app.status, app.ocsp… as the inner app has them
-        return getattr(self.app, name)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith(_API):

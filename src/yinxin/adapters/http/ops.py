@@ -29,7 +29,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
-from yinxin.adapters.http.asgi import respond
+from yinxin.adapters.http.asgi import Wrapper, respond
 from yinxin.context import new_request_id, request_id
 
 access_log = logging.getLogger("yinxin.access")
@@ -165,16 +165,14 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class Observed:
+class Observed(Wrapper):
     """The ASGI wrapper: request id, metrics, access log; serves ``/metrics``."""
 
     def __init__(self, app, platform, *, access: bool, metrics_token: str | None = None):
-        self.app, self.platform = app, platform
+        super().__init__(app)
+        self.platform = platform
         self.metrics = Metrics(platform)
         self.access, self.metrics_token = access, metrics_token
-
-    def __getattr__(self, name):  # app.status, app.ocsp… as the inner app has them
-        return getattr(self.app, name)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

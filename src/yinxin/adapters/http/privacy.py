@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from yinxin.access.sessions import SESSION_COOKIE
+from yinxin.adapters.http.asgi import Wrapper
 
 # the page the SMS opens and the API paths behind it (as ``ops.mask_link`` masks them)
 _LINK = re.compile(r"^(?:/api/v1)?/sign/")
@@ -40,14 +41,8 @@ def _with_credential(scope) -> bool:
     return False
 
 
-class PrivateAnswers:
+class PrivateAnswers(Wrapper):
     """The ASGI wrapper that sets the headers above on the way out."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def __getattr__(self, name):  # app.status, app.ocsp… as the inner app has them
-        return getattr(self.app, name)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
