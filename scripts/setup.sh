@@ -43,3 +43,19 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/pip install -q -e ".[test]"
   touch .venv/.installed
 fi
+
+# The npm packages the tests use (tests/fixtures/node: sm-crypto, axe-core), from the
+# lockfile, into .venv/node (tests/e2e/test_web_axe.py loads axe-core's axe.min.js from there).
+# Without the registry (offline) setup goes on: those tests try npm again themselves.
+NODE_DIR=.venv/node
+LOCK=tests/fixtures/node/package-lock.json
+if [ ! -f "$NODE_DIR/.installed" ] || [ "$LOCK" -nt "$NODE_DIR/.installed" ]; then
+  echo "setup: installing npm packages for the tests (sm-crypto, axe-core)"
+  mkdir -p "$NODE_DIR"
+  cp tests/fixtures/node/package.json "$LOCK" "$NODE_DIR/"
+  if (cd "$NODE_DIR" && npm ci --no-audit --no-fund --prefer-offline >/dev/null); then
+    touch "$NODE_DIR/.installed"
+  else
+    echo "setup: npm ci failed (registry unreachable?); the tests will try again" >&2
+  fi
+fi
