@@ -70,6 +70,7 @@ from yinxin.pki.keys import KeyHandle
 
 __all__ = [
     "AnchorHit",
+    "EmptySignatureField",
     "Placement",
     "RevocationData",
     "SealStamp",
@@ -79,6 +80,8 @@ __all__ = [
     "Timestamper",
     "append_document_timestamp",
     "append_dss",
+    "check_field",
+    "empty_signature_fields",
     "find_anchor",
     "finish_long_term",
     "sign_pdf",
@@ -226,7 +229,13 @@ def _open(pdf: bytes) -> tuple[PdfFileReader, PageTree]:
     return reader, pages
 
 
-def check_signable(pdf: bytes, *, earlier_signatures: bool = False) -> None:
+def check_signable(
+    pdf: bytes,
+    *,
+    earlier_signatures: bool = False,
+    field_name: str | None = None,
+    prepared_fields: bool = False,
+) -> None:
     """Refuses, as sealing it would (``SigningError`` naming ``pdf``), a document that cannot be
     sealed: not a PDF, truncated, unreadable, encrypted or without pages. A sign flow checks
     its documents so when it is made, not when its signers come to sign.
@@ -234,10 +243,22 @@ def check_signable(pdf: bytes, *, earlier_signatures: bool = False) -> None:
     With ``earlier_signatures``, also as a PAdES signature would refuse it for the signatures
     it already carries: one altered after signing (``broken_signature``,
     ``modified_after_signing``), locked (``locked``) or a GB/T 38540 seal's
-    (``mixed_signatures``)."""
-    reader, _pages = _open(pdf)
+    (``mixed_signatures``).
+
+    A certification permitting form filling (P=2, P=3) refuses a new field (``certified``),
+    not a seal into a prepared one: so not when ``field_name`` names an empty signature field
+    of the document, nor with ``prepared_fields`` when it has one (a code is asked for before
+    the field is named; sealing judges the field named)."""
+    reader, pages = _open(pdf)
     if earlier_signatures:
-        _check_existing_signatures(reader)
+        into = False
+        if field_name or prepared_fields:
+            try:
+                empty = [f.name for f in _empty_fields(reader, pages)]
+            except Exception:  # an unreadable form: no field to seal into
+                empty = []
+            into = field_name in empty if field_name else bool(empty)
+        _check_existing_signatures(reader, into_field=into)
 
 
 def _embedded_signatures(reader: PdfFileReader) -> tuple[list, int]:
@@ -261,8 +282,11 @@ def _embedded_signatures(reader: PdfFileReader) -> tuple[list, int]:
     return sorted(out, key=lambda emb: emb.signed_revision), len(fields)
 
 
-def _check_existing_signatures(reader: PdfFileReader) -> list:
-    """Refuse documents whose earlier signatures are broken, overtaken, or locked."""
+def _check_existing_signatures(reader: PdfFileReader, *, into_field: bool = False) -> list:
+    """Refuse documents whose earlier signatures are broken, overtaken, or locked.
+
+    ``into_field``: the seal goes into a signature field the document already has, which a
+    certification permitting form filling (P=2, P=3) allows; a new field it does not."""
     from pyhanko.sign.diff_analysis import (
         DEFAULT_DIFF_POLICY,
         ModificationLevel,
@@ -323,16 +347,22 @@ def _check_existing_signatures(reader: PdfFileReader) -> list:
                 field="pdf",
                 code="locked",
             )
-        if emb.sig_object_type == "/Sig" and emb.docmdp_level is not None:
+        if emb.sig_object_type == "/Sig" and emb.docmdp_level is not None and not into_field:
             # A certification (DocMDP) permitting form filling (P=2) or comments too (P=3) —
             # or a field /Lock saying the same, which pyHanko reads alike —
             # allows signing the signature fields it was given, not making a new one: pyHanko
-            # and our verifier then judge it broken, and the next signer is refused. We make a
-            # new field for every seal, so the document is refused before, not after.
+            # and our verifier then judge it broken, and the next signer is refused. A seal goes
+            # into a prepared field only when one is named
+            # (``field_name``), so without one the document is refused before, not after.
+            try:
+                offer = _empty_list(reader, PageTree(reader))
+            except Exception:  # the page tree is judged by the caller
+                offer = "the document has no empty signature field"
             raise SigningError(
                 f"signature {name!r} permits only form filling and signing its own fields "
                 f"(DocMDP or field lock P={emb.docmdp_level.value}): it allows no new "
-                "signature field, and a seal added to it would make that signature invalid",
+                "signature field, and a seal added to it would make that signature invalid; "
+                f"name an empty signature field to seal into ({offer})",
                 field="pdf",
                 code="certified",
             )
@@ -535,6 +565,7 @@ class _Plan:
     pades_catalog: bool = True
     reserve: int = 16384  # DER bytes reserved for /Contents
     hash_name: str = "sha256"
+    target: _Target | None = None  # a prepared field to fill instead of a new one
 
 
 # ------------------------------------------------------------------------------ writing
@@ -670,7 +701,8 @@ def _write_revision(
     """Append field, widgets, appearances and signature dictionary; then fill /Contents."""
     for _attempt in range(3):
         update = Update(reader, len(pdf))
-        field_num = update.new()
+        target = plan.target
+        field_num = update.new() if target is None else target.ref.idnum
         sig_num = update.new()
         image_num = _image_objects(update, plan.image) if plan.image is not None else None
         root_ref = reader.trailer.raw_get("/Root")
@@ -680,7 +712,23 @@ def _write_revision(
         # One merged field/widget, or /Kids when the seal spans several pages.
         placed: list[tuple[Page, int]] = []
         head = b"/FT /Sig /T %s /V %d 0 R" % (_pdf_text(plan.field_name), sig_num)
-        if len(plan.widgets) == 1:
+        if target is not None:
+            # the prepared field gets its value, each of its widgets the seal's appearance;
+            # everything else of theirs (name, rectangle, flags, page) stays as prepared
+            node = generic.DictionaryObject(target.node)
+            node["/V"] = _ref(sig_num)
+            for wref, spec in target.widgets:
+                merged = wref.reference == target.ref.reference
+                widget = node if merged else generic.DictionaryObject(wref.get_object())
+                if spec.bbox is not None and image_num is not None:
+                    form = _form(
+                        update, image_num, spec.bbox[0], spec.bbox[1], spec.draw, spec.matrix
+                    )
+                    widget["/AP"] = generic.DictionaryObject({generic.NameObject("/N"): _ref(form)})
+                if not merged:
+                    update.replace(wref.reference, widget)
+            update.replace(target.ref.reference, node)
+        elif len(plan.widgets) == 1:
             spec = plan.widgets[0]
             update.put(
                 field_num,
@@ -709,7 +757,7 @@ def _write_revision(
 
         # each page's /Annots (rewriting the array object when it is indirect)
         by_page: dict[int, tuple[Page, list[generic.IndirectObject]]] = {}
-        for page, num in placed:
+        for page, num in placed if target is None else []:
             by_page.setdefault(page.index, (page, []))[1].append(_ref(num))
         for page, new_refs in by_page.values():
             annots_raw = page.obj.raw_get("/Annots") if "/Annots" in page.obj else None
@@ -734,7 +782,9 @@ def _write_revision(
             dget(acro, "/Fields")
         )
         fields_raw = acro.raw_get("/Fields") if "/Fields" in acro else None
-        if isinstance(fields_raw, generic.IndirectObject):
+        if target is not None:
+            pass  # the field is in the form already
+        elif isinstance(fields_raw, generic.IndirectObject):
             old = fields_raw.get_object()
             arr = generic.ArrayObject(
                 (list(old) if isinstance(old, list) else []) + [_ref(field_num)]
@@ -912,6 +962,314 @@ def _layout(req: SignRequest, pages: PageTree) -> tuple[list[_WidgetSpec], _Imag
     return specs, image
 
 
+# ------------------------------------------------------------------------------ prepared fields
+
+
+@dataclass(frozen=True)
+class EmptySignatureField:
+    """A signature field the document was prepared with and nobody has signed yet (甲方签章 …):
+    its qualified name, the 1-based page its first widget is on (None if on none) and that
+    widget's rectangle in the page's user space; ``locked`` and ``seed_values`` say it carries
+    a /Lock or /SV a seal may not be able to honour (``sign_pdf`` judges them)."""
+
+    name: str
+    page: int | None
+    rect: tuple[float, float, float, float] | None
+    locked: bool = False
+    seed_values: bool = False
+
+
+@dataclass
+class _FormField:
+    """A terminal field of the form: its qualified name, reference, type and widgets."""
+
+    name: str
+    ref: generic.IndirectObject
+    node: generic.DictionaryObject
+    field_type: object
+    widgets: list[generic.IndirectObject]
+
+    @property
+    def signed(self) -> bool:
+        return dget(self.node, "/V") is not None and not isinstance(
+            dget(self.node, "/V"), generic.NullObject
+        )
+
+
+def _form_fields(reader: PdfFileReader, limit: int = 20000) -> list[_FormField]:
+    """The terminal fields of /AcroForm /Fields (a field whose /Kids, if any, are its widgets
+    only, without a /T), with names qualified by their parents' as viewers list them."""
+    try:
+        top = reader.root["/AcroForm"]["/Fields"]
+    except (KeyError, TypeError):
+        return []
+    if not isinstance(top, generic.ArrayObject):
+        return []
+    out: list[_FormField] = []
+    seen: set = set()
+    stack = [(top.raw_get(i), (), None) for i in reversed(range(len(top)))]
+    while stack and len(seen) < limit:
+        ref, names, inherited = stack.pop()
+        if not isinstance(ref, generic.IndirectObject) or ref.reference in seen:
+            continue
+        seen.add(ref.reference)
+        try:
+            node = ref.get_object()
+        except Exception:  # a dangling reference: no field there
+            continue
+        if not isinstance(node, generic.DictionaryObject):
+            continue
+        own = (*names, str(node["/T"])) if "/T" in node else names
+        field_type = dget(node, "/FT") or inherited
+        kids_raw = dget(node, "/Kids")
+        kids = (
+            [kids_raw.raw_get(i) for i in range(len(kids_raw))]
+            if isinstance(kids_raw, generic.ArrayObject)
+            else []
+        )
+        child_fields = [
+            k
+            for k in kids
+            if isinstance(k, generic.IndirectObject)
+            and isinstance(k.get_object(), generic.DictionaryObject)
+            and "/T" in k.get_object()
+        ]
+        if child_fields:
+            stack.extend((k, own, field_type) for k in reversed(child_fields))
+            continue
+        widgets = [ref] if dget(node, "/Subtype") == "/Widget" else []
+        widgets += [k for k in kids if isinstance(k, generic.IndirectObject)]
+        out.append(_FormField(".".join(own), ref, node, field_type, widgets))
+    return out
+
+
+def _widget_page(pages: PageTree, widget_ref: generic.IndirectObject) -> Page | None:
+    """The page showing a widget: the one its /P names if that page lists it, else the first
+    page whose /Annots holds it (a viewer draws a widget from the page's annotations)."""
+    every = pages.all()
+    for page in every:
+        annots = dget(page.obj, "/Annots")
+        if isinstance(annots, generic.ArrayObject):
+            for i in range(len(annots)):
+                raw = annots.raw_get(i)
+                if isinstance(raw, generic.IndirectObject) and raw.reference == (
+                    widget_ref.reference
+                ):
+                    return page
+    return None
+
+
+def _rect_of(widget: generic.DictionaryObject) -> tuple[float, float, float, float] | None:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in widget["/Rect"])
+    except Exception:  # no or a malformed /Rect: the widget is not on the page
+        return None
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def empty_signature_fields(pdf: bytes) -> list[EmptySignatureField]:
+    """The unsigned signature fields ``pdf`` was prepared with, in form order: what
+    ``SignRequest.field_name`` may name to seal into (``yinxin pdf fields`` lists them)."""
+    reader, pages = _open(pdf)
+    return _empty_fields(reader, pages)
+
+
+def _empty_fields(reader: PdfFileReader, pages: PageTree) -> list[EmptySignatureField]:
+    out = []
+    for f in _form_fields(reader):
+        if f.field_type != "/Sig" or f.signed:
+            continue
+        page = rect = None
+        if f.widgets:
+            found = _widget_page(pages, f.widgets[0])
+            page = found.index + 1 if found is not None else None
+            rect = _rect_of(f.widgets[0].get_object())
+        out.append(
+            EmptySignatureField(
+                f.name, page, rect, "/Lock" in f.node, isinstance(dget(f.node, "/SV"), dict)
+            )
+        )
+    return out
+
+
+def _empty_list(reader: PdfFileReader, pages: PageTree) -> str:
+    """The empty signature fields, for a refusal's message: what the user may name instead."""
+    try:
+        names = [f.name for f in _empty_fields(reader, pages)]
+    except Exception:  # an unreadable form: nothing to offer
+        names = []
+    if not names:
+        return "the document has no empty signature field"
+    return "its empty signature fields: " + ", ".join(repr(n) for n in names)
+
+
+@dataclass
+class _Target:
+    """A prepared, unsigned signature field a seal goes into, with its widgets' layouts."""
+
+    ref: generic.IndirectObject
+    node: generic.DictionaryObject
+    widgets: list[tuple[generic.IndirectObject, _WidgetSpec]]
+
+
+def _refuse_field(name: str, message: str, code: str) -> SigningError:
+    return SigningError(f"field {name!r} {message}", field="field_name", code=code)
+
+
+def _check_seed_values(name: str, sv: generic.DictionaryObject, req: SignRequest, hash_name: str):
+    """Refuse a field whose seed values (/SV, ISO 32000-2 §12.7.5.5) demand what this signer
+    does not write: a certificate constraint (/Cert: we do not judge one), a required
+    /Filter, /SubFilter, /DigestMethod or /Reasons we do not give, a certification (/MDP),
+    revocation info inside the CMS (/AddRevInfo) or a timestamp when none is made."""
+    try:
+        ff = int(dget(sv, "/Ff") or 0)
+    except (TypeError, ValueError):
+        ff = 0
+
+    def required(bit: int) -> bool:
+        return bool(ff & (1 << (bit - 1)))
+
+    def refuse(what: str) -> SigningError:
+        return _refuse_field(
+            name, f"asks (seed value) {what}; this seal cannot give it", "seed_value"
+        )
+
+    if dget(sv, "/Cert") is not None:
+        raise refuse("a certificate constraint (/Cert)")
+    flt = dget(sv, "/Filter")
+    if required(1) and flt is not None and str(flt) != "/Adobe.PPKLite":
+        raise refuse(f"the signature handler {flt}")
+    subs = dget(sv, "/SubFilter")
+    if required(2) and isinstance(subs, list) and subs:
+        if "/ETSI.CAdES.detached" not in [str(x) for x in subs]:
+            raise refuse(f"a /SubFilter among {', '.join(str(x) for x in subs)}")
+    digests = dget(sv, "/DigestMethod")
+    if required(7) and isinstance(digests, list) and digests:
+        if hash_name.upper().replace("-", "") not in [str(x).lstrip("/").upper() for x in digests]:
+            raise refuse(f"a digest among {', '.join(str(x) for x in digests)}")
+    reasons = dget(sv, "/Reasons")
+    if required(4) and isinstance(reasons, list) and reasons:
+        if _reason(req.role, req.reason) not in [str(x) for x in reasons]:
+            raise refuse(f"a reason among {', '.join(repr(str(x)) for x in reasons)}")
+    mdp = dget(sv, "/MDP")
+    if isinstance(mdp, dict) and dget(mdp, "/P") not in (None, 0):
+        raise refuse("a certification signature (/MDP)")
+    if required(6) and dget(sv, "/AddRevInfo") == True:  # noqa: E712
+        raise refuse("revocation information inside the signature (/AddRevInfo)")
+    ts = dget(sv, "/TimeStamp")
+    if isinstance(ts, dict) and int(dget(ts, "/Ff") or 0) & 1 and req.timestamper is None:
+        raise refuse("a timestamp, and level B-B makes none")
+
+
+def _named_field(
+    reader: PdfFileReader,
+    pages: PageTree,
+    name: str,
+    placement: Placement | None,
+    cross_page: bool,
+) -> _FormField | None:
+    """The form's field ``name`` if the seal can go into it (None: the form has none of that
+    name); what ``_target_field`` and ``check_field`` refuse alike."""
+    found = next((f for f in _form_fields(reader) if f.name == name), None)
+    if found is None:
+        return None
+    if found.field_type != "/Sig":
+        raise _refuse_field(
+            name,
+            f"is a form field of type {found.field_type or 'unknown'}, not a signature "
+            "field; a seal goes only into a signature field",
+            "not_signature_field",
+        )
+    if found.signed:
+        raise _refuse_field(
+            name,
+            f"is already signed; choose an empty signature field ({_empty_list(reader, pages)})",
+            "field_exists",
+        )
+    if placement is not None:
+        raise SigningError(
+            f"the seal goes into field {name!r}, where the document places it; give either "
+            "a field or a placement, not both",
+            field="placement",
+        )
+    if cross_page:
+        raise SigningError(
+            f"a cross-page seal cannot go into the prepared field {name!r}", field="cross_page"
+        )
+    if "/Lock" in found.node:
+        # FieldMDP (§12.8.2.4): signing it must lock the fields it names, a /Reference this
+        # signer does not write for a field it did not make
+        raise _refuse_field(
+            name,
+            "carries a field lock (/Lock, FieldMDP) this seal does not "
+            "apply; it cannot be sealed here",
+            "field_locked",
+        )
+    return found
+
+
+def check_field(pdf: bytes, field_name: str, placement: Placement | None = None) -> None:
+    """Refuse, as sealing would and before a code is used, a prepared field the seal cannot go
+    into (naming ``field_name``: another type, signed, locked) or a placement given with it
+    (naming ``placement``). A name the form has no field of is a new field's, as before."""
+    reader, pages = _open(pdf)
+    _named_field(reader, pages, field_name, placement, False)
+
+
+def _target_field(
+    req: SignRequest, reader: PdfFileReader, pages: PageTree, hash_name: str
+) -> _Target | None:
+    """The prepared field ``req.field_name`` names, laid out for the seal; None when the form
+    has no field of that name (a new one is made, as before). Refused, naming ``field_name``:
+    a field of another type, one already signed, one with a /Lock or seed values the seal
+    cannot honour, one without a widget on a page; naming ``placement`` or ``cross_page``: a
+    placement given as well (the field's rectangle is where the seal goes)."""
+    name = req.field_name
+    if not name:
+        return None
+    found = _named_field(reader, pages, name, req.placement, req.cross_page)
+    if found is None:
+        return None
+    sv = dget(found.node, "/SV")
+    if isinstance(sv, generic.DictionaryObject):
+        _check_seed_values(name, sv, req, hash_name)
+    if not found.widgets:
+        raise _refuse_field(name, "has no widget on any page", "field_not_shown")
+    specs: list[tuple[generic.IndirectObject, _WidgetSpec]] = []
+    for wref in found.widgets:
+        page = _widget_page(pages, wref)
+        rect = _rect_of(wref.get_object())
+        if page is None or rect is None:
+            raise _refuse_field(
+                name, "has a widget on no page (or without a rectangle)", "field_not_shown"
+            )
+        uw, uh = rect[2] - rect[0], rect[3] - rect[1]
+        if req.stamp is None:
+            specs.append((wref, _WidgetSpec(page, rect)))
+            continue
+        if uw < 1 or uh < 1:
+            raise _refuse_field(
+                name,
+                "is invisible (its rectangle has no area): a seal would not show there",
+                "field_not_shown",
+            )
+        if not (req.stamp.width_mm > 0 and req.stamp.height_mm > 0):
+            raise SigningError("the seal's width and height must be positive", field="stamp")
+        view = _View(page)
+        vw, vh = (uh, uw) if view.rotate in (90, 270) else (uw, uh)
+        ratio = req.stamp.height_mm / req.stamp.width_mm
+        sw = min(vw, vh / ratio)
+        sh = sw * ratio
+        draw = b"%s 0 0 %s %s %s cm" % (
+            _num(sw),
+            _num(sh),
+            _num((vw - sw) / 2),
+            _num((vh - sh) / 2),
+        )
+        specs.append((wref, _WidgetSpec(page, rect, (vw, vh), draw, view.matrix)))
+    return _Target(found.ref, found.node, specs)
+
+
 # ------------------------------------------------------------------------------ signing
 
 
@@ -955,10 +1313,8 @@ def _check_request(req: SignRequest) -> str:
         )
     if req.role is not None and not 0 < len(req.role) <= 32:
         raise SigningError("role must be 1–32 characters", field="role")
-    if req.field_name is not None and (
-        not req.field_name or "." in req.field_name or len(req.field_name) > 64
-    ):
-        raise SigningError("field_name must be 1–64 characters without '.'", field="field_name")
+    if req.field_name is not None and (not req.field_name or len(req.field_name) > 64):
+        raise SigningError("field_name must be 1–64 characters", field="field_name")
     return level
 
 
@@ -992,19 +1348,33 @@ def sign_pdf_detailed(
     # judging the earlier signatures (their values, what they cover, what came after them)
     # costs ~12 ms each; the same bytes judge the same way, so once per call is enough
     # (listed as the check lists them: pyHanko's own list misses fields a viewer shows)
-    existing = (
-        _embedded_signatures(reader)[0] if earlier_checked else _check_existing_signatures(reader)
-    )
-    names = _field_names(reader)
-    field_name = req.field_name or _unique("Signature", names)
-    if field_name in names:
-        raise SigningError(
-            f"the document already has a field named {field_name!r}",
-            field="field_name",
-            code="field_exists",
-        )
-    widgets, image = _layout(req, pages)
     material = cades.signer_material(req.key, req.certificate, req.chain)
+    # a field the document was prepared with, named by the caller: the seal goes into it
+    target = _target_field(req, reader, pages, material.hash_name)
+    existing = (
+        _embedded_signatures(reader)[0]
+        if earlier_checked
+        else _check_existing_signatures(reader, into_field=target is not None)
+    )
+    if target is not None:
+        field_name = str(req.field_name)
+        widgets = [spec for _, spec in target.widgets]
+        image = _decode_png(req.stamp.png) if req.stamp is not None else None
+    else:
+        names = _field_names(reader)
+        field_name = req.field_name or _unique("Signature", names)
+        if field_name in names:
+            raise SigningError(
+                f"the document already has a field named {field_name!r}",
+                field="field_name",
+                code="field_exists",
+            )
+        if "." in field_name:
+            raise SigningError(
+                "a new field's name must not contain '.' (it would name a child field)",
+                field="field_name",
+            )
+        widgets, image = _layout(req, pages)
     when = req.signing_time or dt.datetime.now(dt.UTC)
 
     parts = [
@@ -1047,7 +1417,9 @@ def sign_pdf_detailed(
                 b" /TransformParams <</Type /TransformParams /Action /All /V /1.2 /P 1>>>>]"
                 % (root_ref.idnum, root_ref.generation)
             )
-            field_extra = b" /Lock <</Type /SigFieldLock /Action /All /P 1>>"
+            # (a prepared field keeps its dictionary: the signature's reference locks)
+            if target is None:
+                field_extra = b" /Lock <</Type /SigFieldLock /Action /All /P 1>>"
 
     timestamper = req.timestamper if level != "B-B" else None
     token_box: list[bytes | None] = [None]
@@ -1071,6 +1443,7 @@ def sign_pdf_detailed(
         + 1024
         + (_tst_estimate(req.timestamper) if timestamper else 0),
         hash_name=material.hash_name,
+        target=target,
     )
     out = _write_revision(bytes(req.pdf), reader, plan, contents)
     if token_box[0] is not None:
