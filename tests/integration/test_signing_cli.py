@@ -516,6 +516,109 @@ def local_kit(home: Home, directory: Path) -> LocalKit:
     return kit
 
 
+def _prepared_and_certified(contract: bytes, kit: LocalKit) -> bytes:
+    """The contract as Acrobat or WPS prepares it: empty fields 甲方签章 and 乙方签章 on its
+    last page, then certified (DocMDP P=2: form filling and signing permitted) by pyHanko
+    with ``kit``'s key, a certificate of this platform's CA."""
+    import io
+
+    from asn1crypto import keys as a_keys
+    from asn1crypto import x509 as a_x509
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    w = IncrementalPdfFileWriter(io.BytesIO(contract))
+    for name, box in (("甲方签章", (60, 80, 220, 200)), ("乙方签章", (330, 80, 490, 200))):
+        fields.append_signature_field(w, fields.SigFieldSpec(name, box=box, on_page=1))
+    buf = io.BytesIO()
+    w.write(buf)
+
+    def der(path: Path) -> bytes:
+        return x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(
+            serialization.Encoding.DER
+        )
+
+    key = serialization.load_pem_private_key(kit.key.read_bytes(), None)
+    signer = signers.SimpleSigner(
+        signing_cert=a_x509.Certificate.load(der(kit.cert)),
+        signing_key=a_keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        ),
+        cert_registry=SimpleCertificateStore.from_certs(
+            [a_x509.Certificate.load(der(c)) for c in kit.chain]
+        ),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name="Certification",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        certify=True,
+        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+    )
+    out = signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(buf.getvalue())),
+        meta,
+        signer=signer,
+        new_field_spec=fields.SigFieldSpec("Certification", box=(0, 0, 0, 0), on_page=0),
+    )
+    return out.getvalue()
+
+
+def test_a_certified_contract_is_sealed_into_its_prepared_fields(home, tmp_path):
+    """A contract certified with P=2 and prepared with 甲方签章 and 乙方签章 was refused
+    (`certified`) at `sign code` already: every seal made a new field, which breaks such a
+    certification. `sign fields` lists the empty fields; `sign pdf --field` seals into one
+    (a placement beside it refused naming the option, before the code is used); after both
+    parties the certification holds (verify: valid; pdfsig: every signature valid)."""
+    # a platform of its own: the module's signers may have been sent a code < 60 s ago
+    base_url = f"http://127.0.0.1:{free_port()}"
+    p = new_platform(tmp_path / "home", base_url=base_url)
+    try:
+        _sealed_into_prepared_fields(
+            Home(tmp_path / "home", build_world(p), base_url, home.contract), tmp_path
+        )
+    finally:
+        p.close()
+
+
+def _sealed_into_prepared_fields(home: Home, tmp_path: Path) -> None:
+    w = home.w
+    kit = local_kit(home, tmp_path / "kit")
+    pdf = tmp_path / "certified.pdf"
+    pdf.write_bytes(_prepared_and_certified(home.contract.read_bytes(), kit))
+    listed = ok_json(home.run("sign", "fields", "--in", str(pdf), "--json"))
+    assert [(f["name"], f["page"]) for f in listed] == [("甲方签章", 2), ("乙方签章", 2)]
+    current = pdf
+    for party, field in ((w.jia, "甲方签章"), (w.yi, "乙方签章")):
+        before = outbox_lines(w.outbox)
+        challenge = ok_json(
+            home.run("sign", "code", "--in", str(current), "--signer", str(party.id), "--json")
+        )
+        code = read_code(w.outbox, party.phone, after=before)
+        out = tmp_path / f"{field}.pdf"
+        args = [
+            "sign", "pdf", "--in", str(current), "--out", str(out), "--seal",
+            party.seal.es_id, "--signer", str(party.id), "--challenge",
+            challenge["challenge_id"], "--role", party.role, "--field", field, "--json",
+        ]  # fmt: skip
+        both = home.run(*args, "--anchor", "甲方（签章）", input=f"{party.pin}\n{code}\n")
+        assert both.returncode == 2, both.stdout + both.stderr
+        assert json.loads(both.stdout)["field"] == "anchor" and not out.exists()
+        ok_json(home.run(*args, input=f"{party.pin}\n{code}\n"))  # the code still works
+        current = out
+    assert ok_json(home.run("sign", "fields", "--in", str(current), "--json")) == []
+    rep = ok_json(home.run("verify", str(current), "--json"))
+    assert rep["valid"] is True, rep
+    assert [s["field_name"] for s in rep["signatures"]] == ["Certification", "甲方签章", "乙方签章"]
+    if need_quiet("pdfsig"):
+        blocks = pdfsig(current)
+        assert len(blocks) == 3 and all("Signature is Valid." in b for b in blocks), blocks
+
+
 def test_sign_local_with_own_key_and_the_platform_tsa(home, server, tmp_path):
     kit = local_kit(home, tmp_path / "kit")
     out = tmp_path / "local.pdf"

@@ -34,6 +34,7 @@ from yinxin.pdf.sign import (
     RevocationData,
     SealStamp,
     SignRequest,
+    check_field,
     check_fits,
     check_placement,
     check_signable,
@@ -207,7 +208,7 @@ class SigningService:
             raise ValidationError(
                 "this is not a (whole) PDF document; no code was sent", field="pdf"
             )
-        check_signable(document, earlier_signatures=True)
+        check_signable(document, earlier_signatures=True, prepared_fields=True)
         return self.intent.request_code(
             signer_subscriber_id,
             purpose="sign",
@@ -315,10 +316,13 @@ class SigningService:
         cross_page: bool = False,
         reason: str | None = None,
         location: str | None = None,
+        field_name: str | None = None,
     ) -> SignRequest:
         """What the PDF engine is handed for one document: the seal's picture, key and
         certificate, our chain, TSA and evidence (OCSP responses produced when asked, i.e.
-        after the signature's timestamp), and the signing time from the clock."""
+        after the signature's timestamp), and the signing time from the clock. With
+        ``field_name`` naming a field the document was prepared with, the seal goes into it
+        and no default placement is made up."""
         stamp = unlocked.stamp
         return SignRequest(
             pdf=document,
@@ -332,7 +336,8 @@ class SigningService:
                 name=stamp.name,
                 kind=stamp.kind,
             ),
-            placement=placement or default_placement(stamp.width_mm),
+            placement=placement or (None if field_name else default_placement(stamp.width_mm)),
+            field_name=field_name,
             timestamper=self.tsa if level != Level.B_B else None,
             level=level,
             revocation=(
@@ -507,6 +512,7 @@ class SigningService:
         document_name: str = "contract.pdf",
         reason: str | None = None,
         location: str | None = None,
+        field_name: str | None = None,
     ) -> SignedDocument:
         if not document or len(document) > MAX_PDF:
             raise ValidationError("the document is empty or larger than 50 MiB", field="pdf")
@@ -514,8 +520,13 @@ class SigningService:
         # a file the PDF engine cannot open, or a page or anchor text it has not, is refused
         # as sealing would refuse it, but before the code is checked: a wrong code with it used
         # one of the code's tries (the last page is where a seal with no placement goes)
-        check_placement(document, placement or Placement(page=-1))
-        self.check_fits(document, seal, placement)  # the seal's size: its row's, no PIN needed
+        if field_name:
+            # the prepared field is where the seal goes: one that cannot take it is refused
+            # (and a placement beside it) before the code is used, as a bad placement is
+            check_field(document, field_name, placement)
+        else:
+            check_placement(document, placement or Placement(page=-1))
+            self.check_fits(document, seal, placement)  # the seal's size: its row's, no PIN
         digest = sha256_hex(document)
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
@@ -534,6 +545,7 @@ class SigningService:
             cross_page=cross_page,
             reason=reason,
             location=location,
+            field_name=field_name,
         )
         made = sign_pdf_detailed(req)
         signed = made.pdf

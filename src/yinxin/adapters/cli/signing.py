@@ -77,6 +77,71 @@ Y = typer.Option(None, help=PDF_Y_HELP)
 SEAL = typer.Option(..., help="Seal id or esID.", callback=seal_ref)
 ROLE = typer.Option(None, help="甲方 乙方 丙方 中介方 鉴证单位 公证单位")
 LEVEL = typer.Option("B-LT", help="B-B, B-T, B-LT or B-LTA")
+FIELD = typer.Option(
+    None,
+    "--field",
+    help="Seal into this empty signature field the PDF was prepared with (see `sign fields`),"
+    " at its place and size; no --anchor/--page/--x/--y/--width then.",
+)
+
+
+def _field_placement(field: str | None, placement: Callable[[], Placement]) -> Placement | None:
+    """The placement to seal at: none with --field (the field's rectangle is where the seal
+    goes; a placement option given too is refused naming it), else the options' own."""
+    if field is None:
+        return placement()
+    if not field:
+        raise ValidationError("the field name is empty", field="field")
+    given = [k for k, v in getattr(placement, "keywords", {}).items() if v is not None]
+    if given:
+        raise ValidationError(
+            f"--{given[0]} places the seal, and --field {field!r} is where it goes: give one",
+            field=given[0],
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class EmptyField:
+    """An empty signature field of a PDF, as ``sign fields`` lists it: its name (for
+    --field), page and rectangle in points, and whether it carries a lock or seed values."""
+
+    name: str
+    page: int | None
+    rect: list[float] | None
+    locked: bool
+    seed_values: bool
+
+
+@sign_app.command("fields")
+def sign_fields(input: Path = IN, as_json: bool = JSON) -> None:
+    """List the empty signature fields the PDF was prepared with (甲方签章 …): the names
+    `sign pdf --field` and `sign local --field` seal into. A contract certified to permit
+    form filling (DocMDP P=2, P=3) is sealed only into one of these."""
+
+    def go():
+        from yinxin.pdf.sign import empty_signature_fields
+
+        found = as_options({"pdf": "in"}, lambda: empty_signature_fields(_pdf(input)))
+        return [
+            EmptyField(
+                f.name,
+                f.page,
+                [round(v, 1) for v in f.rect] if f.rect else None,
+                f.locked,
+                f.seed_values,
+            )
+            for f in found
+        ]
+
+    def render(fields: list[EmptyField]) -> None:
+        for f in fields:
+            where = f"page {f.page}" if f.page else "on no page"
+            rect = " ".join(f"{v:g}" for v in f.rect) if f.rect else "-"
+            notes = ("locked" if f.locked else "") + (" seed-values" if f.seed_values else "")
+            say("{}  ({}, [{}]) {}", f.name, where, rect, notes.strip())
+
+    run(as_json, go, render, empty="(no empty signature field)")
 
 
 @dataclass(frozen=True)
@@ -131,6 +196,7 @@ def sign_pdf_cmd(
     level: str = LEVEL,
     lock: bool = typer.Option(False, help="Last signer: lock the document."),
     cross_page: bool = typer.Option(False, "--cross-page", help="骑缝章."),
+    field: str | None = FIELD,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -143,13 +209,14 @@ def sign_pdf_cmd(
 
     def go():
         # one line each on standard input: the PIN, then the code
+        where = _field_placement(field, placement)  # before the PIN and code are read
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         data = _pdf(input)
         writable(output)  # a bad --out is refused before the code is used up
         not_the_input(output, input, "out", "the PDF signed")  # it was replaced by the signed
         p = platform(home)
         signed = as_options(
-            CHALLENGE_FIELDS,
+            {**CHALLENGE_FIELDS, "field_name": "field"},
             lambda: p.signing.sign(
                 data,
                 seal=seal,
@@ -157,12 +224,13 @@ def sign_pdf_cmd(
                 signer_subscriber_id=signer,
                 challenge_id=challenge,
                 code=the_code,
-                placement=placement(),
+                placement=where,
                 role=role,
                 level=level,
                 lock=lock,
                 cross_page=cross_page,
                 document_name=input.name,
+                field_name=field,
             ),
         )
         write_atomic(output, signed.pdf)
@@ -221,6 +289,7 @@ def sign_local(
     y: float | None = Y,
     width: float | None = typer.Option(None, help="Seal width in mm (default 40)."),
     role: str | None = ROLE,
+    field: str | None = FIELD,
     tsa_url: str | None = typer.Option(
         None, help="RFC 3161 TSA, e.g. http://127.0.0.1:8000/tsa (B-T)."
     ),
@@ -242,6 +311,13 @@ def sign_local(
         # they placed nothing without an image: `--page 99` signed, exit 0, with no seal shown
         placed = {"anchor": anchor, "page": page, "x": x, "y": y, "width": width}
         given = [name for name, value in placed.items() if value is not None]
+        if field is not None and given:
+            raise ValidationError(
+                f"--{given[0]} places the seal, and --field {field!r} is where it goes: give one",
+                field=given[0],
+            )
+        if field is not None and not field:
+            raise ValidationError("the field name is empty", field="field")
         if seal_image is None and given:
             raise ValidationError(
                 f"--{given[0]} places the seal's image: give --seal-image too, or leave "
@@ -319,14 +395,21 @@ def sign_local(
             certificate=c,
             chain=ch,
             stamp=stamp,
-            placement=pdf_placement(anchor, page, x, y, stamp.width_mm) if stamp else None,
+            placement=(
+                pdf_placement(anchor, page, x, y, stamp.width_mm)
+                if stamp and field is None
+                else None
+            ),
+            field_name=field,
             timestamper=HttpTimestamper(tsa_url) if tsa_url else None,
             level="B-T" if tsa_url else "B-B",
             role=role,
         )
         # the signer's names for --in and --tsa-url: a file that is no PDF was refused on
         # `pdf`, a TSA that could not be reached on `timestamper`, no option of this command
-        signed = as_options({"pdf": "in", "timestamper": "tsa_url"}, lambda: sign_pdf(req))
+        signed = as_options(
+            {"pdf": "in", "timestamper": "tsa_url", "field_name": "field"}, lambda: sign_pdf(req)
+        )
         write_atomic(output, signed)
         return LocalSignature(str(output), req.level)
 
