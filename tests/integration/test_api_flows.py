@@ -328,3 +328,111 @@ def test_a_flow_past_its_deadline_expires_by_itself(served):
     assert link.post(f"/sign/{token}/code").status_code == 409
     events = w.p.audit_events(action="flow.expired", subject_id=str(flow["id"]))
     assert len(events) == 1 and events[0].actor == "system:expiry"
+
+
+def _certified_with_fields(pdf: bytes) -> bytes:
+    """``pdf`` with empty fields 甲方签章 and 乙方签章 on page 1, then certified (DocMDP P=2)
+    by pyHanko with a throwaway self-signed certificate (another platform's)."""
+    import io
+
+    from asn1crypto import keys as a_keys
+    from asn1crypto import x509 as a_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    for name, box in (("甲方签章", (60, 80, 220, 200)), ("乙方签章", (330, 80, 490, 200))):
+        fields.append_signature_field(w, fields.SigFieldSpec(name, box=box, on_page=0))
+    buf = io.BytesIO()
+    w.write(buf)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "合同平台")])
+    now = dt.datetime.now(dt.UTC)
+    cert = x509.CertificateBuilder(
+        name, name, key.public_key(), 1, now - dt.timedelta(hours=1), now + dt.timedelta(days=1)
+    ).sign(key, hashes.SHA256())
+    der = serialization.Encoding.DER
+    signer = signers.SimpleSigner(
+        signing_cert=a_x509.Certificate.load(cert.public_bytes(der)),
+        signing_key=a_keys.PrivateKeyInfo.load(
+            key.private_bytes(der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        ),
+        cert_registry=SimpleCertificateStore(),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name="Certification",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        certify=True,
+        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+    )
+    out = signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(buf.getvalue())),
+        meta,
+        signer=signer,
+        new_field_spec=fields.SigFieldSpec("Certification", box=(0, 0, 0, 0), on_page=0),
+    )
+    return out.getvalue()
+
+
+def test_a_batch_document_is_sealed_into_its_prepared_field(served):
+    """A certified (P=2) contract with prepared 甲方签章/乙方签章 was refused by /batches
+    (`certified`): every seal made a new field. ``field_name`` on a document seals into the
+    field; with a placement as well it is refused (422 naming it) before any code is sent."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    from yinxin.pdf.sign import empty_signature_fields
+
+    w, _agent, c, _home = served
+    api = c["integration"]
+    pdf = _certified_with_fields(contract_pdf(1, title="预备签名域合同"))
+    doc = {"name": "预备.pdf", "content_base64": b64(pdf)}
+    who = {"signer_subscriber_id": w.yi.id, "seal": w.yi.seal.es_id}
+    plain = api.post("/batches/code", json={**who, "documents": [doc]})
+    body = problem_of(plain, 422, "items[0].pdf", "certified")  # the batch's own names
+    assert "乙方签章" in body["detail"], body  # the message says which fields to name
+    both = {**doc, "field_name": "乙方签章", "placement": {"page": 1, "x_mm": 30, "y_mm": 40}}
+    problem_of(api.post("/batches/code", json={**who, "documents": [both]}), 422)
+    refused = api.post("/batches/code", json={**who, "documents": [both]}).json()
+    assert refused["field"] == "items[0].placement", refused
+    item = {**doc, "field_name": "乙方签章", "role": "乙方"}
+    before = outbox_lines(w.outbox)
+    r = api.post("/batches/code", json={**who, "documents": [item]})
+    assert r.status_code == 201, r.text
+    code = read_code(w.outbox, w.yi.phone, after=before)
+    done = api.post(
+        "/batches/sign",
+        json={
+            **who,
+            "documents": [item],
+            "pin": w.yi.pin,
+            "challenge_id": r.json()["challenge_id"],
+            "code": code,
+        },
+    )
+    assert done.status_code == 200, done.text
+    (out,) = done.json()["documents"]
+    signed = base64.b64decode(out["content_base64"])
+    assert out["record"]["field_name"] == "乙方签章"
+    assert [f.name for f in empty_signature_fields(signed)] == ["甲方签章"]
+    from asn1crypto import x509 as a_x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from pyhanko_certvalidator import ValidationContext
+
+    root = a_x509.Certificate.load(w.p.ca.certificate("root").public_bytes(Encoding.DER))
+    reader = PdfFileReader(io.BytesIO(signed))
+    cert, ours = reader.embedded_signatures
+    assert ours.field_name == "乙方签章"
+    # the certifier is nobody's root here (untrusted); its certification must hold
+    st = validate_pdf_signature(cert, ValidationContext(trust_roots=[root], allow_fetching=False))
+    assert st.intact and st.valid and st.docmdp_ok, st.pretty_print_details()
+    assert st.modification_level.name == "FORM_FILLING", st.pretty_print_details()
+    st = validate_pdf_signature(ours, ValidationContext(trust_roots=[root], allow_fetching=False))
+    assert st.intact and st.valid and st.trusted, st.pretty_print_details()

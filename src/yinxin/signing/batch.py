@@ -50,6 +50,7 @@ from yinxin.pdf.sign import (
     Placement,
     SignedPdf,
     SignRequest,
+    check_field,
     check_placement,
     check_signable,
     finish_long_term,
@@ -79,12 +80,15 @@ MAX_CONTEXT = 4096  # bytes of JSON
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One document of a batch: its bytes, its name, where the seal goes, the signer's role."""
+    """One document of a batch: its bytes, its name, where the seal goes, the signer's role;
+    or, with ``field_name``, the empty signature field it was prepared with that the seal goes
+    into (no placement then: docs/signing.md)."""
 
     pdf: bytes
     document_name: str
     placement: Placement | None = None
     role: Role | str | None = None
+    field_name: str | None = None
 
 
 # Steps a caller adds to the recording transaction (a sign flow: its rows locked first, the
@@ -110,6 +114,7 @@ class _Checked:
     digest: str
     placement: Placement | None
     role: Role | None
+    field_name: str | None = None
 
 
 def _sms_name(checked: Sequence[_Checked]) -> str:
@@ -163,7 +168,7 @@ class BatchSigning:
                 )
             try:  # unreadable, encrypted, no pages, an earlier signature broken or locking
                 # it: sealing would refuse it, after the code
-                check_signable(pdf, earlier_signatures=True)
+                check_signable(pdf, earlier_signatures=True, field_name=item.field_name)
             except YinxinError as e:
                 raise _for_item(e, i) from None
             name = " ".join(str(item.document_name or "").split())
@@ -186,7 +191,12 @@ class BatchSigning:
                     code="duplicate",
                 )
             seen[digest] = i
-            out.append(_Checked(pdf, name, digest, item.placement, role))
+            field_name = item.field_name
+            if field_name is not None and (not isinstance(field_name, str) or not field_name):
+                raise ValidationError(
+                    f"{at}: field_name must be a field's name", field=f"{at}.field_name"
+                )
+            out.append(_Checked(pdf, name, digest, item.placement, role, field_name))
         return out
 
     @staticmethod
@@ -221,6 +231,9 @@ class BatchSigning:
         before the code is sent (``request_code``) and before it is checked (``sign``)."""
         for i, c in enumerate(checked):
             try:
+                if c.field_name:  # the prepared field is where the seal goes
+                    check_field(c.pdf, c.field_name, c.placement)
+                    continue
                 check_placement(c.pdf, c.placement or Placement(page=-1))
                 if seal is not None:
                     self.signing.check_fits(c.pdf, seal, c.placement)
@@ -456,7 +469,12 @@ class BatchSigning:
         for i, c in enumerate(checked):
             try:
                 req = self.signing.sign_request(
-                    c.pdf, unlocked, placement=c.placement, role=c.role, level=level
+                    c.pdf,
+                    unlocked,
+                    placement=c.placement,
+                    role=c.role,
+                    level=level,
+                    field_name=c.field_name,
                 )
                 # _check judged these very bytes' earlier signatures, in this same call, before
                 # the PIN: the sealing does not judge them again (~12 ms a signature)

@@ -50,6 +50,18 @@ AuthId = Annotated[int, Path(ge=1, le=2**62)]
 class BatchDocumentIn(DocumentIn):
     placement: PlacementIn | None = None
     role: str | None = Field(None, max_length=20)
+    field_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description=(
+            "an empty signature field the document was prepared with (甲方签章): the seal goes "
+            "into it, at its rectangle, and no placement is given; a document certified to "
+            "permit form filling (DocMDP P=2/P=3) is sealed only so. Refused (422, naming "
+            "documents[i].field_name) for a field already signed, of another type, locked, or "
+            "with seed values the seal cannot meet"
+        ),
+    )
 
 
 class BatchCodeIn(Strict):
@@ -102,6 +114,7 @@ def _items(body: BatchCodeIn) -> list[BatchItem]:
             document_name=d.name,
             placement=d.placement.placement() if d.placement else None,
             role=d.role,
+            field_name=d.field_name,
         )
         for i, d in enumerate(body.documents)
     ]
