@@ -219,3 +219,41 @@ def pki_issuer(pki_):  # noqa: ANN001, ANN201
     from tests.integration.test_pdf_sign import DER
 
     return a_x509.Certificate.load(pki_.ca.public_bytes(DER))
+
+
+@pytest.mark.parametrize("rotate", [90, 270])
+def test_a_field_on_a_turned_page_shows_the_seal_upright_and_whole(pki, rotate, tmp_path):  # noqa: F811
+    """On a page shown turned (/Rotate), the widget's rectangle is in the page's own space:
+    the seal must fill it as shown — square for a square seal, inside the rectangle — not be
+    stretched across the unturned one."""
+    import pymupdf
+
+    from tests.integration.test_pdf_inputs_differential import _page_edit
+
+    pdf = _prepared(
+        c.mupdf(1, edit=_page_edit(rotate=rotate)),
+        fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0),
+    )
+    out = _seal_into(pki, pdf, "甲方", "甲方签章")
+    judge(out, pki, 1, tmp_path)
+    page = pymupdf.open(stream=out)[0]
+    h = page.mediabox.height
+    x0, y0, x1, y1 = A_BOX
+    shown_box = pymupdf.Rect(x0, h - y1, x1, h - y0) * page.rotation_matrix  # as displayed
+    img = shown(out, 1, tmp_path)
+    raw = img.load()
+    xs, ys = [], []
+    for y in range(img.size[1]):
+        for x in range(img.size[0]):
+            r, g, b = raw[x, y]
+            if r > 150 and g < 110 and b < 110:
+                xs.append(x)
+                ys.append(y)
+    assert xs, "no seal shown"
+    left, top, right, bottom = min(xs), min(ys), max(xs) + 1, max(ys) + 1
+    slack = 2
+    assert shown_box.x0 * SCALE - slack <= left and right <= shown_box.x1 * SCALE + slack
+    assert shown_box.y0 * SCALE - slack <= top and bottom <= shown_box.y1 * SCALE + slack
+    # the round seal stays round: as wide as high, the field's shorter side (100 pt)
+    assert abs((right - left) - (bottom - top)) <= 3, (left, top, right, bottom)
+    assert abs((right - left) - 100 * SCALE) <= 4, (left, top, right, bottom)
