@@ -257,3 +257,31 @@ def test_a_field_on_a_turned_page_shows_the_seal_upright_and_whole(pki, rotate, 
     # the round seal stays round: as wide as high, the field's shorter side (100 pt)
     assert abs((right - left) - (bottom - top)) <= 3, (left, top, right, bottom)
     assert abs((right - left) - 100 * SCALE) <= 4, (left, top, right, bottom)
+
+
+def test_a_prepared_field_without_a_picture_keeps_the_seal_under_need_appearances(
+    pki,  # noqa: F811
+    tmp_path,
+):
+    """A form asking viewers to redraw its fields (/NeedAppearances true) whose prepared
+    signature field has no appearance yet: the flag was kept (a field "without a picture"),
+    and poppler then redrew the sealed widget from its value — the seal vanished. The widget
+    this seal draws counts as drawn: the flag goes off and the seal shows."""
+    from pyhanko.pdf_utils import generic
+
+    pdf = _prepared(c.mupdf(1), fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0))
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    form = w.root["/AcroForm"]
+    form["/NeedAppearances"] = generic.BooleanObject(True)
+    w.update_container(form)
+    field = form["/Fields"][0].get_object()
+    del field["/AP"]
+    w.update_container(field)
+    buf = io.BytesIO()
+    w.write(buf)
+    out = _seal_into(pki, buf.getvalue(), "甲方", "甲方签章")
+    judge(out, pki, 1, tmp_path)
+    form = PdfFileReader(io.BytesIO(out)).root["/AcroForm"]
+    assert form["/NeedAppearances"] == False  # noqa: E712
+    page = shown(out, 1, tmp_path)
+    assert reds(page, _pixels(A_BOX, 842)) > 200, reds(page)

@@ -660,14 +660,16 @@ def _widget_body(update: Update, image_num: int | None, spec: _WidgetSpec) -> by
     )
 
 
-def _fields_drawn(fields, limit: int = 5000) -> bool:
+def _fields_drawn(fields, limit: int = 5000, drawn: frozenset = frozenset()) -> bool:
     """Whether every widget of the form's fields carries its own normal appearance.
 
     A form saying ``/NeedAppearances true`` asks viewers to draw its fields afresh, and
     poppler (Evince, Okular, pdftoppm) then redraws every widget, the seal's too, from the
     field's value: a signature's has none, so the seal vanished. When every field already has
     its picture, turning the flag off loses nothing and keeps the seal on the page; when one
-    has none, the flag stays (that field would otherwise show blank)."""
+    has none, the flag stays (that field would otherwise show blank). ``drawn``: references
+    of widgets this revision gives an appearance (a prepared field's, often without one
+    before), counted as drawn."""
     stack = list(fields) if isinstance(fields, list) else []
     seen: set = set()
     while stack:
@@ -679,6 +681,8 @@ def _fields_drawn(fields, limit: int = 5000) -> bool:
             if ref in seen:
                 continue
             seen.add(ref)
+            if ref in drawn:
+                continue
         try:
             node = item.get_object()
         except Exception:  # a dangling reference: nothing to vouch for
@@ -778,8 +782,11 @@ def _write_revision(
             acro_obj if isinstance(acro_obj, generic.DictionaryObject) else {}
         )
         # judged on the fields there were (the new one's reference resolves in no reader)
+        given = frozenset(
+            w.reference for w, spec in (target.widgets if target else []) if spec.bbox
+        )
         redraw_off = dget(acro, "/NeedAppearances") == True and _fields_drawn(  # noqa: E712
-            dget(acro, "/Fields")
+            dget(acro, "/Fields"), drawn=given
         )
         fields_raw = acro.raw_get("/Fields") if "/Fields" in acro else None
         if target is not None:
