@@ -592,6 +592,17 @@ def _sealed_into_prepared_fields(home: Home, tmp_path: Path) -> None:
     pdf.write_bytes(_prepared_and_certified(home.contract.read_bytes(), kit))
     listed = ok_json(home.run("sign", "fields", "--in", str(pdf), "--json"))
     assert [(f["name"], f["page"]) for f in listed] == [("甲方签章", 2), ("乙方签章", 2)]
+    # `sign batch`: without --field refused (certified), the fields named; a placement beside
+    # --field refused naming it; no code sent either way
+    batch = ["sign", "batch", str(pdf), "--seal", w.jia.seal.es_id, "--signer", str(w.jia.id)]
+    before = outbox_lines(w.outbox)
+    plain = home.run(*batch, "--anchor", "甲方（签章）", "--json")
+    assert plain.returncode == 2, plain.stdout + plain.stderr
+    assert json.loads(plain.stdout)["error"] == "certified"
+    assert "'甲方签章', '乙方签章'" in json.loads(plain.stdout)["message"]
+    both = home.run(*batch, "--field", "甲方签章", "--page", "1", "--x", "1", "--y", "1", "--json")
+    assert both.returncode == 2 and json.loads(both.stdout)["field"] == "page", both.stdout
+    assert outbox_lines(w.outbox) == before
     current = pdf
     for party, field in ((w.jia, "甲方签章"), (w.yi, "乙方签章")):
         before = outbox_lines(w.outbox)

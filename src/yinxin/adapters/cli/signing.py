@@ -481,6 +481,7 @@ def sign_batch(
     placement: Callable[[], Placement] = PLACEMENT,
     role: str | None = ROLE,
     level: str = LEVEL,
+    field: str | None = FIELD,
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
@@ -492,14 +493,15 @@ def sign_batch(
     signed file is written as NAME-signed.pdf beside its input (or into --out-dir). The
     options --code, --pin and --pin-stdin are for the second run: without --challenge they are
     refused. The placement, --role and --level are those of the second run, which signs; the
-    first only checks them, before a code is sent.
+    first only checks them, before a code is sent. --field seals every file into its empty
+    signature field of that name (each file must have one) instead of a placement.
     """
     from yinxin.signing.batch import BatchItem
 
     def items():
-        where = placement()
+        where = _field_placement(field, placement)
         return [
-            BatchItem(read_input(f, f"files[{i}]"), f.name, where, role)
+            BatchItem(read_input(f, f"files[{i}]"), f.name, where, role, field)
             for i, f in enumerate(files)
         ]
 
