@@ -285,3 +285,31 @@ def test_a_prepared_field_without_a_picture_keeps_the_seal_under_need_appearance
     assert form["/NeedAppearances"] == False  # noqa: E712
     page = shown(out, 1, tmp_path)
     assert reds(page, _pixels(A_BOX, 842)) > 200, reds(page)
+
+
+def test_a_field_an_earlier_signature_locked_is_refused(pki, tmp_path):  # noqa: F811
+    """甲方's field, signed by another tool, locks 乙方签章 (FieldMDP /Include): filling it
+    afterwards is a change that signature forbids. Refused naming field_name (it was sealed,
+    and our verifier then called the file TOTAL-FAILED)."""
+    from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
+
+    from tests.integration.test_pdf_inputs_differential import _certified
+
+    lock = FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["乙方签章"])
+    pdf = _prepared(
+        c.mupdf(1),
+        fields.SigFieldSpec(
+            "Certification", box=(60, 60, 160, 100), on_page=0, field_mdp_spec=lock
+        ),
+        fields.SigFieldSpec("乙方签章", box=B_BOX, on_page=0),
+        fields.SigFieldSpec("丙方签章", box=A_BOX, on_page=0),
+    )
+    # pyHanko signs the prepared "Certification" field, with its lock (P=2, not a certification
+    # here: _certified's field exists already, so its spec is not used)
+    locked = _certified(_Party(pki, pki.parties["中介方"]), pdf, 2)
+    with pytest.raises(SigningError) as err:
+        _seal_into(pki, locked, "乙方", "乙方签章")
+    assert (err.value.field, err.value.code) == ("field_name", "field_locked"), err.value.message
+    assert "'Certification'" in err.value.message
+    # a field the lock does not name is sealed, and every judge agrees
+    judge(_seal_into(pki, locked, "乙方", "丙方签章"), pki, 2, tmp_path)

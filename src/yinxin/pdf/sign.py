@@ -1034,13 +1034,7 @@ def _form_fields(reader: PdfFileReader, limit: int = 20000) -> list[_FormField]:
             if isinstance(kids_raw, generic.ArrayObject)
             else []
         )
-        child_fields = [
-            k
-            for k in kids
-            if isinstance(k, generic.IndirectObject)
-            and isinstance(k.get_object(), generic.DictionaryObject)
-            and "/T" in k.get_object()
-        ]
+        child_fields = [k for k in kids if _is_named(k)]
         if child_fields:
             stack.extend((k, own, field_type) for k in reversed(child_fields))
             continue
@@ -1048,6 +1042,15 @@ def _form_fields(reader: PdfFileReader, limit: int = 20000) -> list[_FormField]:
         widgets += [k for k in kids if isinstance(k, generic.IndirectObject)]
         out.append(_FormField(".".join(own), ref, node, field_type, widgets))
     return out
+
+
+def _is_named(kid: object) -> bool:
+    """Whether a /Kids entry is a child field (it has a /T), not one of its field's widgets."""
+    try:
+        obj = kid.get_object() if isinstance(kid, generic.IndirectObject) else None
+    except Exception:  # a dangling reference: not a field
+        return False
+    return isinstance(obj, generic.DictionaryObject) and "/T" in obj
 
 
 def _widget_page(pages: PageTree, widget_ref: generic.IndirectObject) -> Page | None:
@@ -1365,6 +1368,20 @@ def sign_pdf_detailed(
     )
     if target is not None:
         field_name = str(req.field_name)
+        for emb in existing:
+            # an earlier signature's field lock (FieldMDP) naming this field: filling it is a
+            # change that signature forbids (pyHanko and our verifier then call it broken)
+            try:
+                locked = emb.fieldmdp is not None and emb.fieldmdp.is_locked(field_name)
+            except Exception:  # an unreadable lock: as pyHanko would, judged at verification
+                locked = False
+            if locked:
+                raise _refuse_field(
+                    field_name,
+                    f"is locked by signature {emb.field_name!r} (FieldMDP); it cannot be "
+                    "sealed any more",
+                    "field_locked",
+                )
         widgets = [spec for _, spec in target.widgets]
         image = _decode_png(req.stamp.png) if req.stamp is not None else None
     else:
