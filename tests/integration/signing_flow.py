@@ -449,9 +449,9 @@ def count_earlier_checks(monkeypatch) -> list[int]:
     judged: list[int] = []
     real = pdf_sign._check_existing_signatures
 
-    def counted(reader):
+    def counted(reader, **kw):
         judged.append(len(reader.embedded_signatures))
-        return real(reader)
+        return real(reader, **kw)
 
     monkeypatch.setattr(pdf_sign, "_check_existing_signatures", counted)
     return judged
