@@ -84,6 +84,7 @@ const FIELDS = {
   serial: "证书序列号", certificate: "证书", previous_certificate: "原证书", predecessor: "原证书",
   successor: "新证书", same_key_as: "同一密钥的证书", previous: "原证书", subject: "主体",
   profile: "证书类型", key_mode: "密钥方式", keystore: "密钥存储", algorithm: "算法",
+  dns_names: "域名", dns_names_folded: "合并的重复域名",
   hierarchy: "证书体系", not_after: "有效期至", valid_end: "有效期至", previous_valid_end: "原有效期至",
   valid_until: "有效期至", paid_until: "费用缴至", tsa_not_after: "时间戳证书有效期至", tsa: "时间戳服务",
   hold_kind: "冻结类型", previous_hold_kind: "原冻结类型", hold_by: "冻结方", also_frozen: "一并冻结",
