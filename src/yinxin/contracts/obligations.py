@@ -1243,16 +1243,13 @@ class Obligations:
                 select(Obligation, Contract)
                 .join(Contract, Contract.id == Obligation.contract_id)
                 .join(ContractTracking, ContractTracking.contract_id == Obligation.contract_id)
-                .where(mine, _status_is(status, day), _after(key))
-                .order_by(
-                    Obligation.due_on.is_(None),
-                    Obligation.due_on,
-                    Obligation.contract_id,
-                    Obligation.id,
-                )
-                .limit(limit + 1)
+                .where(mine, _status_is(status, day))
             )
-            rows = s.execute(q).all()
+            rows: list[Any] = []
+            for after_key, order in _segments(key, status):
+                if len(rows) > limit:
+                    break
+                rows += s.execute(q.where(after_key).order_by(*order).limit(limit + 1 - len(rows)))
             more = len(rows) > limit
             rows = rows[:limit]
             ids = [o.id for o, _ in rows]
@@ -1735,23 +1732,41 @@ def _status_is(status: str | None, day: dt.date) -> Any:
     )
 
 
-def _after(key: tuple[dt.date | None, int, int] | None) -> Any:
-    """The SQL condition that an obligation sorts after the cursor ``key`` in the overview's
-    order: due date (none last), contract, id."""
-    if key is None:
-        return true()
-    due, contract_id, obligation_id = key
+def _segments(
+    key: tuple[dt.date | None, int, int] | None, status: str | None
+) -> list[tuple[Any, tuple[Any, ...]]]:
+    """The overview's order (due date, none last; contract; id) from after the cursor ``key``,
+    as the parts to read one after the other, each a condition and its order: the dated
+    obligations by (due date, contract, id), then those without a due date (by contract, id).
+    Each part is one range of ``ix_obligations_due_on_contract_id_id`` read in order, so a page
+    reads about ``limit`` rows however deep it is; one ORDER BY ``due_on IS NULL, …`` was a
+    sort of every obligation before the first row came (SQLite and PostgreSQL order NULLs on
+    opposite ends, and no index holds the expression). A part the ``status`` cannot meet
+    (pending: no due date; due, overdue: one) is not read."""
+    due, contract_id, obligation_id = key if key is not None else (None, 0, 0)
     later_here = or_(
         Obligation.contract_id > contract_id,
         and_(Obligation.contract_id == contract_id, Obligation.id > obligation_id),
     )
-    if due is None:  # among those without a due date, the last in the order
-        return and_(Obligation.due_on.is_(None), later_here)
-    return or_(
-        Obligation.due_on.is_(None),
-        Obligation.due_on > due,
-        and_(Obligation.due_on == due, later_here),
-    )
+    order = (Obligation.due_on, Obligation.contract_id, Obligation.id)
+    parts: list[tuple[Any, tuple[Any, ...]]] = []
+    if (key is None or due is not None) and status != "pending":
+        dated = Obligation.due_on.is_not(None)
+        if due is not None:  # from the cursor's day on (the index's range), then past it
+            dated = and_(
+                dated,
+                Obligation.due_on >= due,
+                or_(Obligation.due_on > due, and_(Obligation.due_on == due, later_here)),
+            )
+        parts.append((dated, order))
+    if status not in ("due", "overdue"):
+        undated = Obligation.due_on.is_(None)
+        if key is not None and due is None:  # among those without a due date, past the cursor
+            undated = and_(undated, Obligation.contract_id >= contract_id, later_here)
+        # the order the index holds them in (their due_on all NULL): PostgreSQL does not
+        # read ``IS NULL`` as fixing the index's first column, and would sort by the rest
+        parts.append((undated, order))
+    return parts
 
 
 def _s(v: Decimal | None) -> str | None:

@@ -120,7 +120,7 @@ class Subscriber(Base):
     contact_name: Mapped[str | None] = mapped_column(String(100))
     contact_phone: Mapped[str | None] = mapped_column(String(30))
     device_name: Mapped[str | None] = mapped_column(String(200))
-    organization_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"), index=True)
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 
@@ -232,6 +232,11 @@ class AuditEvent(Base):
     """Hash-chained: ``hash = SHA-256(prev_hash ‖ canonical JSON of the event)``."""
 
     __tablename__ = "audit_events"
+    # the trail read a page at a time by action or by subject, in chain order (0033)
+    __table_args__ = (
+        Index("ix_audit_events_action_seq", "action", "seq"),
+        Index("ix_audit_events_subject_seq", "subject_type", "subject_id", "seq"),
+    )
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime]
     actor: Mapped[str] = mapped_column(String(100))

@@ -4,7 +4,7 @@ a lease that runs out and lets another worker finish the period (``yinxin.jobs``
 
 import datetime as dt
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yinxin.store.models import Base
@@ -15,7 +15,13 @@ class JobRun(Base):
     period, is taken over (``attempts`` counts the tries, ``error`` keeps the last problem)."""
 
     __tablename__ = "job_runs"
-    __table_args__ = (UniqueConstraint("job", "period"),)
+    __table_args__ = (
+        UniqueConstraint("job", "period"),
+        # the run history, newest first: all of it, one job's, one state's (0033)
+        Index("ix_job_runs_started_at_id", "started_at", "id"),
+        Index("ix_job_runs_job_started_at_id", "job", "started_at", "id"),
+        Index("ix_job_runs_state_started_at_id", "state", "started_at", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     job: Mapped[str] = mapped_column(String(60))
     period: Mapped[str] = mapped_column(String(32))  # 2026-12-01T10:05, or manual:<second>

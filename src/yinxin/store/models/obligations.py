@@ -18,7 +18,7 @@ Money is kept as decimal strings (``"1305000.00"``), never floats.
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 import yinxin.store.models.contracts  # noqa: F401  (tables our foreign keys name)
@@ -44,6 +44,8 @@ class ContractTracking(Base):
 
 class Obligation(Base):
     __tablename__ = "obligations"
+    # the overview's order (due date, contract, id), read a page at a time (0033)
+    __table_args__ = (Index("ix_obligations_due_on_contract_id_id", "due_on", "contract_id", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
     seq: Mapped[int]  # order within the contract
@@ -59,7 +61,7 @@ class Obligation(Base):
     workdays: Mapped[int] = mapped_column(default=0)
     days: Mapped[int] = mapped_column(default=0)
     fixed_on: Mapped[dt.date | None]
-    due_on: Mapped[dt.date | None] = mapped_column(index=True)
+    due_on: Mapped[dt.date | None]
     due_explanation: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20), index=True)
     paid: Mapped[str] = mapped_column(String(32), default="0.00")

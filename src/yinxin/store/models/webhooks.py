@@ -80,6 +80,8 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("subscription_id", "audit_seq"),
         Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+        # a subscription's delivery log in one state, a page at a time (0033)
+        Index("ix_webhook_deliveries_subscription_id_state_id", "subscription_id", "state", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id"), index=True)
