@@ -21,6 +21,8 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
+        # a list narrowed by these, a page at a time in id order (0033)
+        Index("ix_notifications_subscriber_id_id", "subscriber_id", "id"),
         Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_notifications_status_id", "status", "id"),  # the log by status, newest first
     )
@@ -29,7 +31,7 @@ class Notification(Base):
     gateway: Mapped[str] = mapped_column(String(40))
     # The full address, so a retry reaches the same person; listings mask it.
     recipient: Mapped[str] = mapped_column(String(200))
-    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"))
     template_id: Mapped[str] = mapped_column(String(40))
     lang: Mapped[str] = mapped_column(String(8))
     # Template values without the secret ones: enough to re-render a retry, never a code.

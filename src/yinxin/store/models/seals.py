@@ -12,7 +12,7 @@ failure counter and lock are the key's (``platform_keys.failed_attempts`` / ``lo
 
 import datetime as dt
 
-from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yinxin.store.models import Base, partial_unique
@@ -40,19 +40,22 @@ class OfSeal:
 class Seal(HeldSeal, Base):
     __tablename__ = "seals"
     __table_args__ = (
+        # a list narrowed by these, a page at a time in id order (0033)
+        Index("ix_seals_subscriber_id_id", "subscriber_id", "id"),
+        Index("ix_seals_state_id", "state", "id"),
         partial_unique("uq_seals_live_kind", "subscriber_id", "kind", where=LIVE_STATES_SQL),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     # set right after the row gets its id (the sequence part of the code); unique
     es_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # organization|contract|finance|personal
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))  # SESeal property name
     image_source: Mapped[str] = mapped_column(String(16))  # software | scan
     center_text: Mapped[str | None] = mapped_column(String(40))
     code: Mapped[str | None] = mapped_column(String(40))
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[str] = mapped_column(String(16))
     hold_kind: Mapped[str | None] = mapped_column(String(16))  # frozen | pin_leak
     # who imposed the freeze (holder | ca; ``registry.lifecycle.HoldBy``): a holder lifts only
     # its own; kept when a PIN leak is reported over the CA's freeze

@@ -16,7 +16,14 @@ one index read in order:
   in one state (``state, started_at, id``);
 - a webhook's deliveries in one state (``subscription_id, state, id``);
 - the obligations overview, by due date, contract and id (``due_on, contract_id, id``), which
-  replaces the index on ``due_on`` alone (its leading column serves what that one did).
+  replaces the index on ``due_on`` alone (its leading column serves what that one did);
+- every list narrowed by one column and paged by id (a flow's owner or state, a contract's
+  state, owner or template, a certificate's holder or status, a seal's, an application's, a
+  kept document's state, an authorization's holder or state, a subscriber's notices, a
+  subscription's deliveries): the index on that column alone becomes one on the column and
+  ``id``. SQLite's index already ended in the row id, so it reads the same; PostgreSQL's did
+  not, and it sorted every row the filter kept (an organization's 100 000 flows for each
+  page) or walked the primary key testing each.
 
 Nothing is rewritten; building the indexes reads each table once.
 
@@ -48,14 +55,40 @@ INDEXES = [
 ]
 
 
+# (table, column): ix_<table>_<column> becomes ix_<table>_<column>_id on (column, id)
+BY_ID = [
+    ("sign_flows", "owner_subscriber_id"),
+    ("sign_flows", "state"),
+    ("contracts", "template_code"),
+    ("contracts", "state"),
+    ("contracts", "owner_subscriber_id"),
+    ("certificates", "subscriber_id"),
+    ("certificates", "status"),
+    ("seals", "subscriber_id"),
+    ("seals", "state"),
+    ("applications", "state"),
+    ("archived_documents", "state"),
+    ("signing_authorizations", "holder_subscriber_id"),
+    ("signing_authorizations", "state"),
+    ("notifications", "subscriber_id"),
+    ("webhook_deliveries", "subscription_id"),
+]
+
+
 def upgrade() -> None:
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
     op.drop_index("ix_obligations_due_on", table_name="obligations")
+    for table, column in BY_ID:
+        op.create_index(f"ix_{table}_{column}_id", table, [column, "id"])
+        op.drop_index(f"ix_{table}_{column}", table_name=table)
 
 
 def downgrade() -> None:
     # nothing is lost going down: the lists read and sort what their filters keep again
+    for table, column in reversed(BY_ID):
+        op.create_index(f"ix_{table}_{column}", table, [column])
+        op.drop_index(f"ix_{table}_{column}_id", table_name=table)
     op.create_index("ix_obligations_due_on", "obligations", ["due_on"])
     for name, table, _columns in reversed(INDEXES):
         op.drop_index(name, table_name=table)
