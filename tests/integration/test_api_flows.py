@@ -333,50 +333,20 @@ def test_a_flow_past_its_deadline_expires_by_itself(served):
 def _certified_with_fields(pdf: bytes) -> bytes:
     """``pdf`` with empty fields 甲方签章 and 乙方签章 on page 1, then certified (DocMDP P=2)
     by pyHanko with a throwaway self-signed certificate (another platform's)."""
-    import io
-
-    from asn1crypto import keys as a_keys
-    from asn1crypto import x509 as a_x509
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    w = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    for name, box in (("甲方签章", (60, 80, 220, 200)), ("乙方签章", (330, 80, 490, 200))):
-        fields.append_signature_field(w, fields.SigFieldSpec(name, box=box, on_page=0))
-    buf = io.BytesIO()
-    w.write(buf)
+    from tests.integration.pdf_inputs_corpus import prepared_and_certified
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "合同平台")])
     now = dt.datetime.now(dt.UTC)
     cert = x509.CertificateBuilder(
         name, name, key.public_key(), 1, now - dt.timedelta(hours=1), now + dt.timedelta(days=1)
     ).sign(key, hashes.SHA256())
-    der = serialization.Encoding.DER
-    signer = signers.SimpleSigner(
-        signing_cert=a_x509.Certificate.load(cert.public_bytes(der)),
-        signing_key=a_keys.PrivateKeyInfo.load(
-            key.private_bytes(der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        ),
-        cert_registry=SimpleCertificateStore(),
-    )
-    meta = signers.PdfSignatureMetadata(
-        field_name="Certification",
-        subfilter=fields.SigSeedSubFilter.PADES,
-        certify=True,
-        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
-    )
-    out = signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(buf.getvalue())),
-        meta,
-        signer=signer,
-        new_field_spec=fields.SigFieldSpec("Certification", box=(0, 0, 0, 0), on_page=0),
-    )
-    return out.getvalue()
+    return prepared_and_certified(pdf, key, cert)
 
 
 def test_a_batch_document_is_sealed_into_its_prepared_field(served):

@@ -520,52 +520,13 @@ def _prepared_and_certified(contract: bytes, kit: LocalKit) -> bytes:
     """The contract as Acrobat or WPS prepares it: empty fields 甲方签章 and 乙方签章 on its
     last page, then certified (DocMDP P=2: form filling and signing permitted) by pyHanko
     with ``kit``'s key, a certificate of this platform's CA."""
-    import io
+    from tests.integration.pdf_inputs_corpus import prepared_and_certified
 
-    from asn1crypto import keys as a_keys
-    from asn1crypto import x509 as a_x509
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
-
-    w = IncrementalPdfFileWriter(io.BytesIO(contract))
-    for name, box in (("甲方签章", (60, 80, 220, 200)), ("乙方签章", (330, 80, 490, 200))):
-        fields.append_signature_field(w, fields.SigFieldSpec(name, box=box, on_page=1))
-    buf = io.BytesIO()
-    w.write(buf)
-
-    def der(path: Path) -> bytes:
-        return x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(
-            serialization.Encoding.DER
-        )
+    def pem(path: Path) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(path.read_bytes())
 
     key = serialization.load_pem_private_key(kit.key.read_bytes(), None)
-    signer = signers.SimpleSigner(
-        signing_cert=a_x509.Certificate.load(der(kit.cert)),
-        signing_key=a_keys.PrivateKeyInfo.load(
-            key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        ),
-        cert_registry=SimpleCertificateStore.from_certs(
-            [a_x509.Certificate.load(der(c)) for c in kit.chain]
-        ),
-    )
-    meta = signers.PdfSignatureMetadata(
-        field_name="Certification",
-        subfilter=fields.SigSeedSubFilter.PADES,
-        certify=True,
-        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
-    )
-    out = signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(buf.getvalue())),
-        meta,
-        signer=signer,
-        new_field_spec=fields.SigFieldSpec("Certification", box=(0, 0, 0, 0), on_page=0),
-    )
-    return out.getvalue()
+    return prepared_and_certified(contract, key, pem(kit.cert), [pem(c) for c in kit.chain], page=1)
 
 
 def test_a_certified_contract_is_sealed_into_its_prepared_fields(home, tmp_path):
