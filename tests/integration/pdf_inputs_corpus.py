@@ -237,29 +237,14 @@ def prepared_and_certified(pdf: bytes, key, cert, chain=(), *, page: int = 0) ->
     """``pdf`` as Acrobat or WPS prepares a contract: empty fields 甲方签章 and 乙方签章 on
     ``page`` (0-based), then certified (DocMDP P=2: form filling and signing permitted) by
     pyHanko with ``key`` and ``cert`` (cryptography objects; ``chain``: their issuers)."""
-    from asn1crypto import keys as a_keys
-    from asn1crypto import x509 as a_x509
-    from cryptography.hazmat.primitives import serialization
     from pyhanko.sign import fields, signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
     w = IncrementalPdfFileWriter(io.BytesIO(pdf))
     for name, box in PREPARED_BOXES:
         fields.append_signature_field(w, fields.SigFieldSpec(name, box=box, on_page=page))
     buf = io.BytesIO()
     w.write(buf)
-    der = serialization.Encoding.DER
-
-    def asn1(c):  # noqa: ANN001, ANN202
-        return a_x509.Certificate.load(c.public_bytes(der))
-
-    signer = signers.SimpleSigner(
-        signing_cert=asn1(cert),
-        signing_key=a_keys.PrivateKeyInfo.load(
-            key.private_bytes(der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        ),
-        cert_registry=SimpleCertificateStore.from_certs([asn1(c) for c in chain]),
-    )
+    signer = pyhanko_signer(key, cert, chain)
     meta = signers.PdfSignatureMetadata(
         field_name="Certification",
         subfilter=fields.SigSeedSubFilter.PADES,
@@ -273,3 +258,26 @@ def prepared_and_certified(pdf: bytes, key, cert, chain=(), *, page: int = 0) ->
         new_field_spec=fields.SigFieldSpec("Certification", box=(0, 0, 0, 0), on_page=0),
     )
     return out.getvalue()
+
+
+def pyhanko_signer(key, cert, chain=()):  # noqa: ANN001, ANN201
+    """pyHanko's ``SimpleSigner`` for ``key`` and ``cert`` (cryptography objects) with
+    ``chain`` (their issuers): how another platform signs the files our engine must respect."""
+    from asn1crypto import keys as a_keys
+    from asn1crypto import x509 as a_x509
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    der = serialization.Encoding.DER
+
+    def asn1(c):  # noqa: ANN001, ANN202
+        return a_x509.Certificate.load(c.public_bytes(der))
+
+    return signers.SimpleSigner(
+        signing_cert=asn1(cert),
+        signing_key=a_keys.PrivateKeyInfo.load(
+            key.private_bytes(der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        ),
+        cert_registry=SimpleCertificateStore.from_certs([asn1(c) for c in chain]),
+    )

@@ -19,9 +19,7 @@ from pathlib import Path
 
 import pymupdf
 import pytest
-from asn1crypto import keys as a_keys
 from asn1crypto import x509 as a_x509
-from cryptography.hazmat.primitives import serialization
 from PIL import Image
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -29,7 +27,6 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from tests.integration import pdf_inputs_corpus as c
 from tests.integration.test_pdf_sign import (
@@ -189,18 +186,7 @@ def corpus(pki_) -> dict[str, Case]:  # noqa: ANN001
 def _certified(pki_, pdf: bytes, level: int) -> bytes:  # noqa: ANN001
     """Certified by pyHanko (another platform) with DocMDP permission ``level``."""
     party = pki_.parties["甲方"]
-    key = a_keys.PrivateKeyInfo.load(
-        party.key.native.private_bytes(
-            DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    signer = signers.SimpleSigner(
-        signing_cert=a_x509.Certificate.load(party.cert.public_bytes(DER)),
-        signing_key=key,
-        cert_registry=SimpleCertificateStore.from_certs(
-            [a_x509.Certificate.load(x.public_bytes(DER)) for x in (pki_.ca, pki_.root)]
-        ),
-    )
+    signer = c.pyhanko_signer(party.key.native, party.cert, [pki_.ca, pki_.root])
     meta = signers.PdfSignatureMetadata(
         field_name="Certification",
         subfilter=fields.SigSeedSubFilter.PADES,

@@ -23,7 +23,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from asn1crypto import keys as a_keys
 from asn1crypto import tsp
 from asn1crypto import x509 as a_x509
 from cryptography import x509
@@ -38,11 +37,11 @@ from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from tests.conftest import OUTPUT as TEST_OUTPUT
 from tests.fixtures.samples import contract_pdf, seal_png
 from tests.integration import pdf_factory as f
+from tests.integration.pdf_inputs_corpus import pyhanko_signer
 from yinxin.pdf.dss_tail import dss_tail
 from yinxin.pdf.sign import (
     Placement,
@@ -661,18 +660,7 @@ def test_pdfs_made_elsewhere(pki, kind):
 
 def _pyhanko_signed(pki: PKI, pdf: bytes) -> bytes:
     party = pki.parties["甲方"]
-    key = a_keys.PrivateKeyInfo.load(
-        party.key.native.private_bytes(
-            DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    signer = signers.SimpleSigner(
-        signing_cert=a_x509.Certificate.load(party.cert.public_bytes(DER)),
-        signing_key=key,
-        cert_registry=SimpleCertificateStore.from_certs(
-            [a_x509.Certificate.load(c.public_bytes(DER)) for c in (pki.ca, pki.root)]
-        ),
-    )
+    signer = pyhanko_signer(party.key.native, party.cert, [pki.ca, pki.root])
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     meta = signers.PdfSignatureMetadata(
         field_name="ByPyHanko", subfilter=fields.SigSeedSubFilter.PADES
