@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from tests.e2e.test_web_signing import (
     started_flow,
     subscriber_login,
 )
-from tests.fixtures.ses_world import NODE_DIR
+from tests.fixtures.ses_world import NODE_DIR, npm_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALLED = ROOT / ".venv/node/node_modules/axe-core/axe.min.js"
@@ -62,18 +61,9 @@ def axe_js(tmp_path_factory) -> Path:
     if INSTALLED.is_file():
         return INSTALLED
     where = tmp_path_factory.mktemp("axe")
-    npm = shutil.which("npm")
-    done = None
-    if npm is not None:
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(NODE_DIR / name, where / name)
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(NODE_DIR / name, where / name)
+    done = npm_ci(where)
     js = where / "node_modules/axe-core/axe.min.js"
     if not js.is_file():
         why = "npm is not installed" if done is None else done.stderr.strip()[-300:]

@@ -244,6 +244,18 @@ def test_device_certificate_carries_its_dns_names(issued: Issued) -> None:
 
 
 # --- PKCS#11 -------------------------------------------------------------------------------------
+def _delete_token_key(token, label: str) -> None:  # noqa: ANN001
+    """Both halves of the key ``label`` taken out of the token, as another tool would."""
+    for kind in ("privkey", "pubkey"):
+        subprocess.run(
+            ["pkcs11-tool", "--module", token.module, "--token-label", token.token_label]
+            + ["--login", "--pin", token.pin, "--delete-object", "--type", kind]
+            + ["--label", label],
+            check=True,
+            capture_output=True,
+        )
+
+
 def _hsm_settings(home: Path, token) -> Settings:
     return Settings(
         home=home,
@@ -299,14 +311,7 @@ def test_a_ca_key_of_rsa_exponent_3_in_the_token_is_not_used(tmp_path: Path) -> 
         finally:
             p.close()
         # the issuing CA's key replaced in the token by one of e = 3, under the same label
-        for kind in ("privkey", "pubkey"):
-            subprocess.run(
-                ["pkcs11-tool", "--module", token.module, "--token-label", token.token_label]
-                + ["--login", "--pin", token.pin, "--delete-object", "--type", kind]
-                + ["--label", KEY_LABELS["issuing"]],
-                check=True,
-                capture_output=True,
-            )
+        _delete_token_key(token, KEY_LABELS["issuing"])
         write_rsa_key(token, KEY_LABELS["issuing"], tmp_path)
         p = Platform(_hsm_settings(home, token), clock=FrozenClock(START))
         try:
@@ -320,14 +325,7 @@ def test_a_ca_key_of_rsa_exponent_3_in_the_token_is_not_used(tmp_path: Path) -> 
         finally:
             p.close()
         # a key of e = 65537 made outside in its place: not the one the certificate certifies
-        for kind in ("privkey", "pubkey"):
-            subprocess.run(
-                ["pkcs11-tool", "--module", token.module, "--token-label", token.token_label]
-                + ["--login", "--pin", token.pin, "--delete-object", "--type", kind]
-                + ["--label", KEY_LABELS["issuing"]],
-                check=True,
-                capture_output=True,
-            )
+        _delete_token_key(token, KEY_LABELS["issuing"])
         write_rsa_key(token, KEY_LABELS["issuing"], tmp_path, exponent=65537)
         p = Platform(_hsm_settings(home, token), clock=FrozenClock(START))
         try:
