@@ -342,14 +342,7 @@ def test_a_ca_key_of_rsa_exponent_3_in_the_token_is_not_used(tmp_path: Path) -> 
 def test_ca_inside_a_softhsm_token(tmp_path: Path, algorithm: str) -> None:
     home = tmp_path / "home"
     with softhsm_token_in(tmp_path / "hsm", label="yinxin-ca") as token:
-        settings = Settings(
-            home=home,
-            database_url=f"sqlite:///{home / 'yinxin.db'}",
-            keystore="pkcs11",
-            pkcs11_module=token.module,
-            pkcs11_token=token.token_label,
-            pkcs11_pin=token.pin,
-        )
+        settings = _hsm_settings(home, token)
         p = Platform(settings, clock=FrozenClock(START))  # no passphrase: none is needed
         try:
             info = p.ca.init(algorithm)
