@@ -25,7 +25,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import STAFF_PASSWORD, Site
 from tests.e2e.test_web_desk import _signed_om_contract, staff_login
-from tests.e2e.test_web_loading import hold
+from tests.e2e.test_web_loading import held_while_busy, let_go
 from tests.e2e.test_web_selfservice import certified, reported_lost_on_my_page
 from tests.e2e.test_web_selfservice import subscriber_login as login_to_my
 from tests.e2e.test_web_signing import (
@@ -36,31 +36,6 @@ from tests.e2e.test_web_signing import (
     subscriber_login,
 )
 from tests.integration.api_world import id_card
-
-
-def held_while_busy(page, button, path: str, busy: str) -> list:
-    """Double-click ``button`` with the API's answer to ``path`` held: the requests sent to
-    ``path`` (held, to be let go by the caller), after checking the button is off and says
-    ``busy`` meanwhile."""
-    held = hold(page, path)
-    handle = button.element_handle()  # its label changes while it runs
-    handle.dblclick()
-    for _ in range(300):
-        if held:
-            break
-        page.wait_for_timeout(100)
-    assert held, f"no request to {path}"
-    page.wait_for_timeout(500)  # a second request, if any, has been sent
-    assert len(held) == 1
-    assert handle.is_disabled()
-    assert handle.inner_text() == busy
-    return held
-
-
-def let_go(page, held: list) -> None:
-    for route in held:
-        route.continue_()
-    page.unroute("**/api/v1/**")
 
 
 def _flow(site: Site, title: str):

@@ -40,6 +40,21 @@ def wait_held(page, held: list) -> None:
     raise AssertionError("the request was not held")
 
 
+def held_while_busy(page, button, path: str, busy: str) -> list:
+    """Double-click ``button`` with the API's answer to ``path`` held: the requests sent to
+    ``path`` (held, to be let go by the caller), after checking the button is off and says
+    ``busy`` meanwhile."""
+    held = hold(page, path)
+    handle = button.element_handle()  # its label changes while it runs
+    handle.dblclick()
+    wait_held(page, held)
+    page.wait_for_timeout(500)  # a second request, if any, has been sent
+    assert len(held) == 1
+    assert handle.is_disabled()
+    assert handle.inner_text() == busy
+    return held
+
+
 def let_go(page, held: list) -> None:
     for route in held:
         route.continue_()
