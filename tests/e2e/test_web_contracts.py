@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import Site, shot, unlabeled
+from tests.e2e.test_web_loading import held_while_busy, let_go
 from tests.e2e.test_web_signing import ORG_PHONE, subscriber_login
 from yinxin.contracts import templates
 
@@ -302,11 +305,13 @@ def test_a_double_click_on_preview_makes_one_pdf(site: Site, page):
     page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
     saved: list[str] = []
     page.on("download", lambda d: saved.append(d.suggested_filename))
+    # the preview held until the double click is delivered (see held_while_busy)
+    path = "/api/v1/contract-templates/tech-service/preview"
+    held = held_while_busy(page, page.locator("#preview"), path, "正在生成预览…")
     with page.expect_download():
-        page.dblclick("#preview")
+        let_go(page, held)
     page.locator("#preview").filter(has_text="预览 PDF").wait_for()
     assert page.locator("#preview").is_enabled()
-    page.wait_for_timeout(1000)  # a second preview, if any, has been saved
     assert saved == ["合同预览.pdf"]
     assert len(posted) == 1 and posted[0].endswith("/contract-templates/tech-service/preview")
 
@@ -333,9 +338,11 @@ def test_a_double_click_on_download_saves_the_contract_once(site: Site, page):
     page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/pdf") else None)
     saved: list[str] = []
     page.on("download", lambda d: saved.append(d.suggested_filename))
+    # the PDF held until the double click is delivered (see held_while_busy)
+    path = f"/api/v1/contracts/{c.id}/pdf"
+    held = held_while_busy(page, page.locator("#download"), path, "正在下载…")
     with page.expect_download():
-        page.dblclick("#download")
-    page.wait_for_timeout(1000)  # a second download, if any, has been saved
+        let_go(page, held)
     assert saved == [f"{c.number}.pdf"]
     assert len(asked) == 1
-    assert page.locator("#download").is_enabled()
+    expect(page.locator("#download")).to_be_enabled()

@@ -19,14 +19,16 @@ from tests.fixtures.samples import contract_pdf
 
 
 def hold(page, path: str) -> list:
-    """The API's answers to ``path`` held from now on (each route, to be let go by the caller)."""
+    """The API's answers to ``path`` held from now on (each route, to be let go by the caller).
+    Whatever is not held falls back to the routes the test set before (as those held do when
+    let go): a test that cuts an answer off (route.abort) still does, only later."""
     held: list = []
 
     def take(route) -> None:
         if urlparse(route.request.url).path == path:
             held.append(route)
         else:
-            route.continue_()
+            route.fallback()
 
     page.route("**/api/v1/**", take)
     return held
@@ -43,7 +45,10 @@ def wait_held(page, held: list) -> None:
 def held_while_busy(page, button, path: str, busy: str) -> list:
     """Double-click ``button`` with the API's answer to ``path`` held: the requests sent to
     ``path`` (held, to be let go by the caller), after checking the button is off and says
-    ``busy`` meanwhile."""
+    ``busy`` meanwhile. Held, because a double click is two clicks the test's process sends
+    one after the other: starved between them (two busy cores), a quick answer came back
+    first, the button came on again, and the second click was a request the page rightly sent
+    (CI saw 2 on the desk's sweep)."""
     held = hold(page, path)
     handle = button.element_handle()  # its label changes while it runs
     handle.dblclick()
@@ -56,8 +61,10 @@ def held_while_busy(page, button, path: str, busy: str) -> list:
 
 
 def let_go(page, held: list) -> None:
+    """Send on the requests ``held`` (through the test's own routes, if it set any) and hold
+    nothing more."""
     for route in held:
-        route.continue_()
+        route.fallback()
     page.unroute("**/api/v1/**")
 
 

@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     shot,
 )
 from tests.e2e.test_web import fresh_totp
+from tests.e2e.test_web_loading import held_while_busy, let_go
 from tests.integration.api_world import id_card
 from tests.integration.signing_flow import outbox_lines, read_code
 from yinxin.identity import uscc_check_char
@@ -642,7 +643,11 @@ def test_a_certificate_stopped_for_unpaid_fees_is_paid_for_and_back_in_use(site:
     pay.wait_for(state="visible")
     page.select_option("#renew-years", "2")
     page.locator("#renew-amount").filter(has_text="¥140.00").wait_for()  # 70 a year
-    pay.locator("button[type=submit]").dblclick()
+    # the payment held until the double click is delivered: a quick one between the two clicks
+    # (the test's process starved) left 缴费 on again (an active certificate is paid ahead
+    # too), and the second click was a second payment the page rightly sent
+    path = f"/api/v1/certificates/{cert.serial}/payments"
+    let_go(page, held_while_busy(page, pay.locator("button[type=submit]"), path, "正在缴费…"))
     page.locator("#status-badge").filter(has_text="有效").wait_for()
     after = p.certificates.get(cert.serial)
     assert after.status == "active" and after.hold_kind is None
