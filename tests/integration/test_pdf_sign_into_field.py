@@ -158,7 +158,7 @@ def _text_field(pdf: bytes) -> bytes:
         ("text", "field_name", "not_signature_field"),
         ("placement", "placement", "signing_refused"),
         ("cross_page", "cross_page", "signing_refused"),
-        ("lock", "field_name", "field_locked"),
+        ("lock-bad", "field_name", "field_locked"),
         ("sv-cert", "field_name", "seed_value"),
         ("sv-subfilter", "field_name", "seed_value"),
         ("invisible", "field_name", "field_not_shown"),
@@ -187,7 +187,7 @@ def test_a_field_that_cannot_take_the_seal_is_refused_naming_it(pki, case, field
         )
     else:
         spec = {
-            "lock": {"field_mdp_spec": FieldMDPSpec(FieldMDPAction.ALL)},
+            "lock-bad": {"field_mdp_spec": FieldMDPSpec(FieldMDPAction.ALL)},
             "sv-cert": {
                 "seed_value_dict": SigSeedValueSpec(
                     cert=fields.SigCertConstraints(subject_dn=None, issuers=[pki_issuer(pki)])
@@ -203,6 +203,8 @@ def test_a_field_that_cannot_take_the_seal_is_refused_naming_it(pki, case, field
         }[case]
         box = None if case == "invisible" else A_BOX
         pdf = _prepared(c.mupdf(1), fields.SigFieldSpec(name, box=box, on_page=0, **spec))
+        if case == "lock-bad":  # an /Action ISO 32000 does not define: no lock we can write
+            pdf = _edit_lock(pdf, name, "/Action", "/Everything")
     req = pki.request(pdf, "甲方", placement=None, field_name=name)
     for k, v in kw.items():
         setattr(req, k, v)
@@ -313,3 +315,117 @@ def test_a_field_an_earlier_signature_locked_is_refused(pki, tmp_path):  # noqa:
     assert "'Certification'" in err.value.message
     # a field the lock does not name is sealed, and every judge agrees
     judge(_seal_into(pki, locked, "乙方", "丙方签章"), pki, 2, tmp_path)
+
+
+def _locked_contract(lock) -> bytes:  # noqa: ANN001
+    """甲方签章 prepared with ``lock`` (FieldMDP, as Acrobat's "mark as read-only after
+    signing"), beside the text field "amount" and the fields 乙方签章 and 丙方签章."""
+    return _prepared(
+        _text_field(c.mupdf(1)),
+        fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0, field_mdp_spec=lock),
+        fields.SigFieldSpec("乙方签章", box=B_BOX, on_page=0),
+        fields.SigFieldSpec("丙方签章", box=(60, 400, 220, 500), on_page=0),
+    )
+
+
+def _edit_lock(pdf: bytes, name: str, key: str, value: object) -> bytes:
+    """``pdf`` with ``key`` of field ``name``'s /Lock set to ``value`` (a name or a number),
+    as a form tool other than pyHanko may write it."""
+    from pyhanko.pdf_utils import generic
+
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    for ref in w.root["/AcroForm"]["/Fields"]:
+        field = ref.get_object()
+        if field.get("/T") == name:
+            lock = generic.DictionaryObject(field["/Lock"])
+            lock[generic.NameObject(key)] = (
+                generic.NameObject(value) if isinstance(value, str) else generic.NumberObject(value)
+            )
+            field["/Lock"] = lock
+            w.update_container(field)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def _fill_amount(pdf: bytes, value: str) -> bytes:
+    """Another tool (pyHanko's writer) filling the text field "amount" afterwards."""
+    from pyhanko.pdf_utils import generic
+
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    for ref in w.root["/AcroForm"]["/Fields"]:
+        field = ref.get_object()
+        if field.get("/T") == "amount":
+            field["/V"] = generic.TextStringObject(value)
+            w.update_container(field)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def _first_status(pdf: bytes, pki_):  # noqa: ANN001, ANN202
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from tests.integration.test_pdf_sign import DER
+
+    root = pki_issuer(pki_).__class__.load(pki_.root.public_bytes(DER))
+    emb = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
+    return emb, validate_pdf_signature(
+        emb, ValidationContext(trust_roots=[root], allow_fetching=False)
+    )
+
+
+@pytest.mark.parametrize("action", ["include", "exclude"])
+def test_a_locked_field_is_sealed_and_its_lock_honoured(pki, action, tmp_path):  # noqa: F811
+    """A field prepared with a /Lock (FieldMDP /Include or /Exclude, naming 乙方签章 and the
+    text field "amount", or every field but 丙方签章) was refused. Acrobat signs
+    it and its signature locks the fields named: the seal now carries the lock in its
+    /Reference; pyHanko reads it, a later seal into a locked field is refused naming the
+    lock, a free one is sealed, and filling a locked "amount" breaks the first signature
+    for pyHanko and our verifier."""
+    from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
+
+    from yinxin.pdf.verify import verify_pdf
+
+    if action == "include":
+        lock = FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["乙方签章", "amount"])
+    else:
+        lock = FieldMDPSpec(FieldMDPAction.EXCLUDE, fields=["丙方签章"])
+    locked, free = "乙方签章", "丙方签章"
+    pdf = _locked_contract(lock)
+    assert [f.locked for f in empty_signature_fields(pdf)] == [True, False, False]
+    one = _seal_into(pki, pdf, "甲方", "甲方签章")
+    judge(one, pki, 1, tmp_path)
+    emb, _ = _first_status(one, pki)
+    assert emb.fieldmdp is not None and emb.fieldmdp.action == lock.action
+    assert emb.fieldmdp.is_locked(locked) and not emb.fieldmdp.is_locked(free)
+    assert emb.fieldmdp.is_locked("amount")
+    with pytest.raises(SigningError) as err:
+        _seal_into(pki, one, "乙方", locked)
+    assert (err.value.field, err.value.code) == ("field_name", "field_locked"), err.value.message
+    assert "'甲方签章'" in err.value.message, err.value.message
+    judge(_seal_into(pki, one, "乙方", free), pki, 2, tmp_path)
+    # a locked form field changed afterwards: pyHanko and our verifier call it a violation
+    filled = _fill_amount(one, "999999")
+    _, status = _first_status(filled, pki)
+    assert status.intact
+    assert status.modification_level.name == "OTHER" or not status.docmdp_ok, (
+        status.pretty_print_details()
+    )
+    assert not verify_pdf(filled, trust_roots=[pki.root]).valid
+
+
+def test_a_field_locked_with_all_and_p1_ends_the_document(pki, tmp_path):  # noqa: F811
+    """/Lock /Action /All /P 1 (PDF 2.0: nothing may change after this signature): sealed,
+    every field locked, and the next seal refused as after a last signer's lock."""
+    from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
+
+    pdf = _edit_lock(_locked_contract(FieldMDPSpec(FieldMDPAction.ALL)), "甲方签章", "/P", 1)
+    one = _seal_into(pki, pdf, "甲方", "甲方签章")
+    judge(one, pki, 1, tmp_path)
+    emb, _ = _first_status(one, pki)
+    assert emb.fieldmdp.is_locked("乙方签章") and emb.docmdp_level.value == 1
+    with pytest.raises(SigningError) as err:
+        _seal_into(pki, one, "乙方", "丙方签章")
+    assert err.value.code in ("locked", "field_locked"), err.value.message

@@ -1120,6 +1120,7 @@ class _Target:
     ref: generic.IndirectObject
     node: generic.DictionaryObject
     widgets: list[tuple[generic.IndirectObject, _WidgetSpec]]
+    lock: bytes | None = None  # the FieldMDP /TransformParams its /Lock asks for
 
 
 def _refuse_field(name: str, message: str, code: str) -> SigningError:
@@ -1171,6 +1172,50 @@ def _check_seed_values(name: str, sv: generic.DictionaryObject, req: SignRequest
         raise refuse("a timestamp, and level B-B makes none")
 
 
+_LOCK_ACTIONS = ("/All", "/Include", "/Exclude")
+
+
+def _field_lock(name: str, node: generic.DictionaryObject) -> bytes | None:
+    """The /TransformParams entries (after /Type) of the FieldMDP reference a signature into
+    field ``name`` must carry for its /Lock (ISO 32000-2 §12.7.5.5, §12.8.2.4): what Acrobat
+    writes, so that the fields the lock names are locked once it is signed (pyHanko and our
+    verifier then call a later change to one of them a violation). None: no lock. A lock
+    whose /Action, /Fields or /P this signer cannot repeat faithfully is refused, naming the
+    field, rather than signed without it."""
+    if "/Lock" not in node:
+        return None
+    lock = dget(node, "/Lock")
+
+    def refuse(what: str) -> SigningError:
+        return _refuse_field(
+            name,
+            f"carries a field lock (/Lock, FieldMDP) with {what}; it cannot be sealed "
+            "with its lock honoured",
+            "field_locked",
+        )
+
+    if not isinstance(lock, generic.DictionaryObject):
+        raise refuse("no dictionary")
+    action = dget(lock, "/Action")
+    if str(action) not in _LOCK_ACTIONS or not isinstance(action, generic.NameObject):
+        raise refuse(f"an /Action {action} that is none of {', '.join(_LOCK_ACTIONS)}")
+    out = [b"/Action " + str(action).encode()]
+    if action != "/All":
+        names = dget(lock, "/Fields")
+        if not isinstance(names, generic.ArrayObject) or not all(
+            isinstance(n, (generic.TextStringObject, generic.ByteStringObject)) for n in names
+        ):
+            raise refuse(f"an /Action {action} without a /Fields array of field names")
+        out.append(b"/Fields [" + b" ".join(serialise(n) for n in names) + b"]")
+    if "/P" in lock:
+        p = dget(lock, "/P")
+        if not isinstance(p, int) or isinstance(p, bool) or p not in (1, 2, 3):
+            raise refuse(f"a /P {p} that is none of 1, 2, 3")
+        # as Acrobat (and pyHanko) write it; pyHanko reads the field's /P for the document
+        out.append(b"/P %d" % p)
+    return b" ".join(out)
+
+
 def _named_field(
     reader: PdfFileReader,
     pages: PageTree,
@@ -1206,15 +1251,7 @@ def _named_field(
         raise SigningError(
             f"a cross-page seal cannot go into the prepared field {name!r}", field="cross_page"
         )
-    if "/Lock" in found.node:
-        # FieldMDP (§12.8.2.4): signing it must lock the fields it names, a /Reference this
-        # signer does not write for a field it did not make
-        raise _refuse_field(
-            name,
-            "carries a field lock (/Lock, FieldMDP) this seal does not "
-            "apply; it cannot be sealed here",
-            "field_locked",
-        )
+    _field_lock(name, found.node)
     return found
 
 
@@ -1277,10 +1314,20 @@ def _target_field(
             _num((vh - sh) / 2),
         )
         specs.append((wref, _WidgetSpec(page, rect, (vw, vh), draw, view.matrix)))
-    return _Target(found.ref, found.node, specs)
+    return _Target(found.ref, found.node, specs, _field_lock(name, found.node))
 
 
 # ------------------------------------------------------------------------------ signing
+
+
+def _fieldmdp_ref(root_ref: generic.IndirectObject, params: bytes) -> bytes:
+    """A /Reference entry locking form fields (FieldMDP, ISO 32000-2 §12.8.2.4) with the
+    /TransformParams entries ``params`` (/Action, /Fields, /P)."""
+    return (
+        b"<</Type /SigRef /TransformMethod /FieldMDP /Data %d %d R"
+        b" /TransformParams <</Type /TransformParams %s /V /1.2>>>>"
+        % (root_ref.idnum, root_ref.generation, params)
+    )
 
 
 def _common_name(cert: x509.Certificate) -> str | None:
@@ -1425,25 +1472,28 @@ def sign_pdf_detailed(
         parts.append(b"/Yinxin <<" + b" ".join(yinxin) + b">>")
     certify = False
     field_extra = b""
+    root_ref = reader.trailer.raw_get("/Root")
+    refs: list[bytes] = []
     if req.lock:
         if not existing:
             # first and last signer: a certification signature that permits nothing more
             certify = True
-            parts.append(
-                b"/Reference [<</Type /SigRef /TransformMethod /DocMDP /TransformParams"
-                b" <</Type /TransformParams /V /1.2 /P 1>>>>]"
+            refs.append(
+                b"<</Type /SigRef /TransformMethod /DocMDP /TransformParams"
+                b" <</Type /TransformParams /V /1.2 /P 1>>>>"
             )
         else:
-            # later signer: lock every field and, via /P (PDF 2.0), the document
-            root_ref = reader.trailer.raw_get("/Root")
-            parts.append(
-                b"/Reference [<</Type /SigRef /TransformMethod /FieldMDP /Data %d %d R"
-                b" /TransformParams <</Type /TransformParams /Action /All /V /1.2 /P 1>>>>]"
-                % (root_ref.idnum, root_ref.generation)
-            )
+            # later signer: lock every field and, via /P (PDF 2.0), the document (stricter
+            # than any lock a prepared field asks for, which it therefore replaces)
+            refs.append(_fieldmdp_ref(root_ref, b"/Action /All /P 1"))
             # (a prepared field keeps its dictionary: the signature's reference locks)
             if target is None:
                 field_extra = b" /Lock <</Type /SigFieldLock /Action /All /P 1>>"
+    if target is not None and target.lock is not None and not (req.lock and existing):
+        # the prepared field's own /Lock: the signature locks the fields it names
+        refs.append(_fieldmdp_ref(root_ref, target.lock))
+    if refs:
+        parts.append(b"/Reference [" + b" ".join(refs) + b"]")
 
     timestamper = req.timestamper if level != "B-B" else None
     token_box: list[bytes | None] = [None]
