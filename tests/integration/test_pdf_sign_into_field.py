@@ -429,3 +429,22 @@ def test_a_field_locked_with_all_and_p1_ends_the_document(pki, tmp_path):  # noq
     with pytest.raises(SigningError) as err:
         _seal_into(pki, one, "乙方", "丙方签章")
     assert err.value.code in ("locked", "field_locked"), err.value.message
+
+
+def test_the_last_signers_lock_into_a_prepared_field_stops_the_next_seal(pki, tmp_path):  # noqa: F811
+    """乙方 seals 乙方签章 last, with --lock (every field locked, /P 1), after 甲方. A new field
+    made for the lock says /Lock /P 1, which pyHanko and this engine read; a prepared field
+    keeps its dictionary (pyHanko's form-filling rules forbid adding a /Lock to it), the P=1
+    only in the signature's FieldMDP, which our verifier reads and the engine did not: a third
+    seal in a new field was made, and our verifier called the file TOTAL-FAILED. It is refused
+    now."""
+    pdf = _prepared(
+        c.mupdf(1),
+        fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0),
+        fields.SigFieldSpec("乙方签章", box=B_BOX, on_page=0),
+    )
+    two = _seal_into(pki, _seal_into(pki, pdf, "甲方", "甲方签章"), "乙方", "乙方签章", lock=True)
+    judge(two, pki, 2, tmp_path)
+    with pytest.raises(SigningError) as err:
+        sign_pdf(pki.request(two, "甲方", placement=Placement(page=1, x_mm=30, y_mm=40)))
+    assert (err.value.field, err.value.code) == ("pdf", "locked"), err.value.message

@@ -60,6 +60,33 @@ def signature_fields(reader: PdfFileReader) -> list[SignatureField]:
 _MAX_NODES = 100_000
 
 
+def locks_document(emb: Any) -> bool:
+    """Does this signature (a pyHanko ``EmbeddedPdfSignature``) forbid every later change but
+    DSS and document timestamps?
+
+    DocMDP P=1 (certification) and a field /Lock with /P 1 are what pyHanko reads as
+    ``docmdp_level``; the /P 1 of a FieldMDP transform (PDF 2.0, what our last signer writes,
+    the only place it can say so when sealing into a prepared field) it does not read, so it
+    is looked up here — by the verifier and by the signer's check of the next seal alike.
+    """
+    from pyhanko.sign.fields import MDPPerm
+
+    try:
+        if emb.docmdp_level == MDPPerm.NO_CHANGES:
+            return True
+    except Exception:  # an unreadable /P is no lock we can rely on; pyHanko reports the rest
+        pass
+    try:
+        for ref in emb.sig_object.get("/Reference") or []:
+            ref = ref.get_object()
+            if ref.get("/TransformMethod") == "/FieldMDP":
+                if int(ref["/TransformParams"].get("/P", 0)) == 1:
+                    return True
+    except Exception:
+        pass
+    return False
+
+
 def unlisted_signatures(
     reader: PdfFileReader, listed: set[generic.Reference]
 ) -> list[tuple[str, generic.IndirectObject, bool]]:

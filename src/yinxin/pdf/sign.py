@@ -57,7 +57,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from yinxin.errors import ValidationError
 from yinxin.pdf import cades
 from yinxin.pdf.anchors import AnchorHit, AnchorReadError, find_text
-from yinxin.pdf.fields import signature_fields
+from yinxin.pdf.fields import locks_document, signature_fields
 from yinxin.pdf.incremental import (
     Page,
     PageTree,
@@ -292,7 +292,6 @@ def _check_existing_signatures(reader: PdfFileReader, *, into_field: bool = Fals
         ModificationLevel,
         SuspiciousModification,
     )
-    from pyhanko.sign.fields import MDPPerm
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
@@ -341,7 +340,7 @@ def _check_existing_signatures(reader: PdfFileReader, *, into_field: bool = Fals
                 field="pdf",
                 code="broken_signature",
             )
-        if emb.docmdp_level == MDPPerm.NO_CHANGES:
+        if locks_document(emb):
             raise SigningError(
                 f"signature {name!r} locked the document; no further signatures are allowed",
                 field="pdf",

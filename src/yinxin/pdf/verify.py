@@ -137,7 +137,7 @@ from yinxin.indication import (
 )
 from yinxin.pdf import accel, names
 from yinxin.pdf.dss_tail import DIFF_POLICY
-from yinxin.pdf.fields import OUTSIDE_FORM, signature_fields
+from yinxin.pdf.fields import OUTSIDE_FORM, locks_document, signature_fields
 from yinxin.pdf.words import (
     CHANGE_WORDS,
     COVERAGE_WORDS,
@@ -1320,27 +1320,7 @@ class _LockBroken:
     revision: int  # the first later revision with a change a lock does not allow
 
 
-def _locks(emb: EmbeddedPdfSignature) -> bool:
-    """Does this signature forbid every later change but DSS and document timestamps?
-
-    DocMDP P=1 (certification) and a field /Lock with /P 1 are what pyHanko reads as
-    ``docmdp_level``; the /P 1 of a FieldMDP transform (PDF 2.0, what our last signer writes)
-    it does not read, so it is looked up here.
-    """
-    try:
-        if emb.docmdp_level == MDPPerm.NO_CHANGES:
-            return True
-    except Exception:  # an unreadable /P is no lock we can rely on; pyHanko reports the rest
-        pass
-    try:
-        for ref in emb.sig_object.get("/Reference") or []:
-            ref = ref.get_object()
-            if ref.get("/TransformMethod") == "/FieldMDP":
-                if int(ref["/TransformParams"].get("/P", 0)) == 1:
-                    return True
-    except Exception:
-        pass
-    return False
+_locks = locks_document  # one rule for the verifier and the signer's check
 
 
 def _changed_after_lock(
