@@ -190,7 +190,9 @@ def test_a_field_that_cannot_take_the_seal_is_refused_naming_it(pki, case, field
             "lock-bad": {"field_mdp_spec": FieldMDPSpec(FieldMDPAction.ALL)},
             "sv-cert": {
                 "seed_value_dict": SigSeedValueSpec(
-                    cert=fields.SigCertConstraints(subject_dn=None, issuers=[pki_issuer(pki)])
+                    cert=fields.SigCertConstraints(
+                        flags=fields.SigCertConstraintFlags.ISSUER, issuers=[_foreign_ca()]
+                    )
                 )
             },
             "sv-subfilter": {
@@ -448,3 +450,169 @@ def test_the_last_signers_lock_into_a_prepared_field_stops_the_next_seal(pki, tm
     with pytest.raises(SigningError) as err:
         sign_pdf(pki.request(two, "甲方", placement=Placement(page=1, x_mm=30, y_mm=40)))
     assert (err.value.field, err.value.code) == ("pdf", "locked"), err.value.message
+
+
+def _foreign_ca():  # noqa: ANN202
+    """A CA of another platform (asn1crypto): an issuer our signers' certificates are not
+    from, for a seed value they cannot meet."""
+    import datetime as dt
+
+    from asn1crypto import x509 as a_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from tests.integration.test_pdf_sign import DER
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "别家 CA")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return a_x509.Certificate.load(cert.public_bytes(DER))
+
+
+def _seed(pki_, case: str):  # noqa: ANN001, ANN202
+    """The seed value dictionary (pyHanko's spec) of each case below."""
+    from asn1crypto import x509 as a_x509
+    from pyhanko.sign.fields import (
+        SeedLockDocument,
+        SeedSignatureType,
+        SigCertConstraintFlags,
+        SigCertConstraints,
+        SigSeedSubFilter,
+        SigSeedValFlags,
+        SigSeedValueSpec,
+    )
+
+    from tests.integration.test_pdf_sign import DER
+
+    mine = a_x509.Certificate.load(pki_.parties["甲方"].cert.public_bytes(DER))
+    theirs = a_x509.Certificate.load(pki_.parties["乙方"].cert.public_bytes(DER))
+    must = SigSeedValFlags
+    cert = SigCertConstraintFlags
+    return {
+        "issuer-ours": SigSeedValueSpec(
+            cert=SigCertConstraints(flags=cert.ISSUER, issuers=[pki_issuer(pki_)])
+        ),
+        "subject-ours": SigSeedValueSpec(
+            cert=SigCertConstraints(flags=cert.SUBJECT, subjects=[mine])
+        ),
+        "issuer-advised": SigSeedValueSpec(cert=SigCertConstraints(issuers=[_foreign_ca()])),
+        "reasons": SigSeedValueSpec(flags=must.REASONS, reasons=["甲方签章", "同意"]),
+        "digest": SigSeedValueSpec(flags=must.DIGEST_METHOD, digest_methods=["sha256"]),
+        "subfilter": SigSeedValueSpec(flags=must.SUBFILTER, subfilters=[SigSeedSubFilter.PADES]),
+        "timestamp": SigSeedValueSpec(
+            timestamp_required=True, timestamp_server_url="http://127.0.0.1:9/tsa"
+        ),
+        "attestation": SigSeedValueSpec(flags=must.LEGAL_ATTESTATION, legal_attestations=["无"]),
+        "mdp": SigSeedValueSpec(seed_signature_type=SeedSignatureType(fields.MDPPerm(2))),
+        "lockdoc": SigSeedValueSpec(flags=must.LOCK_DOCUMENT, lock_document=SeedLockDocument.LOCK),
+        # cannot be met
+        "issuer-foreign": SigSeedValueSpec(
+            cert=SigCertConstraints(flags=cert.ISSUER, issuers=[_foreign_ca()])
+        ),
+        "subject-other": SigSeedValueSpec(
+            cert=SigCertConstraints(flags=cert.SUBJECT, subjects=[theirs])
+        ),
+        "subfilter-pkcs7-first": SigSeedValueSpec(
+            flags=must.SUBFILTER,
+            subfilters=[SigSeedSubFilter.ADOBE_PKCS7_DETACHED, SigSeedSubFilter.PADES],
+        ),
+        "reasons-other": SigSeedValueSpec(flags=must.REASONS, reasons=["同意"]),
+        "lockdoc-unlocked": SigSeedValueSpec(
+            flags=must.LOCK_DOCUMENT, lock_document=SeedLockDocument.DO_NOT_LOCK
+        ),
+    }[case]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "issuer-ours",
+        "subject-ours",
+        "issuer-advised",
+        "reasons",
+        "digest",
+        "subfilter",
+        "timestamp",
+        "mdp",
+        "lockdoc",
+    ],
+)
+def test_seed_values_the_seal_meets_are_met(pki, case, tmp_path):  # noqa: F811
+    """A field's seed values (/SV) the seal can meet: a certificate from the issuer (or the
+    very certificate) the field asks for — or one it only advises —, the reason, SHA-256,
+    ETSI.CAdES.detached, a timestamp (from our TSA), a certification with the /MDP P asked
+    (the first signer), the document locked when /LockDocument asks. The certificate
+    constraint and /MDP were refused outright; judged by pdfsig, pyHanko (which checks the
+    seed values) and our verifier."""
+    pdf = _prepared(
+        c.mupdf(1),
+        fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0, seed_value_dict=_seed(pki, case)),
+    )
+    lock = {"lock": True} if case == "lockdoc" else {}
+    out = _seal_into(pki, pdf, "甲方", "甲方签章", **lock)
+    judge(out, pki, 1, tmp_path)
+    emb = PdfFileReader(io.BytesIO(out)).embedded_signatures[0]
+    if case == "mdp":
+        assert emb.docmdp_level is not None and emb.docmdp_level.value == 2
+        assert PdfFileReader(io.BytesIO(out)).root["/Perms"]["/DocMDP"] is not None
+    elif case == "lockdoc":
+        assert emb.docmdp_level is not None and emb.docmdp_level.value == 1
+    else:
+        assert emb.docmdp_level is None
+
+
+@pytest.mark.parametrize(
+    "case, named, extra",
+    [
+        ("issuer-foreign", "/Cert", {}),
+        ("subject-other", "/Cert", {}),
+        ("reasons-other", "/Reasons", {}),
+        ("lockdoc", "/LockDocument", {}),
+        ("lockdoc-unlocked", "/LockDocument", {"lock": True}),
+        ("mdp", "/MDP", {"lock": True}),
+        ("timestamp", "/TimeStamp", {"level": "B-B", "timestamper": None}),
+        # pyHanko cannot judge legal attestations: a seal made would fail its validation
+        ("attestation", "/LegalAttestation", {}),
+        ("subfilter-pkcs7-first", "/SubFilter", {}),
+    ],
+)
+def test_seed_values_the_seal_cannot_meet_are_refused_naming_them(pki, case, named, extra):  # noqa: F811
+    """What the seal cannot meet is refused naming the seed value: /LockDocument was not
+    looked at and /LegalAttestation or a /SubFilter list led by adbe.pkcs7.detached not
+    refused, and the seal made then failed pyHanko's seed-value check (yinxin verify:
+    TOTAL-FAILED)."""
+    pdf = _prepared(
+        c.mupdf(1),
+        fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0, seed_value_dict=_seed(pki, case)),
+    )
+    with pytest.raises(SigningError) as err:
+        _seal_into(pki, pdf, "甲方", "甲方签章", **extra)
+    assert (err.value.field, err.value.code) == ("field_name", "seed_value"), err.value.message
+    assert "'甲方签章'" in err.value.message and named in err.value.message, err.value.message
+
+
+def test_a_certification_seed_on_a_signed_document_is_refused(pki):  # noqa: F811
+    """/MDP P=2 asks for a certification, which only the first signature can be."""
+    pdf = _prepared(
+        c.mupdf(1),
+        fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0, seed_value_dict=_seed(pki, "mdp")),
+        fields.SigFieldSpec("乙方签章", box=B_BOX, on_page=0),
+    )
+    one = _seal_into(pki, pdf, "乙方", "乙方签章")
+    with pytest.raises(SigningError) as err:
+        _seal_into(pki, one, "甲方", "甲方签章")
+    assert (err.value.field, err.value.code) == ("field_name", "seed_value"), err.value.message
+    assert "/MDP" in err.value.message and "already signed" in err.value.message

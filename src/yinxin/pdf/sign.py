@@ -1126,11 +1126,27 @@ def _refuse_field(name: str, message: str, code: str) -> SigningError:
     return SigningError(f"field {name!r} {message}", field="field_name", code=code)
 
 
-def _check_seed_values(name: str, sv: generic.DictionaryObject, req: SignRequest, hash_name: str):
-    """Refuse a field whose seed values (/SV, ISO 32000-2 §12.7.5.5) demand what this signer
-    does not write: a certificate constraint (/Cert: we do not judge one), a required
-    /Filter, /SubFilter, /DigestMethod or /Reasons we do not give, a certification (/MDP),
-    revocation info inside the CMS (/AddRevInfo) or a timestamp when none is made."""
+def _check_seed_values(
+    name: str,
+    sv: generic.DictionaryObject,
+    req: SignRequest,
+    hash_name: str,
+    *,
+    first: bool,
+    field_lock_p: int | None,
+) -> int | None:
+    """Meet a field's seed values (/SV, ISO 32000-2 §12.7.5.5) or refuse it naming the one
+    this seal cannot meet; pyHanko's validator (and so ``yinxin verify``) judges a signature
+    against its field's seed values, so one not met is a signature that fails. Met: a
+    certificate constraint (/Cert: /Subject, /Issuer, /SubjectDN, /KeyUsage, judged as pyHanko
+    does) the signer's certificate and chain satisfy, or one only advised; /Filter
+    Adobe.PPKLite; a /SubFilter list whose first is ETSI.CAdES.detached (pyHanko holds the
+    signature to the first); /DigestMethod with the one used; /Reasons with the signer's
+    reason; a timestamp (/TimeStamp: ours, from the signer's TSA); /MDP P=1..3, a
+    certification the first signer makes (the P returned); /LockDocument when --lock gives
+    it. Refused: anything else required, including /LegalAttestation (pyHanko cannot judge
+    it, so the signature would fail), /AddRevInfo, a certificate constraint on a policy OID
+    or a /URL."""
     try:
         ff = int(dget(sv, "/Ff") or 0)
     except (TypeError, ValueError):
@@ -1139,36 +1155,108 @@ def _check_seed_values(name: str, sv: generic.DictionaryObject, req: SignRequest
     def required(bit: int) -> bool:
         return bool(ff & (1 << (bit - 1)))
 
-    def refuse(what: str) -> SigningError:
+    def refuse(key: str, what: str) -> SigningError:
         return _refuse_field(
-            name, f"asks (seed value) {what}; this seal cannot give it", "seed_value"
+            name, f"asks (seed value {key}) {what}; this seal cannot give it", "seed_value"
         )
 
     if dget(sv, "/Cert") is not None:
-        raise refuse("a certificate constraint (/Cert)")
+        _check_seed_cert(sv, req, refuse)
     flt = dget(sv, "/Filter")
     if required(1) and flt is not None and str(flt) != "/Adobe.PPKLite":
-        raise refuse(f"the signature handler {flt}")
+        raise refuse("/Filter", f"the signature handler {flt}")
     subs = dget(sv, "/SubFilter")
-    if required(2) and isinstance(subs, list) and subs:
-        if "/ETSI.CAdES.detached" not in [str(x) for x in subs]:
-            raise refuse(f"a /SubFilter among {', '.join(str(x) for x in subs)}")
+    if required(2) and isinstance(subs, list):
+        if not subs or str(subs[0]) != "/ETSI.CAdES.detached":
+            raise refuse(
+                "/SubFilter", f"the encoding {', '.join(str(x) for x in subs) or '(none)'} first"
+            )
     digests = dget(sv, "/DigestMethod")
     if required(7) and isinstance(digests, list) and digests:
         if hash_name.upper().replace("-", "") not in [str(x).lstrip("/").upper() for x in digests]:
-            raise refuse(f"a digest among {', '.join(str(x) for x in digests)}")
+            raise refuse("/DigestMethod", f"a digest among {', '.join(str(x) for x in digests)}")
     reasons = dget(sv, "/Reasons")
     if required(4) and isinstance(reasons, list) and reasons:
-        if _reason(req.role, req.reason) not in [str(x) for x in reasons]:
-            raise refuse(f"a reason among {', '.join(repr(str(x)) for x in reasons)}")
-    mdp = dget(sv, "/MDP")
-    if isinstance(mdp, dict) and dget(mdp, "/P") not in (None, 0):
-        raise refuse("a certification signature (/MDP)")
+        # a single empty string: no reason may be given (§12.7.5.5)
+        if (_reason(req.role, req.reason) or "") not in [str(x) for x in reasons]:
+            raise refuse("/Reasons", f"a reason among {', '.join(repr(str(x)) for x in reasons)}")
+    if required(5) and dget(sv, "/LegalAttestation") is not None:
+        raise refuse(
+            "/LegalAttestation",
+            "legal attestations restricted to its list (pyHanko cannot judge them)",
+        )
     if required(6) and dget(sv, "/AddRevInfo") == True:  # noqa: E712
-        raise refuse("revocation information inside the signature (/AddRevInfo)")
+        raise refuse("/AddRevInfo", "revocation information inside the signature")
     ts = dget(sv, "/TimeStamp")
     if isinstance(ts, dict) and int(dget(ts, "/Ff") or 0) & 1 and req.timestamper is None:
-        raise refuse("a timestamp, and level B-B makes none")
+        raise refuse("/TimeStamp", "a timestamp, and level B-B makes none")
+    locking = bool(req.lock)
+    mdp = dget(sv, "/MDP")
+    p = dget(mdp, "/P") if isinstance(mdp, dict) else None
+    if p is not None and (not isinstance(p, int) or p not in (0, 1, 2, 3)):
+        raise refuse("/MDP", f"a /P {p} that is none of 0–3")
+    if p:
+        if not first:
+            raise refuse("/MDP", f"a certification (P={p}), and the document is already signed")
+        if locking and p != 1:
+            raise refuse(
+                "/MDP", f"a certification permitting changes (P={p}), and --lock was given"
+            )
+    elif p == 0 and locking and first:
+        raise refuse("/MDP", "an approval signature, and --lock as first signer certifies")
+    lock_doc = dget(sv, "/LockDocument")
+    if required(8) and lock_doc is not None:
+        # what pyHanko reads as the document's lock: a certification's P, or the field's /Lock /P
+        locked_after = p == 1 or (locking and first) or field_lock_p == 1
+        if str(lock_doc) == "/true" and not locked_after:
+            raise refuse(
+                "/LockDocument",
+                "the document locked by this signature (give --lock"
+                + ("" if first else "; on a document already signed a prepared field cannot say so")
+                + ")",
+            )
+        if str(lock_doc) == "/false" and (locked_after or locking):
+            raise refuse("/LockDocument", "the document left unlocked, and --lock was given")
+    return p or None
+
+
+def _check_seed_cert(sv: generic.DictionaryObject, req: SignRequest, refuse) -> None:  # noqa: ANN001
+    """Meet /SV /Cert as pyHanko's validator judges it (``SigCertConstraints.satisfied_by``
+    over the signer's certificate and chain), or refuse naming /Cert."""
+    from asn1crypto import x509 as a_x509
+    from pyhanko.sign.fields import SigCertConstraintFlags, SigCertConstraints
+    from pyhanko.sign.general import UnacceptableSignerError
+    from pyhanko_certvalidator.authority import CertTrustAnchor
+    from pyhanko_certvalidator.path import ValidationPath
+
+    try:
+        spec = SigCertConstraints.from_pdf_object(dget(sv, "/Cert"))
+    except Exception as exc:  # a malformed constraint: nothing we can show we meet
+        raise refuse("/Cert", f"a certificate constraint that cannot be read ({exc})") from None
+    if spec.flags & SigCertConstraintFlags.URL and spec.info_url:
+        raise refuse("/Cert", f"a certificate obtained from {spec.info_url}")
+    if spec.flags & (SigCertConstraintFlags.OID | SigCertConstraintFlags.RESERVED):
+        raise refuse("/Cert", "a certificate policy (/OID) constraint")
+    der = serialization.Encoding.DER
+
+    def asn1(c: x509.Certificate) -> a_x509.Certificate:
+        return a_x509.Certificate.load(c.public_bytes(der))
+
+    leaf = asn1(req.certificate)
+    chain = [asn1(c) for c in (*req.chain, *req.trust_roots)]
+    # leaf to anchor: the chain's certificates in order, each the issuer of the one before
+    path, cur = [], leaf
+    while True:
+        nxt = next((c for c in chain if c.subject == cur.issuer and c not in path), None)
+        if nxt is None or nxt == cur:
+            break
+        path.append(nxt)
+        cur = nxt
+    try:
+        vp = ValidationPath(CertTrustAnchor(path[-1]), path[:-1], leaf) if path else None
+        spec.satisfied_by(leaf, vp)
+    except (UnacceptableSignerError, NotImplementedError) as exc:
+        raise refuse("/Cert", f"a signer certificate it accepts ({exc})") from None
 
 
 _LOCK_ACTIONS = ("/All", "/Include", "/Exclude")
@@ -1213,6 +1301,13 @@ def _field_lock(name: str, node: generic.DictionaryObject) -> bytes | None:
         # as Acrobat (and pyHanko) write it; pyHanko reads the field's /P for the document
         out.append(b"/P %d" % p)
     return b" ".join(out)
+
+
+def _lock_p(node: generic.DictionaryObject) -> int | None:
+    """The /P of a field's /Lock (PDF 2.0), which pyHanko reads as the document's lock."""
+    lock = dget(node, "/Lock")
+    p = dget(lock, "/P") if isinstance(lock, generic.DictionaryObject) else None
+    return p if isinstance(p, int) else None
 
 
 def _named_field(
@@ -1276,9 +1371,6 @@ def _target_field(
     found = _named_field(reader, pages, name, req.placement, req.cross_page)
     if found is None:
         return None
-    sv = dget(found.node, "/SV")
-    if isinstance(sv, generic.DictionaryObject):
-        _check_seed_values(name, sv, req, hash_name)
     if not found.widgets:
         raise _refuse_field(name, "has no widget on any page", "field_not_shown")
     specs: list[tuple[generic.IndirectObject, _WidgetSpec]] = []
@@ -1412,6 +1504,7 @@ def sign_pdf_detailed(
         if earlier_checked
         else _check_existing_signatures(reader, into_field=target is not None)
     )
+    certify_p: int | None = None  # a certification the field's seed value /MDP asks for
     if target is not None:
         field_name = str(req.field_name)
         for emb in existing:
@@ -1428,6 +1521,16 @@ def sign_pdf_detailed(
                     "sealed any more",
                     "field_locked",
                 )
+        sv = dget(target.node, "/SV")
+        if isinstance(sv, generic.DictionaryObject):
+            certify_p = _check_seed_values(
+                field_name,
+                sv,
+                req,
+                material.hash_name,
+                first=not existing,
+                field_lock_p=_lock_p(target.node),
+            )
         widgets = [spec for _, spec in target.widgets]
         image = _decode_png(req.stamp.png) if req.stamp is not None else None
     else:
@@ -1488,6 +1591,13 @@ def sign_pdf_detailed(
             # (a prepared field keeps its dictionary: the signature's reference locks)
             if target is None:
                 field_extra = b" /Lock <</Type /SigFieldLock /Action /All /P 1>>"
+    if certify_p is not None and not certify:
+        # the first signer into a field whose seed value asks for a certification with P
+        certify = True
+        refs.append(
+            b"<</Type /SigRef /TransformMethod /DocMDP /TransformParams"
+            b" <</Type /TransformParams /V /1.2 /P %d>>>>" % certify_p
+        )
     if target is not None and target.lock is not None and not (req.lock and existing):
         # the prepared field's own /Lock: the signature locks the fields it names
         refs.append(_fieldmdp_ref(root_ref, target.lock))
