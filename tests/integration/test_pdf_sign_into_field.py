@@ -11,6 +11,7 @@ worse than form filling), our verifier, and pdftoppm (the seal's red inside the 
 from __future__ import annotations
 
 import io
+import subprocess
 
 import pytest
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -616,3 +617,128 @@ def test_a_certification_seed_on_a_signed_document_is_refused(pki):  # noqa: F81
         _seal_into(pki, one, "甲方", "甲方签章")
     assert (err.value.field, err.value.code) == ("field_name", "seed_value"), err.value.message
     assert "/MDP" in err.value.message and "already signed" in err.value.message
+
+
+def _two_widget_field(pdf: bytes, name: str, boxes) -> bytes:  # noqa: ANN001
+    """A signature field with one widget per (0-based page, box) in ``boxes``, as /Kids (what
+    Acrobat makes when a field is shown on several pages; rare, and allowed)."""
+    from pyhanko.pdf_utils import generic
+
+    def n(v: str) -> generic.NameObject:
+        return generic.NameObject(v)
+
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    field = generic.DictionaryObject({n("/FT"): n("/Sig"), n("/T"): generic.TextStringObject(name)})
+    field_ref = w.add_object(field)
+    kids = generic.ArrayObject()
+    for page_ix, box in boxes:
+        page_ref = w.find_page_for_modification(page_ix)[0]
+        page = page_ref.get_object()
+        widget = generic.DictionaryObject(
+            {
+                n("/Type"): n("/Annot"),
+                n("/Subtype"): n("/Widget"),
+                n("/Rect"): generic.ArrayObject(generic.FloatObject(v) for v in box),
+                n("/F"): generic.NumberObject(4),
+                n("/P"): page_ref,
+                n("/Parent"): field_ref,
+            }
+        )
+        ref = w.add_object(widget)
+        kids.append(ref)
+        annots = page.get("/Annots", generic.ArrayObject())
+        annots.append(ref)
+        page[n("/Annots")] = annots
+        w.update_container(page)
+    field[n("/Kids")] = kids
+    form = w.root.get("/AcroForm")
+    if form is None:
+        form = generic.DictionaryObject({n("/Fields"): generic.ArrayObject()})
+        w.root[n("/AcroForm")] = w.add_object(form)
+        w.update_root()
+    form = w.root["/AcroForm"]
+    form["/Fields"].append(field_ref)
+    w.update_container(form)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("pages", [1, 2])
+def test_a_split_field_shows_the_seal_in_every_widget(pki, pages, tmp_path):  # noqa: F811
+    """A signature field whose widgets are /Kids apart from it (Acrobat's field shown on two
+    pages; sejda's and LaTeX's even for one widget): every widget gets the seal's appearance
+    (pdftoppm: the seal inside each rectangle, nowhere else), the field its /V; pyHanko and our
+    verifier call it one valid signature. poppler 22.12 (pdfsig, Okular, Evince) lists each
+    such widget as an unsigned field — its bug with split field and widget dictionaries
+    (poppler work item 1684; pyHanko #678), not the file's: a /V copied onto the widgets would
+    satisfy it and break an earlier signature for pyHanko. So pdfsig is asked only that it
+    finds nothing invalid."""
+    from yinxin.pdf.verify import verify_pdf
+
+    boxes = [(0, A_BOX), (1, B_BOX)][:pages]
+    pdf = _two_widget_field(c.mupdf(2), "甲方签章", boxes)
+    assert [(f.name, f.page) for f in empty_signature_fields(pdf)] == [("甲方签章", 1)]
+    out = _seal_into(pki, pdf, "甲方", "甲方签章")
+    assert empty_signature_fields(out) == []
+    assert verify_pdf(out, trust_roots=[pki.root]).valid
+    [(_emb, st)] = _statuses(out, pki)
+    assert st.intact and st.valid and st.trusted, st.pretty_print_details()
+    path = tmp_path / "split.pdf"
+    path.write_bytes(out)
+    run = subprocess.run(
+        ["pdfsig", "-nssdir", f"sql:{pki.nss}", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Invalid" not in run.stdout and "Error" not in run.stderr, run.stdout
+    for ix, box in boxes:
+        img = shown(out, ix + 1, tmp_path)
+        inside = reds(img, _pixels(box, 842))
+        assert inside > 200 and inside == reds(img), (ix, inside, reds(img))
+    # a later seal into another field keeps both valid (pdfsig aside, as above)
+    two = _seal_into(
+        pki,
+        _prepared(out, fields.SigFieldSpec("乙方签章", box=(60, 60, 200, 160), on_page=0)),
+        "乙方",
+        "乙方签章",
+    )
+    assert verify_pdf(two, trust_roots=[pki.root]).valid
+
+
+def test_a_split_field_on_a_signed_document_is_refused(pki):  # noqa: F811
+    """The same field after an earlier signature (a P=2 certification): pyHanko's rules let a
+    signature field being signed change its own appearance, not its widgets' apart from it, so
+    the seal made it and pyHanko and our verifier called the certification broken
+    (TOTAL-FAILED). Refused now, naming the field, before a code is used (check_field) and at
+    sealing."""
+    from yinxin.pdf.sign import check_field
+
+    pdf = _two_widget_field(c.mupdf(2), "甲方签章", [(0, A_BOX), (1, B_BOX)])
+    certified = _certified(_Party(pki, pki.parties["中介方"]), pdf, 2)
+    with pytest.raises(SigningError) as err:
+        check_field(certified, "甲方签章")
+    assert (err.value.field, err.value.code) == ("field_name", "field_split"), err.value.message
+    with pytest.raises(SigningError) as err:
+        _seal_into(pki, certified, "甲方", "甲方签章")
+    assert (err.value.field, err.value.code) == ("field_name", "field_split"), err.value.message
+    assert "'甲方签章'" in err.value.message, err.value.message
+
+
+def _statuses(pdf: bytes, pki_):  # noqa: ANN001, ANN202
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from tests.integration.test_pdf_sign import DER
+
+    root = pki_issuer(pki_).__class__.load(pki_.root.public_bytes(DER))
+    return [
+        (
+            emb,
+            validate_pdf_signature(
+                emb, ValidationContext(trust_roots=[root], allow_fetching=False)
+            ),
+        )
+        for emb in PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    ]

@@ -1346,7 +1346,27 @@ def _named_field(
             f"a cross-page seal cannot go into the prepared field {name!r}", field="cross_page"
         )
     _field_lock(name, found.node)
+    if any(w.reference != found.ref.reference for w in found.widgets) and _signed(reader):
+        # pyHanko's rules (and so our verifier's) let a signature field being signed change
+        # its own appearance, not that of widgets apart from it: the earlier signatures would
+        # be called broken (TOTAL-FAILED)
+        raise _refuse_field(
+            name,
+            "has its widgets apart from it (/Kids), and the document is already signed: "
+            "showing the seal in them is a change pyHanko and yinxin verify do not allow "
+            "after a signature; it can be sealed only as the document's first signature",
+            "field_split",
+        )
     return found
+
+
+def _signed(reader: PdfFileReader) -> bool:
+    """Whether the document holds a signed signature field (an unreadable form: as signed,
+    the stricter answer; the signature check names what is wrong with it)."""
+    try:
+        return bool(signature_fields(reader))
+    except Exception:
+        return True
 
 
 def check_field(pdf: bytes, field_name: str, placement: Placement | None = None) -> None:
