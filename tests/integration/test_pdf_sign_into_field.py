@@ -742,3 +742,37 @@ def _statuses(pdf: bytes, pki_):  # noqa: ANN001, ANN202
         )
         for emb in PdfFileReader(io.BytesIO(pdf)).embedded_signatures
     ]
+
+
+def test_need_appearances_with_another_field_undrawn_still_shows_the_seal(pki, tmp_path):  # noqa: F811
+    """/NeedAppearances true and the text field "amount" without an appearance: the flag was
+    kept (lest "amount" show blank), poppler then redrew every widget from its value — a
+    signature's has none — and the seal sealed into "Signature1" vanished (pdftoppm: no red).
+    A widget without an appearance is drawn from its value by poppler and MuPDF with the flag
+    off too, so the flag goes off: the seal shows, and so does "100000"."""
+    from PIL import Image
+
+    from tests.integration.test_pdf_inputs_differential import _form
+
+    w = IncrementalPdfFileWriter(io.BytesIO(_form(True)))
+    for ref in w.root["/AcroForm"]["/Fields"]:
+        field = ref.get_object()
+        if field.get("/T") == "amount":  # MuPDF's text field: its widget is its kid
+            widget = field["/Kids"][0].get_object()
+            del widget["/AP"]
+            w.update_container(widget)
+    buf = io.BytesIO()
+    w.write(buf)
+    out = _seal_into(pki, buf.getvalue(), "甲方", "Signature1")
+    judge(out, pki, 1, tmp_path)
+    form = PdfFileReader(io.BytesIO(out)).root["/AcroForm"]
+    assert form["/NeedAppearances"] == False  # noqa: E712
+    amount = _pixels((72, 842 - 200, 300, 842 - 180), 842)  # MuPDF's top-down rectangle
+
+    def dark(img: Image.Image) -> int:
+        raw = img.crop(tuple(int(v) for v in amount)).tobytes()
+        return sum(1 for px in zip(raw[0::3], raw[1::3], raw[2::3], strict=True) if max(px) < 100)
+
+    for img in (shown(out, 1, tmp_path), shown(out, 1, tmp_path, mupdf=True)):
+        assert reds(img, _pixels((400, 600, 500, 650), 842)) > 10, reds(img)
+        assert dark(img) > 20, "the field without an appearance is drawn from its value"

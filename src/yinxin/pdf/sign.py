@@ -659,45 +659,6 @@ def _widget_body(update: Update, image_num: int | None, spec: _WidgetSpec) -> by
     )
 
 
-def _fields_drawn(fields, limit: int = 5000, drawn: frozenset = frozenset()) -> bool:
-    """Whether every widget of the form's fields carries its own normal appearance.
-
-    A form saying ``/NeedAppearances true`` asks viewers to draw its fields afresh, and
-    poppler (Evince, Okular, pdftoppm) then redraws every widget, the seal's too, from the
-    field's value: a signature's has none, so the seal vanished. When every field already has
-    its picture, turning the flag off loses nothing and keeps the seal on the page; when one
-    has none, the flag stays (that field would otherwise show blank). ``drawn``: references
-    of widgets this revision gives an appearance (a prepared field's, often without one
-    before), counted as drawn."""
-    stack = list(fields) if isinstance(fields, list) else []
-    seen: set = set()
-    while stack:
-        if len(seen) > limit:
-            return False
-        item = stack.pop()
-        ref = getattr(item, "reference", None)
-        if ref is not None:
-            if ref in seen:
-                continue
-            seen.add(ref)
-            if ref in drawn:
-                continue
-        try:
-            node = item.get_object()
-        except Exception:  # a dangling reference: nothing to vouch for
-            return False
-        if not isinstance(node, generic.DictionaryObject):
-            return False
-        kids = dget(node, "/Kids")
-        if isinstance(kids, list) and kids:
-            stack.extend(kids)
-            continue
-        ap = dget(node, "/AP")
-        if not isinstance(ap, generic.DictionaryObject) or dget(ap, "/N") is None:
-            return False
-    return True
-
-
 def _write_revision(
     pdf: bytes, reader: PdfFileReader, plan: _Plan, make_contents: Callable[[bytes], bytes]
 ) -> bytes:
@@ -780,13 +741,11 @@ def _write_revision(
         acro = generic.DictionaryObject(
             acro_obj if isinstance(acro_obj, generic.DictionaryObject) else {}
         )
-        # judged on the fields there were (the new one's reference resolves in no reader)
-        given = frozenset(
-            w.reference for w, spec in (target.widgets if target else []) if spec.bbox
-        )
-        redraw_off = dget(acro, "/NeedAppearances") == True and _fields_drawn(  # noqa: E712
-            dget(acro, "/Fields"), drawn=given
-        )
+        # /NeedAppearances true makes poppler (Evince, Okular, pdftoppm) redraw every widget
+        # from its field's value — a signature's has none, so the seal vanished. Off, a widget
+        # with an appearance shows it, and one without is still drawn from its value (poppler
+        # and MuPDF do so whatever the flag): nothing is lost, and pyHanko does the same
+        redraw_off = dget(acro, "/NeedAppearances") == True  # noqa: E712
         fields_raw = acro.raw_get("/Fields") if "/Fields" in acro else None
         if target is not None:
             pass  # the field is in the form already
