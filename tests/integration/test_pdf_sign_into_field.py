@@ -11,6 +11,7 @@ worse than form filling), our verifier, and pdftoppm (the seal's red inside the 
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 
 import pytest
@@ -776,3 +777,26 @@ def test_need_appearances_with_another_field_undrawn_still_shows_the_seal(pki, t
     for img in (shown(out, 1, tmp_path), shown(out, 1, tmp_path, mupdf=True)):
         assert reds(img, _pixels((400, 600, 500, 650), 842)) > 10, reds(img)
         assert dark(img) > 20, "the field without an appearance is drawn from its value"
+
+
+def test_sign_fields_says_why_it_lists_none(pki, tmp_path):  # noqa: F811
+    """`yinxin sign fields` printed "(no empty signature field)" alike for a document never
+    prepared and for one whose fields are all signed; it now says which, naming the signed
+    fields (the listing itself, and --json's [], unchanged)."""
+    from tests.integration.server import yinxin_cli
+
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(c.mupdf(1))
+    done = tmp_path / "done.pdf"
+    one = _seal_into(pki, _contract(pki, None), "甲方", "甲方签章")
+    done.write_bytes(_seal_into(pki, one, "乙方", "乙方签章"))
+    home = tmp_path / "home"
+    for path, says in (
+        (plain, "has no signature field"),
+        (done, "every signature field is signed: '甲方签章', '乙方签章'"),
+    ):
+        run = yinxin_cli(["sign", "fields", "--in", str(path)], home)
+        assert run.returncode == 0 and run.stdout == "", run
+        assert says in " ".join(run.stderr.split()), run.stderr
+        run = yinxin_cli(["sign", "fields", "--in", str(path), "--json"], home)
+        assert json.loads(run.stdout) == [], run.stdout

@@ -82,6 +82,7 @@ __all__ = [
     "append_dss",
     "check_field",
     "empty_signature_fields",
+    "signed_field_names",
     "find_anchor",
     "finish_long_term",
     "sign_pdf",
@@ -1040,6 +1041,13 @@ def empty_signature_fields(pdf: bytes) -> list[EmptySignatureField]:
     ``SignRequest.field_name`` may name to seal into (``yinxin pdf fields`` lists them)."""
     reader, pages = _open(pdf)
     return _empty_fields(reader, pages)
+
+
+def signed_field_names(pdf: bytes) -> list[str]:
+    """The names of ``pdf``'s signed signature fields, as the verifiers list them: what
+    ``yinxin sign fields`` names when no empty one is left."""
+    reader, _ = _open(pdf)
+    return [f.name for f in signature_fields(reader)]
 
 
 def _empty_fields(reader: PdfFileReader, pages: PageTree) -> list[EmptySignatureField]:

@@ -169,14 +169,14 @@ def emit(
     result: Any,
     as_json: bool,
     render: Callable[[Any], None] | None = None,
-    empty: str = "(none)",
+    empty: str | Callable[[], str] = "(none)",
 ) -> None:
     """Print a service's result: ``render`` gets the typed result, JSON gets ``plain`` data,
     and a verb without a renderer prints :func:`as_text` of that data. An empty listing says
-    so — ``empty`` — on standard error, whichever prints it (standard output stays empty for
-    a pipe)."""
+    so — ``empty``, or what it returns when it says why only once the result is known — on
+    standard error, whichever prints it (standard output stays empty for a pipe)."""
     if not as_json and _nothing(result):
-        err_console.print(empty)
+        err_console.print(empty() if callable(empty) else empty, markup=False)
         return
     if render and not as_json:
         render(result)
@@ -386,7 +386,7 @@ def run(
     as_json: bool,
     fn: Callable[[], Any],
     render: Callable[[Any], None] | None = None,
-    empty: str = "(none)",
+    empty: str | Callable[[], str] = "(none)",
 ) -> None:
     """Call a service; turn refusals into a message (or JSON error) and the right exit code."""
     try:

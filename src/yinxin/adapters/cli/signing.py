@@ -119,10 +119,15 @@ def sign_fields(input: Path = IN, as_json: bool = JSON) -> None:
     `sign pdf --field` and `sign local --field` seal into. A contract certified to permit
     form filling (DocMDP P=2, P=3) is sealed only into one of these."""
 
-    def go():
-        from yinxin.pdf.sign import empty_signature_fields
+    signed: list[str] = []
 
-        found = as_options({"pdf": "in"}, lambda: empty_signature_fields(_pdf(input)))
+    def go():
+        from yinxin.pdf.sign import empty_signature_fields, signed_field_names
+
+        data = _pdf(input)
+        found = as_options({"pdf": "in"}, lambda: empty_signature_fields(data))
+        if not found:
+            signed.extend(as_options({"pdf": "in"}, lambda: signed_field_names(data)))
         return [
             EmptyField(
                 f.name,
@@ -141,7 +146,17 @@ def sign_fields(input: Path = IN, as_json: bool = JSON) -> None:
             notes = ("locked" if f.locked else "") + (" seed-values" if f.seed_values else "")
             say("{}  ({}, [{}]) {}", f.name, where, rect, notes.strip())
 
-    run(as_json, go, render, empty="(no empty signature field)")
+    def none() -> str:
+        if not signed:
+            return (
+                "(no empty signature field: the document has no signature field; `sign pdf` "
+                "without --field makes one where the seal is placed)"
+            )
+        return "(no empty signature field: every signature field is signed: {})".format(
+            ", ".join(repr(n) for n in signed)
+        )
+
+    run(as_json, go, render, empty=none)
 
 
 @dataclass(frozen=True)
