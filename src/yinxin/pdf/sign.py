@@ -1338,20 +1338,20 @@ def _signed(reader: PdfFileReader) -> bool:
 
 def check_field(pdf: bytes, field_name: str, placement: Placement | None = None) -> None:
     """Refuse, as sealing would and before a code is used, a prepared field the seal cannot go
-    into (naming ``field_name``: another type, signed, locked) or a placement given with it
-    (naming ``placement``). A name the form has no field of is a new field's, as before."""
+    into (naming ``field_name``: another type, signed, locked, split on a signed document) or a
+    placement given with it (naming ``placement``). A name the form has no field of is a new
+    field's, as before. Seed values need the signer's certificate: judged at sealing."""
     reader, pages = _open(pdf)
     _named_field(reader, pages, field_name, placement, False)
 
 
-def _target_field(
-    req: SignRequest, reader: PdfFileReader, pages: PageTree, hash_name: str
-) -> _Target | None:
+def _target_field(req: SignRequest, reader: PdfFileReader, pages: PageTree) -> _Target | None:
     """The prepared field ``req.field_name`` names, laid out for the seal; None when the form
     has no field of that name (a new one is made, as before). Refused, naming ``field_name``:
-    a field of another type, one already signed, one with a /Lock or seed values the seal
-    cannot honour, one without a widget on a page; naming ``placement`` or ``cross_page``: a
-    placement given as well (the field's rectangle is where the seal goes)."""
+    a field of another type, one already signed, one with a /Lock the seal cannot repeat, one
+    split into /Kids widgets on a signed document, one without a widget on a page; naming
+    ``placement`` or ``cross_page``: a placement given as well (the field's rectangle is where
+    the seal goes). Its seed values are judged once the earlier signatures are known."""
     name = req.field_name
     if not name:
         return None
@@ -1485,7 +1485,7 @@ def sign_pdf_detailed(
     # (listed as the check lists them: pyHanko's own list misses fields a viewer shows)
     material = cades.signer_material(req.key, req.certificate, req.chain)
     # a field the document was prepared with, named by the caller: the seal goes into it
-    target = _target_field(req, reader, pages, material.hash_name)
+    target = _target_field(req, reader, pages)
     existing = (
         _embedded_signatures(reader)[0]
         if earlier_checked
