@@ -420,6 +420,22 @@ def test_a_locked_field_is_sealed_and_its_lock_honoured(pki, action, tmp_path): 
     assert not verify_pdf(filled, trust_roots=[pki.root]).valid
 
 
+def test_a_locked_field_of_a_certified_contract_or_sealed_with_lock(pki, tmp_path):  # noqa: F811
+    """The lock honoured under a P=2 certification (pyHanko: FORM_FILLING, docmdp_ok), and
+    beside the seal's own --lock as first signer (DocMDP P=1 and the field's FieldMDP) and
+    as a later one (its FieldMDP /All, stricter, written instead): every judge agrees."""
+    from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
+
+    pdf = _locked_contract(FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["乙方签章"]))
+    cert = _certified(_Party(pki, pki.parties["中介方"]), pdf, 2)
+    out = _seal_into(pki, cert, "甲方", "甲方签章")
+    judge(out, pki, 2, tmp_path)
+    judge(_seal_into(pki, out, "乙方", "丙方签章"), pki, 3, tmp_path)
+    judge(_seal_into(pki, pdf, "甲方", "甲方签章", lock=True), pki, 1, tmp_path)
+    one = _seal_into(pki, pdf, "乙方", "丙方签章")
+    judge(_seal_into(pki, one, "甲方", "甲方签章", lock=True), pki, 2, tmp_path)
+
+
 def test_a_field_locked_with_all_and_p1_ends_the_document(pki, tmp_path):  # noqa: F811
     """/Lock /Action /All /P 1 (PDF 2.0: nothing may change after this signature): sealed,
     every field locked, and the next seal refused as after a last signer's lock."""
