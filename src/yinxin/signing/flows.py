@@ -213,6 +213,12 @@ class SignerSpec:
     the seal goes on every document (default: centred on the anchor "<role>（签章）"), and
     ``placements`` per document position (0-based) where they differ; ``order`` the turn
     (1 = first; sequential flows need distinct turns; default: the signer's position).
+
+    ``field_name`` (every document) and ``field_names`` (per document position, where they
+    differ) name an empty signature field the document was prepared with (甲方签章): the seal
+    goes into it instead of a placement. A contract certified to permit form filling
+    (DocMDP P=2, P=3) is sealed only into such fields — a new field would break its
+    certification — so there every signer needs one (docs/sign-flows.md).
     """
 
     subscriber_id: int
@@ -222,6 +228,8 @@ class SignerSpec:
     placements: Mapping[int, Placement] | None = None
     order: int | None = None
     requires_video: bool = False  # 视频双录: signing refused until a recording is stored
+    field_name: str | None = None
+    field_names: Mapping[int, str] | None = None
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -237,7 +245,9 @@ class FlowDocumentView:
 
 @dataclass(frozen=True)
 class PlacementView:
-    """Where a signer's seal goes on one document: an anchor text, or page + x/y in mm."""
+    """Where a signer's seal goes on one document: an anchor text, page + x/y in mm, or the
+    prepared signature field ``field_name`` (then ``page`` is the field's page, for the
+    signer's page to show; flows stored before fields were offered have no such key)."""
 
     document: int  # position of the document in the flow
     anchor: str | None
@@ -245,6 +255,7 @@ class PlacementView:
     x_mm: float | None
     y_mm: float | None
     width_mm: float
+    field_name: str | None = None
 
     def placement(self) -> Placement:
         return placement_of(self)
@@ -452,6 +463,59 @@ def _placement_dict(pos: int, p: Placement) -> dict:
     }
 
 
+def _field_dict(pos: int, name: str, page: int | None) -> dict:
+    """A seal into a prepared field, kept with the placements (the JSON the signer row has
+    always had, one key more: a flow stored before reads as it did, no migration)."""
+    return {
+        "document": pos,
+        "anchor": None,
+        "page": page,
+        "x_mm": None,
+        "y_mm": None,
+        "width_mm": Placement().width_mm,
+        "field_name": name,
+    }
+
+
+def _fields_named(placements: list[dict]) -> dict:
+    """The prepared fields a signer seals into, for the ``flow.created`` event."""
+    named = {str(p["document"]): p["field_name"] for p in placements if p.get("field_name")}
+    return {"field_names": named} if named else {}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document's empty signature fields (name → page) and whether a certification
+    permitting form filling (DocMDP P=2, P=3) lets a seal go only into one of them."""
+
+    fields: dict[str, int | None]
+    certified: bool
+
+    def offer(self) -> str:
+        if not self.fields:
+            return "the document has no empty signature field"
+        return "its empty signature fields: " + ", ".join(repr(n) for n in self.fields)
+
+
+def prepared_of(pdf: bytes) -> Prepared:
+    """What ``yinxin sign fields`` lists of ``pdf``, and whether it is certified so that only
+    those fields may be sealed (checked as sealing checks it: ``check_signable``)."""
+    from yinxin.pdf.sign import SigningError, check_signable, empty_signature_fields
+
+    try:
+        found = {f.name: f.page for f in empty_signature_fields(pdf)}
+    except SigningError:
+        found = {}
+    if not found:  # nothing to seal into: a certified one was refused on the document itself
+        return Prepared(found, False)
+    try:
+        check_signable(pdf, earlier_signatures=True)
+        certified = False
+    except SigningError as e:
+        certified = e.code == "certified"
+    return Prepared(found, certified)
+
+
 def _check_placement(p: Any, name: str) -> Placement:
     if not isinstance(p, Placement):
         raise ValidationError("a placement is an anchor text or page + x/y in mm", field=name)
@@ -604,6 +668,7 @@ class SignFlows:
                             "role": p[0].role,
                             "order": p[4],
                             **({"requires_video": True} if p[0].requires_video else {}),
+                            **_fields_named(p[3]),
                         }
                         for p in planned
                     ],
@@ -671,6 +736,8 @@ class SignFlows:
         seen_subscribers: set[int] = set()
         turns: dict[int, int] = {}
         anchors: dict[tuple[int, str], set[int]] = {}
+        prepared = [prepared_of(pdf) for _name, pdf in docs]
+        taken: dict[tuple[int, str], int] = {}  # (document, field) → the signer naming it
         for i, spec in enumerate(signers):
             if not isinstance(spec, SignerSpec):
                 raise ValidationError("a signer is a SignerSpec", field=f"signers[{i}]")
@@ -721,9 +788,14 @@ class SignFlows:
                     raise ValidationError(
                         f"no document at position {pos}", field=_field(i, "placements")
                     )
+            in_fields = self._signer_fields(i, spec, docs, prepared, per_doc, taken)
             default = spec.placement or Placement(anchor=f"{spec.role}（签章）")
             placements = []
             for pos, (_name, pdf) in enumerate(docs):
+                if pos in in_fields:
+                    name = in_fields[pos]
+                    placements.append(_field_dict(pos, name, prepared[pos].fields[name]))
+                    continue
                 p = per_doc.get(pos, default)
                 name = _field(i, "placements" if pos in per_doc else "placement")
                 p = _check_placement(p, name)
@@ -766,6 +838,82 @@ class SignFlows:
                 placements.append(_placement_dict(pos, p))
             planned.append((spec, seal.id, seal.es_id, placements, turn))
         return planned
+
+    @staticmethod
+    def _signer_fields(
+        i: int,
+        spec: SignerSpec,
+        docs: list[tuple[str, bytes]],
+        prepared: list[Prepared],
+        per_doc: dict[int, Any],
+        taken: dict[tuple[int, str], int],
+    ) -> dict[int, str]:
+        """The prepared field signer ``i`` seals into on each document (position → name),
+        checked before anything is stored: a name is an empty signature field of that
+        document, given without a placement there, named by no other signer; a certified
+        document (P=2, P=3) needs one from every signer. ``taken`` gathers the names."""
+        from yinxin.pdf.sign import SigningError, check_field
+
+        names: dict[int, tuple[str, str]] = {}  # position → (name, the field naming it)
+        if spec.field_name is not None:
+            for pos in range(len(docs)):
+                names[pos] = (spec.field_name, _field(i, "field_name"))
+        if spec.field_names is not None:
+            if not isinstance(spec.field_names, Mapping):
+                raise ValidationError(
+                    "field_names maps a document position to a field's name",
+                    field=_field(i, "field_names"),
+                )
+            for pos, name in spec.field_names.items():
+                if not isinstance(pos, int) or isinstance(pos, bool) or not 0 <= pos < len(docs):
+                    raise ValidationError(
+                        f"no document at position {pos}", field=_field(i, "field_names")
+                    )
+                names[pos] = (name, f"{_field(i, 'field_names')}[{pos}]")
+        out: dict[int, str] = {}
+        for pos, (name, at) in sorted(names.items()):
+            doc = docs[pos][0]
+            if not isinstance(name, str) or not name.strip() or len(name) > 100:
+                raise ValidationError("a field's name is 1–100 characters", field=at)
+            if pos in per_doc or spec.placement is not None:
+                raise ValidationError(
+                    f"signer {i} seals into field {name!r} of document {pos} ({doc}), where "
+                    "the document places the seal; give either a field or a placement, not both",
+                    field=at,
+                )
+            if name not in prepared[pos].fields:
+                raise ValidationError(
+                    f"document {pos} ({doc}) has no empty signature field {name!r}; "
+                    f"{prepared[pos].offer()}",
+                    field=at,
+                    code="no_such_field",
+                )
+            try:  # a field lock (/Lock) the seal cannot honour: refused now, not at signing
+                check_field(docs[pos][1], name)
+            except SigningError as e:
+                raise ValidationError(
+                    f"document {pos} ({doc}): {e.message}", field=at, code=e.code
+                ) from None
+            if (pos, name) in taken:
+                raise ValidationError(
+                    f"field {name!r} of document {pos} ({doc}) is signer {taken[pos, name]}'s "
+                    "already; each signer seals into a field of their own",
+                    field=at,
+                    code="field_taken",
+                )
+            taken[pos, name] = i
+            out[pos] = name
+        for pos, (doc, _pdf) in enumerate(docs):
+            if prepared[pos].certified and pos not in out:
+                raise ValidationError(
+                    f"document {pos} ({doc}) is certified to permit form filling only "
+                    "(DocMDP P=2 or P=3): a seal beside its fields would break that "
+                    "certification; name the field this signer seals into "
+                    f"({prepared[pos].offer()})",
+                    field=_field(i, "field_name" if len(docs) == 1 else "field_names"),
+                    code="certified",
+                )
+        return out
 
     # === start ===================================================================================
     def start(self, flow_id: int, *, actor: str = "operator") -> StartedFlow:
@@ -1164,15 +1312,20 @@ class SignFlows:
         from yinxin.signing.batch import BatchItem
 
         placements = {p.document: p for p in ctx.signer.placements}
-        return [
-            BatchItem(
-                pdf=self.files.get(d.current_sha256),
-                document_name=d.name,
-                placement=placements[d.position].placement(),
-                role=ctx.signer.role,
+        out = []
+        for d in ctx.flow.documents:
+            p = placements[d.position]
+            out.append(
+                BatchItem(
+                    pdf=self.files.get(d.current_sha256),
+                    document_name=d.name,
+                    # into the prepared field the starter named: no placement then
+                    placement=None if p.field_name else p.placement(),
+                    role=ctx.signer.role,
+                    field_name=p.field_name,
+                )
             )
-            for d in ctx.flow.documents
-        ]
+        return out
 
     def _record(
         self,
@@ -1664,6 +1817,7 @@ __all__ = [
     "FlowView",
     "LinkContext",
     "PlacementView",
+    "Prepared",
     "Recording",
     "SignFlows",
     "SignerLink",
@@ -1674,6 +1828,7 @@ __all__ = [
     "Urged",
     "effective_state",
     "in_state_where",
+    "prepared_of",
     "video_statement",
 ]
 
@@ -1686,6 +1841,8 @@ def _check_signable(pdf: bytes, field: str) -> None:
     from yinxin.pdf.sign import SigningError, check_signable
 
     try:
-        check_signable(pdf, earlier_signatures=True)
+        # a certification permitting form filling (P=2, P=3) is taken when the document has
+        # empty signature fields: each signer then names one (``_check_signers``)
+        check_signable(pdf, earlier_signatures=True, prepared_fields=True)
     except SigningError as e:
         raise ValidationError(e.message, field=field, code=e.code) from None

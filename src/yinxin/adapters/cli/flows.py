@@ -64,9 +64,11 @@ LINK = typer.Option(
 )
 SIGNER_HELP = (
     "A signer as key=value pairs, comma-separated: subscriber=ID,role=甲方,seal=ESID "
-    "[,order=N][,anchor=TEXT | page=N,x=MM,y=MM][,width=MM]; x, y: the seal's lower-left "
-    "corner, mm from the page's lower-left corner (as sign pdf's --x/--y). Repeat for each "
-    "signer."
+    "[,order=N][,anchor=TEXT | page=N,x=MM,y=MM][,width=MM | field=NAME]; x, y: the seal's "
+    "lower-left corner, mm from the page's lower-left corner (as sign pdf's --x/--y); field: "
+    "the empty signature field the contract was prepared with that this signer seals into "
+    "(`yinxin sign fields` lists them; a contract certified with DocMDP P=2 needs one per "
+    "signer). Repeat for each signer."
 )
 
 
@@ -74,7 +76,7 @@ def _signer(text: str, i: int):
     from yinxin.signing.flows import SignerSpec
 
     field = f"signers[{i}]"
-    keys = {"subscriber", "role", "seal", "order", *PLACING}
+    keys = {"subscriber", "role", "seal", "order", "field", *PLACING}
     values = signer_pairs(text, field, keys, SIGNER_HELP)
     if "subscriber" not in values:
         raise ValidationError("subscriber=ID is needed", field=f"{field}.subscriber")
@@ -87,6 +89,7 @@ def _signer(text: str, i: int):
         else None,
         placement=_placement(values, field),
         order=None if order is None else whole_number(order, f"{field}.order", "order"),
+        field_name=values.get("field"),
     )
 
 
@@ -237,7 +240,12 @@ def flow_create(
             )
 
         # a refusal names the option (and the --signer key) typed, not the service's field
-        signer_keys = {"subscriber_id": "subscriber", "placement": _placing_key}
+        signer_keys = {
+            "subscriber_id": "subscriber",
+            "placement": _placing_key,
+            "field_name": "field",
+            "field_names": "field",
+        }
         return as_options(
             {"owner_subscriber_id": "owner", "signers": "signer"},
             lambda: as_signer_keys(signer_keys, lambda: _docs_as_option(doc, create)),

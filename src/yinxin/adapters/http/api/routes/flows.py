@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import (
@@ -21,6 +22,7 @@ from yinxin.adapters.http.api.context import (
     Strict,
     allowed,
     owner_of_new,
+    read_body,
     scope_organization,
     scope_owned,
     service_page,
@@ -28,9 +30,11 @@ from yinxin.adapters.http.api.context import (
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import (
+    MAX_PDF,
     PDF,
     PNG,
     binary_body,
+    checked_pdf,
     document_pdf,
     holds_secret,
     pdf_response,
@@ -46,6 +50,7 @@ from yinxin.adapters.http.api.routes.pictures import (
     pages_of,
     preview,
 )
+from yinxin.errors import ValidationError
 from yinxin.signing.evidence import EvidenceReport
 from yinxin.signing.flows import FlowSigning, FlowState, FlowView, SignerSpec, StartedFlow, Urged
 
@@ -63,6 +68,19 @@ class SignerIn(Strict):
     placement: PlacementIn | None = None
     placements: dict[int, PlacementIn] | None = Field(
         None, description="per document position (0-based), where it differs"
+    )
+    field_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        examples=["甲方签章"],
+        description=(
+            "the empty signature field the contract was prepared with that this signer seals "
+            "into, in every document (instead of a placement; POST /flows/fields lists them)"
+        ),
+    )
+    field_names: dict[int, Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        None, description="per document position (0-based): the field where it differs"
     )
     order: int | None = Field(None, ge=1, le=100)
     requires_video: bool = Field(
@@ -117,6 +135,8 @@ def create_flow(body: FlowIn, platform: Plat, principal: Sender):
             placements={k: v.placement() for k, v in (s.placements or {}).items()} or None,
             order=s.order,
             requires_video=s.requires_video,
+            field_name=s.field_name,
+            field_names=s.field_names,
         )
         for s in body.signers
     ]
@@ -237,6 +257,62 @@ async def page_preview(
     """A PDF not yet in a flow (the request body), as page pictures with their sizes in mm:
     the sender places a seal by clicking on them before creating the flow. Nothing is kept."""
     return await preview(request, first=first, count=count, width=width)
+
+
+class EmptyFieldOut(BaseModel):
+    """An empty signature field of a PDF, as ``yinxin sign fields`` lists it: the name a
+    signer's ``field_name`` may give, its page (1-based; None: on no page) and rectangle in
+    points (lower-left x, y, upper-right x, y), and whether it carries a field lock or seed
+    values (sealing judges those)."""
+
+    name: str
+    page: int | None
+    rect: list[float] | None
+    locked: bool
+    seed_values: bool
+
+
+class PreparedFields(BaseModel):
+    """The PDF's empty signature fields, and whether its certification (DocMDP P=2, P=3)
+    lets a seal go only into one of them: then every signer of a flow names one."""
+
+    fields: list[EmptyFieldOut]
+    certified: bool
+
+
+@router.post(
+    "/flows/fields",
+    response_model=PreparedFields,
+    openapi_extra=binary_body("application/pdf", "application/octet-stream"),
+)
+async def prepared_fields(request: Request, principal: Sender):
+    """The empty signature fields of a PDF not yet in a flow (the request body; nothing is
+    kept): what the sender offers each signer to seal into (甲方签章, 乙方签章)."""
+    body = checked_pdf(await read_body(request, MAX_PDF), "body")
+
+    def read() -> PreparedFields:
+        from yinxin.pdf.sign import SigningError, empty_signature_fields
+        from yinxin.signing.flows import prepared_of
+
+        try:
+            found = empty_signature_fields(body)
+        except SigningError as e:
+            raise ValidationError(e.message, field="body", code=e.code) from None
+        return PreparedFields(
+            fields=[
+                EmptyFieldOut(
+                    name=f.name,
+                    page=f.page,
+                    rect=[round(v, 1) for v in f.rect] if f.rect else None,
+                    locked=f.locked,
+                    seed_values=f.seed_values,
+                )
+                for f in found
+            ],
+            certified=prepared_of(body).certified,
+        )
+
+    return await run_in_threadpool(read)
 
 
 @router.get("/flows/{flow_id:int}/documents/{document_id:int}/pages", response_model=DocumentPages)
