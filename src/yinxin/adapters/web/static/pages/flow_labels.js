@@ -55,6 +55,14 @@ export function explainSigners(err) {
       : "该印章不能由此签署人使用（未授权、已冻结或已失效）");
   }
   else if (/\.placements?$/.test(f)) say(/anchor/.test(err.problem.detail || "") ? "文件中找不到该关键字" : "盖章位置无效或超出页面");
+  else if (/\.field_names?(\[\d+\])?$/.test(f)) {
+    // a prepared signature field: another signer's, not in the contract, or one needed
+    say(err.code === "field_taken" ? "各签署方须盖入不同的签名域"
+      : err.code === "certified" ? "该合同已被认证，仅允许盖入预留的签名域：请为此签署方选择一个签名域"
+      : err.code === "no_such_field" ? "合同中没有该空白签名域"
+      : /not both/.test(err.problem.detail || "") ? "签名域与盖章位置只能选择一种"
+      : "该签名域不能盖章（已签署、已锁定或类型不符）");
+  }
   else if (/\.role$/.test(f)) say("请选择签署角色");
   else if (/\.order$/.test(f)) say("签署顺序重复");
   else if (f === "deadline") say(DEADLINE_MESSAGE);

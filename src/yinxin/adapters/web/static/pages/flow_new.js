@@ -1,6 +1,8 @@
 // 发起签署: upload a PDF (drawn page by page by POST /flows/page-preview), add signers in
-// order with role, seal and where the seal goes — an anchor text, or a click on a page,
-// converted to page + mm from the lower-left corner as the API takes it — set a deadline, send
+// order with role, seal and where the seal goes — an anchor text, a click on a page,
+// converted to page + mm from the lower-left corner as the API takes it, or one of the empty
+// signature fields the contract was prepared with (POST /flows/fields lists them; a contract
+// certified to permit form filling only, DocMDP P=2, is sealed only so) — set a deadline, send
 // (POST /flows, then POST /flows/{id}/start). One submission is one Idempotency-Key (the start
 // uses the same key with ":start"), so a retry after a dropped answer creates and starts once.
 import {
@@ -18,7 +20,7 @@ const SEAL_MM = 40; // the API's default seal width
 const $ = (id) => document.getElementById(id);
 const form = $("flow-form");
 const rows = $("signers");
-const state = { file: null, sizes: [], loaded: 0, count: 0, placing: null };
+const state = { file: null, sizes: [], loaded: 0, count: 0, placing: null, fields: [], certified: false };
 
 // default deadline: seven days from now, at 18:00
 const d = new Date(Date.now() + 7 * 86400e3);
@@ -35,9 +37,10 @@ function renumber() {
     for (const input of row.querySelectorAll("[data-name]")) {
       input.name = `signers[${i}].${input.dataset.name}`;
       input.id = `signers-${i}-${input.dataset.name}`;
-      // the field's own label names it (a label around a control, the check box's, needs none)
+      // the field's own label names it (a label around a control, the check box's, needs none;
+      // the list of signature fields, beside the keyword under 盖章位置, is named by aria-label)
       const lbl = input.closest(".field")?.querySelector(":scope > label");
-      if (lbl) lbl.htmlFor = input.id;
+      if (lbl && !input.hasAttribute("aria-label")) lbl.htmlFor = input.id;
     }
     for (const r of row.querySelectorAll("input[type=radio]")) r.name = `signers[${i}].mode`;
     row.querySelector(".remove").hidden = rows.children.length <= 1;
@@ -65,8 +68,49 @@ function addSigner(role) {
     renumber();
   });
   rows.append(row);
+  offerFields(row);
   renumber();
   return row;
+}
+
+// --- the contract's prepared signature fields (甲方签章 …) ---------------------------------
+// each row offers them when the document has any; a row takes the field named after its role
+// by default, and in a certified contract every row must take one (the other modes are off)
+function offerFields(row) {
+  const has = state.fields.length > 0;
+  row.querySelector(".field-mode").hidden = !has;
+  for (const r of row.querySelectorAll('input[type=radio]:not([value="field"])')) r.disabled = state.certified;
+  const select = row.querySelector(".field-select");
+  const before = select.value;
+  select.replaceChildren(...state.fields.map((f) =>
+    el("option", { value: f.name, text: f.page ? `${f.name}（第 ${f.page} 页）` : f.name })));
+  if (!has) {
+    if (row.dataset.mode === "field") setMode(row, "anchor");
+    return;
+  }
+  const own = state.fields.find((f) => f.name.includes(role(row)));
+  const taken = new Set([...rows.children].filter((o) => o !== row && o.dataset.mode === "field")
+    .map((o) => o.querySelector(".field-select").value));
+  const free = state.fields.find((f) => !taken.has(f.name));
+  select.value = state.fields.some((f) => f.name === before) ? before : (own || free || state.fields[0]).name;
+  if (state.certified || own) setMode(row, "field");
+}
+
+async function readFields(file) {
+  try {
+    const out = await upload("/flows/fields", file);
+    state.fields = out.fields;
+    state.certified = out.certified;
+  } catch (e) {
+    state.fields = [];
+    state.certified = false;
+  }
+  const hint = $("fields-hint");
+  hint.hidden = state.fields.length === 0;
+  hint.textContent = state.certified
+    ? `该合同已被认证为仅允许填写表单和签名，每位签署方须盖入一个签名域（${state.fields.map((f) => f.name).join("、")}），且各方不能相同。`
+    : `该合同预留了签名域：${state.fields.map((f) => f.name).join("、")}，可为签署方选择“盖入签名域”。`;
+  for (const row of rows.children) offerFields(row);
 }
 
 function setMode(row, mode) {
@@ -74,6 +118,7 @@ function setMode(row, mode) {
   row.querySelector(`input[type=radio][value="${mode}"]`).checked = true;
   row.querySelector(".anchor-text").hidden = mode !== "anchor";
   row.querySelector(".click-hint").hidden = mode !== "click";
+  row.querySelector(".field-select").hidden = mode !== "field";
   for (const other of rows.children) other.classList.remove("placing");
   if (mode === "click") {
     state.placing = row;
@@ -125,7 +170,7 @@ async function pick(file) {
   $("pages").replaceChildren(el("p", { class: "muted", text: "正在显示页面…" }));
   try {
     $("pages").replaceChildren();
-    await showPages(1);
+    await Promise.all([showPages(1), readFields(file)]);
     $("preview-hint").textContent = "选择“点击页面定位”的签署方后，点击页面上要盖章的位置。";
   } catch (e) {
     state.file = null;
@@ -213,7 +258,11 @@ bindForm(form, {
     const signers = [...rows.children].map((row, i) => {
       const v = (n) => row.querySelector(`[data-name="${n}"]`);
       let placement;
-      if (row.dataset.mode === "click") {
+      let field_name;
+      if (row.dataset.mode === "field") {
+        field_name = v("field_name").value;
+        if (!field_name) throw new ApiError(400, { code: "explained", field: `signers[${i}].field_name`, detail: "请选择签名域" });
+      } else if (row.dataset.mode === "click") {
         if (!row.click) throw new ApiError(400, { code: "explained", field: `signers[${i}].placement`, detail: "请在合同页面上点击盖章位置" });
         placement = row.click;
       } else {
@@ -223,7 +272,7 @@ bindForm(form, {
         subscriber_id: Number(v("subscriber_id").value),
         role: role(row),
         seal: v("seal").value.trim(),
-        placement,
+        ...(field_name ? { field_name } : { placement }),
         order: i + 1,
         requires_video: v("requires_video").checked,
       };

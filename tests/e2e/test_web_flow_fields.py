@@ -1,0 +1,111 @@
+"""发起签署 on a contract prepared with signature fields (甲方签章, 乙方签章) and certified with
+DocMDP P=2: the page offered no way to seal into the fields, and the flow was refused
+(``certified``). It now asks the API which empty fields the PDF has, offers "盖入签名域" with
+the list for each signer (the one named after the signer's role chosen; on a certified contract
+the only choice), refuses two signers choosing the same field in Chinese, and the flow it
+sends seals each signer into their field."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from tests.e2e.conftest import Site, shot, unlabeled
+from tests.e2e.test_web_signing import (
+    ORG_PHONE,
+    codes_a_minute_ago,
+    read_link,
+    sign_by_service,
+    subscriber_login,
+)
+from tests.fixtures.samples import contract_pdf
+from tests.integration import pdf_inputs_corpus as corpus
+from tests.integration.signing_flow import _issue, outbox_lines
+from tests.integration.test_ca_lifecycle import make_csr
+from tests.integration.test_sign_flows import make_agent
+
+
+def test_the_start_page_offers_the_contracts_fields_and_each_signer_seals_into_one(
+    site: Site, page, tmp_path
+):
+    w = site.world
+    certifier = make_agent(w)  # the platform that drew the contract up, its key its own
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = x509.load_pem_x509_certificate(
+        _issue(w.p, certifier.id, "person-signing", csr=make_csr(key)).pem.encode()
+    )
+    chain = [w.p.ca.certificate("issuing"), w.p.ca.certificate("root")]
+    # pyHanko signs through asyncio.run: in a thread of its own, away from Playwright's loop
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pdf = pool.submit(
+            corpus.prepared_and_certified, contract_pdf(1, title="采购合同"), key, cert, chain
+        ).result()
+    path = tmp_path / "采购合同.pdf"
+    path.write_bytes(pdf)
+
+    flows_before = w.p.flows.list().items
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, "/flows/new")
+    page.locator("#sender-name").filter(has_text=w.org.name).wait_for()
+    rows = page.locator("#signers .signer-row")
+    rows.nth(1).wait_for()
+    jia, yi = rows.nth(0), rows.nth(1)
+    for row, party in ((jia, w.jia), (yi, w.yi)):
+        row.locator('[data-name="subscriber_id"]').fill(str(party.id))
+        row.locator('[data-name="seal"]').fill(party.seal.es_id)
+    assert jia.locator(".field-mode").is_hidden()  # no file yet: nothing to offer
+    page.set_input_files("#file", str(path))
+    page.locator('.page-canvas[data-page="1"] img').wait_for()
+    hint = page.locator("#fields-hint")
+    hint.wait_for(state="visible")
+    assert "已被认证" in hint.inner_text() and "甲方签章、乙方签章" in hint.inner_text()
+    for row, name in ((jia, "甲方签章"), (yi, "乙方签章")):
+        select = row.locator('[data-name="field_name"]')
+        select.wait_for(state="visible")
+        assert select.input_value() == name  # the field named after the signer's role
+        assert row.locator('input[type=radio][value="field"]').is_checked()
+        # certified: a seal beside the fields would break it, so no other choice is offered
+        assert row.locator('input[type=radio][value="anchor"]').is_disabled()
+        assert row.locator('input[type=radio][value="click"]').is_disabled()
+    assert [o.strip() for o in jia.locator(".field-select option").all_inner_texts()] == [
+        "甲方签章（第 1 页）",
+        "乙方签章（第 1 页）",
+    ]
+    assert unlabeled(page) == []  # the list of fields too, and the keyword still by its label
+    page.fill("#title", "采购合同")
+    # the same field twice: refused at the second signer's field, in Chinese, nothing made
+    yi.locator('[data-name="field_name"]').select_option("甲方签章")
+    before = outbox_lines(w.outbox)
+    page.click("#send-flow")
+    err = yi.locator(".field-error")
+    err.wait_for()
+    assert err.inner_text() == "各签署方须盖入不同的签名域"
+    assert w.p.flows.list().items == flows_before
+    shot(page, "flow-new-fields-taken")
+    yi.locator('[data-name="field_name"]').select_option("乙方签章")
+    shot(page, "flow-new-fields")
+    page.click("#send-flow")
+    page.wait_for_url("**/flows/*?sent=1")
+    flow_id = int(page.url.split("/flows/")[1].split("?")[0])
+    flow = w.p.flows.get(flow_id)
+    assert [s.placements[0].field_name for s in flow.signers] == ["甲方签章", "乙方签章"]
+    assert outbox_lines(w.outbox) > before  # 甲方 was sent the link
+
+    # each signer's link seals into their field: the contract keeps its three fields
+    token = read_link(w.outbox, w.jia.phone, after=before)
+    sign_by_service(site, token, w.jia)
+    token = read_link(w.outbox, w.yi.phone, after=before)
+    done = sign_by_service(site, token, w.yi)
+    assert done.flow.state == "completed"
+    signed = w.p.flows.download(flow_id, flow.documents[0].id).pdf
+    reader = PdfFileReader(io.BytesIO(signed))
+    assert [e.field_name for e in reader.embedded_signatures] == [
+        "Certification",
+        "甲方签章",
+        "乙方签章",
+    ]
+    assert len(reader.root["/AcroForm"]["/Fields"]) == 3
