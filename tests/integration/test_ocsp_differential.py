@@ -6,7 +6,8 @@ Reuses the module server of ``test_status_http`` (one ``yinxin demo`` home, a re
 serve`` on 127.0.0.1). The documented choices checked here (docs in ``yinxin.pki.ocsp``): a
 CertID of another issuer, alone or beside one of ours, is ``unauthorized``; a nonce longer than
 128 octets (RFC 9654 §2.1; 33 to 128 are echoed), or an extension that appears twice in one
-list, is ``malformedRequest``; the Content-Type of a POST is not looked at.
+list, is ``malformedRequest``; a POST declared as another type than application/ocsp-request
+(none and application/octet-stream are taken as it) is 415, never an OCSP response.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+import pytest
 from asn1crypto import ocsp as a_ocsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -208,9 +210,7 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
             b64_chars.update(b64)
             answers["GET escaped"] = client.get("/ocsp/" + quote(b64, safe=""))
             answers["GET raw"] = client.get("/ocsp/" + b64)
-            answers["POST text/plain"] = client.post(
-                "/ocsp", content=req, headers={"content-type": "text/plain"}
-            )
+            answers["POST bare"] = client.post("/ocsp", content=req)
         for how, r in answers.items():
             label = f"{name} ({how})"
             if r.status_code != 200 or r.headers["content-type"] != "application/ocsp-response":
@@ -275,3 +275,51 @@ def test_openssl_asks_about_two_certificates_at_once(env: Env, new_cert) -> None
     assert f"{good_pem}: good" in out, out
     assert f"{bad_pem}: revoked" in out and "Reason: superseded" in out, out
     assert "WARNING" not in out, out
+
+
+# What real clients send: ``openssl ocsp -url`` (checked above), Go, Java, NSS and Windows name
+# application/ocsp-request; a bare body and application/octet-stream are read as one. A body
+# declared as anything else (a form — ``curl --data-binary`` without -H —, text, JSON, a
+# timestamp query) was answered as an OCSP request; it is 415 now, saying which type to send.
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/ocsp-request", "APPLICATION/OCSP-REQUEST; x=1", "application/octet-stream"],
+    ids=str,
+)
+def test_ocsp_content_types_answered(
+    env: Env, new_cert, client: httpx.Client, content_type: str | None
+) -> None:
+    cert, _ = new_cert()
+    headers = {} if content_type is None else {"content-type": content_type}
+    request = client.build_request(
+        "POST", "/ocsp", content=ocsp_request(cert, env.issuing), headers=headers
+    )
+    assert request.headers.get("content-type") == content_type  # httpx adds none of its own
+    r = client.send(request)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/ocsp-response"
+    assert ocsp_status_of(r.content) == "successful"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+        "application/json",
+        "application/timestamp-query",
+        "",
+    ],
+    ids=repr,
+)
+def test_ocsp_other_content_types_refused(
+    env: Env, new_cert, client: httpx.Client, content_type: str
+) -> None:
+    cert, _ = new_cert()
+    r = client.post(
+        "/ocsp", content=ocsp_request(cert, env.issuing), headers={"content-type": content_type}
+    )
+    assert r.status_code == 415, (r.status_code, r.headers, r.content[:80])
+    body = r.json()
+    assert body["error"] == "unsupported_media_type" and body["field"] == "Content-Type", body
+    assert "Content-Type: application/ocsp-request" in body["message"], body

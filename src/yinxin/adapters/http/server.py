@@ -5,7 +5,8 @@ hits, so they are served by a small ASGI function in front of FastAPI: no routin
 validation or JSON on the way. Everything else (health, the JSON API to come) goes to FastAPI.
 
 Every protocol error is answered in the protocol's own terms (OCSP malformedRequest, RFC 3161
-badDataFormat/badAlg) or as HTTP 4xx; oversize bodies are cut off at 64 KiB.
+badDataFormat/badAlg) or as HTTP 4xx; oversize bodies are cut off at 64 KiB, and a POST
+declared as another media type than its protocol's is 415 (``wrong_media_type``).
 
 ``serve_http`` runs it under uvicorn with the limits a public responder needs (``Limits``):
 uvicorn itself has no deadline for a request's headers or body and no connection cap that does
@@ -58,6 +59,27 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 CT_OCSP_REQ = b"application/ocsp-request"
 CT_TSQ = b"application/timestamp-query"
+# what a binary body may also be labelled: some clients say so of any DER they send
+CT_BINARY = b"application/octet-stream"
+
+
+def wrong_media_type(scope, wanted: bytes) -> str | None:
+    """The Content-Type a status-protocol POST declares when it is not one we read, else None.
+
+    RFC 3161 §3.4 and RFC 6960 A.1.1 name the type a request is sent as. Real clients
+    (``openssl ocsp -url``, pyHanko, Adobe, Java's and Windows' timestamp clients) send it;
+    a bare body (no Content-Type) and ``application/octet-stream`` are taken too, as the same
+    bytes. Anything else declared — a form (what ``curl --data-binary`` sends without ``-H``),
+    text, JSON, the other protocol's type — was answered as if it were the request: a token for
+    a body its sender labelled something else, or a DER rejection a form or JSON client cannot
+    read. Parameters and case are ignored (RFC 9110 §8.3.1); one look over the headers."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            if media == wanted or media == CT_BINARY:
+                return None
+            return value.decode("latin-1")
+    return None
 
 
 # How long a shared cache may serve one OCSP answer before asking again: a revocation
@@ -189,20 +211,40 @@ _CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
+    415: "unsupported_media_type",
     500: "internal",
     503: "unavailable",
 }
 
 
 async def _error(
-    send, status: int, message: str, *, allow: bytes | None = None, code: str | None = None
+    send,
+    status: int,
+    message: str,
+    *,
+    allow: bytes | None = None,
+    code: str | None = None,
+    field: str | None = None,
 ) -> None:
     """A fast-lane refusal, ``{"error": code, "message": …}`` with the code the status means
-    (it was ``bad_request`` for all); a 405 names the methods the path takes (``Allow``)."""
+    (it was ``bad_request`` for all), and ``field`` when one part of the request is at fault;
+    a 405 names the methods the path takes (``Allow``)."""
     error = code or _CODES.get(status, "bad_request")
-    body = json.dumps({"error": error, "message": message}).encode()
+    refusal = {"error": error, "message": message}
+    if field is not None:
+        refusal["field"] = field
+    body = json.dumps(refusal).encode()
     headers = [(b"allow", allow)] if allow is not None else []
     await respond(send, status, body, b"application/json", headers)
+
+
+async def _media_error(send, declared: str, wanted: bytes, rfc: str) -> None:
+    """415 for a status-protocol POST declared as another type (``wrong_media_type``)."""
+    message = (
+        f"the body was sent as {declared!r}; send the DER request with "
+        f"Content-Type: {wanted.decode()} ({rfc})"
+    )
+    await _error(send, 415, message, field="Content-Type")
 
 
 CRL_CHECK_SECONDS = 300
@@ -289,6 +331,8 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
         try:
             if path == "/ocsp" or path.startswith("/ocsp/"):
                 if method == "POST":
+                    if (declared := wrong_media_type(scope, CT_OCSP_REQ)) is not None:
+                        return await _media_error(send, declared, CT_OCSP_REQ, "RFC 6960 A.1")
                     body = await read_body(receive, MAX_BODY)
                     if body is None:
                         return await _error(send, 413, "OCSP request larger than 64 KiB")
@@ -318,6 +362,8 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
                     return await _error(
                         send, 405, "POST an application/timestamp-query", allow=b"POST"
                     )
+                if (declared := wrong_media_type(scope, CT_TSQ)) is not None:
+                    return await _media_error(send, declared, CT_TSQ, "RFC 3161 §3.4")
                 body = await read_body(receive, MAX_BODY)
                 if body is None:
                     return await _error(send, 413, "timestamp request larger than 64 KiB")
