@@ -305,6 +305,37 @@ def test_null_hash_parameters_granted(env: Env, tmp_path: Path, alg: str, client
     assert_verifies(env, tmp_path, reply, ("-data", data))
 
 
+def test_ber_imprint_stamped_in_der(env: Env, tmp_path: Path, client: httpx.Client) -> None:
+    """A request whose MessageImprint is BER (long-form lengths, which DER forbids): the token's
+    TSTInfo must still be DER (RFC 3161 §2.4.2) — the imprint was copied into it byte for byte,
+    so the TSA signed a TSTInfo that is not — with the same value (§2.4.2), as openssl checks."""
+    data = tmp_path / "doc"
+    data.write_bytes(b"ber imprint")
+    for params in (b"", b"\x05\x00"):
+        alg = (
+            b"\x30\x81"
+            + bytes([11 + len(params)])
+            + b"\x06\x09"
+            + bytes.fromhex("608648016503040201")
+            + params
+        )
+        hashed = b"\x04\x81\x20" + hashlib.sha256(data.read_bytes()).digest()
+        imprint = b"\x30\x81" + bytes([len(alg + hashed)]) + alg + hashed
+        body = b"\x02\x01\x01" + imprint + b"\x02\x01\x05\x01\x01\xff"
+        query = b"\x30" + bytes([len(body)]) + body
+        assert tsp.TimeStampReq.load(query)["nonce"].native == 5
+        reply = post(client, query)
+        status, _, token = status_of(reply)  # asserts the TSTInfo is DER
+        assert status == "granted" and token is not None
+        got = tst_info(token)["message_imprint"]
+        assert got["hashed_message"].native == hashlib.sha256(data.read_bytes()).digest()
+        assert got["hash_algorithm"]["parameters"].dump() == params
+        q = tmp_path / "q.tsq"
+        q.write_bytes(query)
+        assert_verifies(env, tmp_path, reply, ("-queryfile", q))
+        assert_verifies(env, tmp_path, reply, ("-data", data))
+
+
 def test_empty_extensions_is_no_extension(tmp_path: Path, client: httpx.Client) -> None:
     reply = post(client, hand_query(nonce=1, extensions=[]))
     assert status_of(reply)[0] == "granted"

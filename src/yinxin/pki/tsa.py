@@ -14,7 +14,8 @@ do not run → unacceptedPolicy; any request extension → unacceptedExtension (
 An imprint hashAlgorithm whose parameters are neither absent nor NULL (RFC 5754 §2; we hold
 SHA-3 and SM3 to the same) → badAlg, not badDataFormat: the request parses, but that
 AlgorithmIdentifier as a whole is not one we support, and it is what openssl's own TSA answers
-("Superfluous message digest parameter."). NULL is accepted and copied into the token as sent.
+("Superfluous message digest parameter."). NULL is accepted and copied into the token as sent;
+the imprint is written into the TSTInfo in DER whatever the request's encoding (``_imprint``).
 ``respond`` wraps it all so that no input makes an exception escape.
 """
 
@@ -99,7 +100,7 @@ class TimestampRequest:
     policy: str | None  # dotted OID of reqPolicy
     nonce: int | None
     cert_req: bool
-    message_imprint: bytes  # the request's MessageImprint DER, copied into TSTInfo as is
+    message_imprint: bytes  # the request's MessageImprint in DER, for the TSTInfo
 
 
 def _policies(policies: Iterable[str | x509.ObjectIdentifier]) -> set[str]:
@@ -123,7 +124,7 @@ def parse_request(
         nonce = req["nonce"].native
         cert_req = bool(req["cert_req"].native)
         has_extensions = bool(req["extensions"].native)
-        imprint_der = imprint.dump()
+        alg_oid = imprint["hash_algorithm"]["algorithm"].dotted
     except Exception as exc:  # anything unparsable in untrusted bytes
         raise TsaError("bad_data_format", f"not a TimeStampReq ({type(exc).__name__})") from None
     if version != "v1":
@@ -144,7 +145,15 @@ def parse_request(
         raise TsaError("unaccepted_policy", f"policy {policy} is not offered by this TSA")
     if has_extensions:
         raise TsaError("unaccepted_extensions", "this TSA supports no request extensions")
-    return TimestampRequest(alg, digest, policy, nonce, cert_req, imprint_der)
+    null = b"" if isinstance(params, core.Void) else params.dump()
+    return TimestampRequest(alg, digest, policy, nonce, cert_req, _imprint(alg_oid, null, digest))
+
+
+def _imprint(alg_oid: str, params: bytes, digest: bytes) -> bytes:
+    """A MessageImprint in DER, for the TSTInfo (DER and signed, RFC 3161 §2.4.2): written anew
+    from the request's values rather than copied, so a request in BER (long-form lengths) is
+    not signed as sent. The same value, as §2.4.2 asks; ``params`` absent or NULL as sent."""
+    return der.seq(der.seq(der.oid(alg_oid), params), der.octet_string(digest))
 
 
 def rejection(
