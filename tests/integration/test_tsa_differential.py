@@ -336,6 +336,11 @@ def test_ber_imprint_stamped_in_der(env: Env, tmp_path: Path, client: httpx.Clie
         assert_verifies(env, tmp_path, reply, ("-data", data))
 
 
+def test_spliced_request_granted(client: httpx.Client) -> None:
+    """The request the out-of-order rejections below are spliced from is itself granted."""
+    assert status_of(post(client, _spliced(b"\x02\x01\x05", b"\x01\x01\xff")))[0] == "granted"
+
+
 def test_empty_extensions_is_no_extension(tmp_path: Path, client: httpx.Client) -> None:
     reply = post(client, hand_query(nonce=1, extensions=[]))
     assert status_of(reply)[0] == "granted"
@@ -399,6 +404,17 @@ def test_curl_without_the_header_is_told_which(env: Env, tmp_path: Path) -> None
 
 
 # --- rejected ------------------------------------------------------------------------------------
+def _spliced(*fields: bytes, imprint_extra: bytes = b"", alg_extra: bytes = b"") -> bytes:
+    """A TimeStampReq of version, a SHA-256 imprint (with ``imprint_extra`` inside it, and
+    ``alg_extra`` inside its AlgorithmIdentifier) and ``fields`` as given, in the order given:
+    requests asn1crypto cannot write."""
+    oid = b"\x06\x09" + bytes.fromhex("608648016503040201") + alg_extra
+    alg = b"\x30" + bytes([len(oid)]) + oid
+    inner = alg + b"\x04\x20" + hashlib.sha256(b"spliced").digest() + imprint_extra
+    body = b"\x02\x01\x01" + b"\x30" + bytes([len(inner)]) + inner + b"".join(fields)
+    return b"\x30" + bytes([len(body)]) + body
+
+
 JUNK = core.OctetString(b"junk")
 EXT = [{"extn_id": "1.3.6.1.4.1.99999.1", "critical": False, "extn_value": b"\x05\x00"}]
 REJECTIONS: list[tuple[str, bytes, str]] = [
@@ -428,6 +444,21 @@ REJECTIONS: list[tuple[str, bytes, str]] = [
         "unaccepted_extensions",
     ),
     ("version 2", hand_query(version=2), "bad_data_format"),
+    # out of order or twice: asn1crypto keeps what follows the last field it could place as
+    # extra, unread elements; a certReq before the nonce lost the nonce (a token without it),
+    # a nonce before reqPolicy lost the policy (our policy granted), a second nonce was dropped
+    *(
+        (name, _spliced(*fields), "bad_data_format")
+        for name, fields in [
+            ("certReq before nonce", (b"\x01\x01\xff", b"\x02\x01\x05")),
+            ("nonce before reqPolicy", (b"\x02\x01\x05", b"\x06\x03\x2a\x03\x04")),
+            ("nonce twice", (b"\x02\x01\x05", b"\x02\x01\x06")),
+            ("a stray OCTET STRING", (b"\x04\x01\x00",)),
+        ]
+    ),
+    ("an imprint with a third element", _spliced(imprint_extra=b"\x05\x00"), "bad_data_format"),
+    # an AlgorithmIdentifier of three elements is no algorithm we support, as junk parameters
+    ("sha256, NULL and a third element", _spliced(alg_extra=b"\x05\x00\x05\x00"), "bad_alg"),
     ("empty body", b"", "bad_data_format"),
     ("garbage", b"\x00garbage\xff" * 5, "bad_data_format"),
     ("a lone SEQUENCE", b"\x30\x00", "bad_data_format"),

@@ -96,6 +96,22 @@ def children(buf: bytes | memoryview, start: int, end: int) -> list[tuple[int, i
     return out
 
 
+def stray_elements(value: core.Asn1Value) -> bool:
+    """Whether a parsed SEQUENCE, or one inside its declared fields, holds elements its type
+    does not declare. asn1crypto places fields in order and keeps whatever it could not place
+    (a field out of order or given twice, an element the type has not) as unread extra
+    children, without an error even under ``strict``: a TimeStampReq with certReq before its
+    nonce read as one without a nonce. Such bytes are not the type, so a reader refuses them."""
+    if isinstance(value, core.Sequence):
+        declared = len(value._fields)
+        if declared and len(value) > declared:
+            return True
+        return any(stray_elements(value[i]) for i in range(min(len(value), declared)))
+    if isinstance(value, core.SequenceOf):
+        return any(stray_elements(item) for item in value)
+    return False
+
+
 def warm_asn1() -> int:
     """Set up every asn1crypto class loaded so far, once, before threads share them.
 

@@ -9,8 +9,10 @@ SHA-256, RFC 5816), which is what OpenSSL's ``ts -verify`` and pyHanko look for 
 token to the TSA certificate.
 
 Refusals follow RFC 3161 §2.4.2: SHA-1 and unknown imprint algorithms → badAlg; an imprint
-whose length does not fit its algorithm, or bytes that do not parse → badDataFormat; a policy we
-do not run → unacceptedPolicy; any request extension → unacceptedExtension (we support none).
+whose length does not fit its algorithm, or bytes that do not parse (a field out of order or
+given twice, an element a TimeStampReq has not: ``der.stray_elements``) → badDataFormat; a
+policy we do not run → unacceptedPolicy; any request extension → unacceptedExtension (we
+support none).
 An imprint hashAlgorithm whose parameters are neither absent nor NULL (RFC 5754 §2; we hold
 SHA-3 and SM3 to the same) → badAlg, not badDataFormat: the request parses, but that
 AlgorithmIdentifier as a whole is not one we support, and it is what openssl's own TSA answers
@@ -35,6 +37,7 @@ from cryptography.hazmat.primitives import serialization
 
 from yinxin.errors import ConfigurationError, ValidationError, YinxinError
 from yinxin.pki import der, sm2_x509
+from yinxin.pki.der import stray_elements
 from yinxin.pki.keys import KeyHandle
 from yinxin.pki.profiles import TSA_POLICY_OID
 from yinxin.pki.sm2 import OID_SM3, OID_SM3_WITH_SM2, sm3
@@ -115,10 +118,14 @@ def parse_request(
         raise TsaError("bad_data_format", "the request is far too large to be a TimeStampReq")
     try:
         req = tsp.TimeStampReq.load(der, strict=True)
+        if _stray(req):  # a field out of order or twice would be read as absent
+            raise ValueError("elements out of order, repeated or not of a TimeStampReq")
         version = req["version"].native
         imprint = req["message_imprint"]
         alg = imprint["hash_algorithm"]["algorithm"].native
-        params = _AnyParameters.load(imprint["hash_algorithm"].dump())["parameters"]
+        alg_id = _AnyParameters.load(imprint["hash_algorithm"].dump())
+        params = alg_id["parameters"]
+        odd_alg_id = stray_elements(alg_id)  # a third element: not an AlgorithmIdentifier
         digest = bytes(imprint["hashed_message"].native)
         policy = req["req_policy"].native
         nonce = req["nonce"].native
@@ -134,7 +141,7 @@ def parse_request(
             "bad_alg",
             f"hash algorithm {alg} is not accepted; use one of {', '.join(ACCEPTED_HASHES)}",
         )
-    if not isinstance(params, core.Void) and params.dump() != core.Null().dump():
+    if odd_alg_id or (not isinstance(params, core.Void) and params.dump() != core.Null().dump()):
         # RFC 5754 §2: absent or NULL; openssl's TSA answers this badAlg too
         raise TsaError("bad_alg", f"hash algorithm {alg} takes no parameters (absent or NULL)")
     if len(digest) != ACCEPTED_HASHES[alg]:
@@ -154,6 +161,19 @@ def _imprint(alg_oid: str, params: bytes, digest: bytes) -> bytes:
     from the request's values rather than copied, so a request in BER (long-form lengths) is
     not signed as sent. The same value, as §2.4.2 asks; ``params`` absent or NULL as sent."""
     return der.seq(der.seq(der.oid(alg_oid), params), der.octet_string(digest))
+
+
+def _stray(req: tsp.TimeStampReq) -> bool:
+    """Whether ``req`` or its MessageImprint holds elements out of order, repeated or not of
+    the type (``der.stray_elements``), or its extensions do. The imprint's hashAlgorithm is
+    left to ``parse_request``: junk parameters there (which asn1crypto, expecting NULL, keeps
+    as an extra element) are an algorithm we do not support, badAlg."""
+    imprint = req["message_imprint"]
+    return (
+        len(req) > len(req._fields)
+        or len(imprint) > len(imprint._fields)
+        or stray_elements(req["extensions"])
+    )
 
 
 def rejection(
