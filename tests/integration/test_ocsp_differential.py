@@ -39,6 +39,7 @@ from tests.integration.test_status_http import (  # noqa: F401  (fixtures)
     revoke,
     run,
 )
+from yinxin.pki import der
 
 DER = serialization.Encoding.DER
 
@@ -75,6 +76,22 @@ def _signed_request(cert: x509.Certificate, issuer: x509.Certificate, nonce: byt
             },
         }
     ).dump()
+
+
+def _spliced_request(where: str, cid: dict, nonce: bytes) -> bytes:
+    """An OCSPRequest for ``cid`` with a nonce and one element asn1crypto cannot place (a stray
+    OCTET STRING, or a second requestExtensions with another nonce) ``where`` it is put:
+    bytes asn1crypto's writer would not make, so spliced."""
+    stray = der.octet_string(b"\x00")
+    certid = a_ocsp.CertId(cid).dump()
+    if where == "certid":
+        certid = der.seq(certid[2:], stray)  # a CertID is short: one-octet length
+    request = der.seq(certid, stray if where == "request" else b"")
+    exts = a_ocsp.OCSPRequest.load(
+        raw_ocsp_request([cid], [{"extn_id": "nonce", "critical": False, "extn_value": nonce}])
+    )["tbs_request"]["request_extensions"].dump()
+    tail = {"tbs": stray, "two-extension-lists": exts[:-16] + os.urandom(16)}.get(where, b"")
+    return der.seq(der.seq(der.seq(request), exts, tail))
 
 
 def test_ocsp_answers_judged_by_openssl_and_pkilint(
@@ -188,6 +205,20 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
             "malformed_request",
         ),
         "empty": (b"", "malformed_request"),
+        # an element out of place, or a list given twice: asn1crypto kept it as an unread
+        # extra and the request was answered as if it were not there (the second nonce list
+        # ignored, which nonce to echo a guess as with two nonces in one list)
+        **{
+            f"stray-in-{where}": (
+                _spliced_request(where, cert_id(env.issuing, good.serial_number), nonce),
+                "malformed_request",
+            )
+            for where in ("certid", "request", "tbs", "two-extension-lists")
+        },
+        "spliced-without-stray": (
+            _spliced_request("none", cert_id(env.issuing, good.serial_number), nonce),
+            ["good"],
+        ),
     }
     failures: list[str] = []
     jobs: dict[str, list[str | Path]] = {}

@@ -36,7 +36,9 @@ Decisions worth knowing before reading the code:
   one; the echo is then the very bytes sent.
 * **An extension twice** in ``requestExtensions`` or in one ``singleRequestExtensions`` (same
   OID, whatever its values) gets ``malformedRequest``: RFC 5280 §4.2 allows each extension at
-  most once per list, and with two nonces which one to echo would be a guess.
+  most once per list, and with two nonces which one to echo would be a guess. So does a second
+  ``requestExtensions``, or any element out of order or not of its SEQUENCE (OCSPRequest,
+  TBSRequest, Request, CertID): asn1crypto keeps such an element unread (``_all_placed``).
 
 Responses are made and signed by ``cryptography``'s ``OCSPResponseBuilder``, with the key in the
 process or in an HSM alike (``keys.builder_key``). The builder holds one SingleResponse only
@@ -157,6 +159,7 @@ def parse_request(der: bytes) -> list[CertId]:
     try:
         req = a_ocsp.OCSPRequest.load(der, strict=True)
         tbs = req["tbs_request"]
+        _all_placed(req, tbs)
         nonce = None
         _no_repeats(tbs["request_extensions"])
         for ext in tbs["request_extensions"] or []:
@@ -177,6 +180,7 @@ def parse_request(der: bytes) -> list[CertId]:
                 if ext["critical"].native:
                     raise _malformed(f"unsupported critical extension {ext['extn_id'].native}")
             cid = item["req_cert"]
+            _all_placed(item, cid)
             alg = cid["hash_algorithm"]["algorithm"].native
             if alg not in CERT_ID_HASHES:
                 raise _malformed(f"CertID hash algorithm {alg} is not supported")
@@ -196,6 +200,18 @@ def parse_request(der: bytes) -> list[CertId]:
         raise
     except Exception as exc:  # any parse failure of untrusted bytes is the client's fault
         raise _malformed(type(exc).__name__) from None
+
+
+def _all_placed(*values: a_core.Sequence) -> None:
+    """Refuse a SEQUENCE holding more elements than its type has: asn1crypto places fields in
+    order and keeps the rest (a field out of order, a second requestExtensions with another
+    nonce, an element the type has not) as unread extras, without an error even under
+    ``strict``, and the request was answered as if they were not there. Counting the children
+    asn1crypto has already read costs next to nothing (``der.stray_elements`` would walk every
+    field: as long again as the whole parse, on the responder's hot path)."""
+    for value in values:
+        if len(value) > len(value._fields):
+            raise _malformed(f"an element out of order or not of {type(value).__name__}")
 
 
 def _nonce(ext) -> bytes:
