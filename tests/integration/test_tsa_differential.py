@@ -456,6 +456,8 @@ REJECTIONS: list[tuple[str, bytes, str]] = [
             ("a stray OCTET STRING", (b"\x04\x01\x00",)),
         ]
     ),
+    # X.690 §8.3.1: an INTEGER has one octet at least; this one was granted, nonce 0 echoed
+    ("a nonce of no octets", _spliced(b"\x02\x00"), "bad_data_format"),
     ("an imprint with a third element", _spliced(imprint_extra=b"\x05\x00"), "bad_data_format"),
     # an AlgorithmIdentifier of three elements is no algorithm we support, as junk parameters
     ("sha256, NULL and a third element", _spliced(alg_extra=b"\x05\x00\x05\x00"), "bad_alg"),

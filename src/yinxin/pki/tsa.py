@@ -119,7 +119,9 @@ def parse_request(
     try:
         req = tsp.TimeStampReq.load(der, strict=True)
         if _stray(req):  # a field out of order or twice would be read as absent
-            raise ValueError("elements out of order, repeated or not of a TimeStampReq")
+            raise TsaError(
+                "bad_data_format", "a TimeStampReq with elements out of order, repeated or extra"
+            )
         version = req["version"].native
         imprint = req["message_imprint"]
         alg = imprint["hash_algorithm"]["algorithm"].native
@@ -129,9 +131,14 @@ def parse_request(
         digest = bytes(imprint["hashed_message"].native)
         policy = req["req_policy"].native
         nonce = req["nonce"].native
+        if nonce is not None and not req["nonce"].contents:
+            # X.690 §8.3.1: asn1crypto reads an INTEGER of no octets as 0, which is not sent
+            raise TsaError("bad_data_format", "the nonce is an INTEGER of no octets")
         cert_req = bool(req["cert_req"].native)
         has_extensions = bool(req["extensions"].native)
         alg_oid = imprint["hash_algorithm"]["algorithm"].dotted
+    except TsaError:
+        raise
     except Exception as exc:  # anything unparsable in untrusted bytes
         raise TsaError("bad_data_format", f"not a TimeStampReq ({type(exc).__name__})") from None
     if version != "v1":
