@@ -86,6 +86,8 @@ def _spliced_request(where: str, cid: dict, nonce: bytes) -> bytes:
     certid = a_ocsp.CertId(cid).dump()
     if where == "certid":
         certid = der.seq(certid[2:], stray)  # a CertID is short: one-octet length
+    if where == "serial-of-no-octets":  # cid's serial is 0: 02 01 00 made 02 00
+        certid = der.seq(certid[2:-3], b"\x02\x00")
     request = der.seq(certid, stray if where == "request" else b"")
     exts = a_ocsp.OCSPRequest.load(
         raw_ocsp_request([cid], [{"extn_id": "nonce", "critical": False, "extn_value": nonce}])
@@ -215,6 +217,12 @@ def test_ocsp_answers_judged_by_openssl_and_pkilint(
             )
             for where in ("certid", "request", "tbs", "two-extension-lists")
         },
+        # X.690 §8.3.1: an INTEGER has one octet at least; asn1crypto read 02 00 as serial 0
+        # and the CertID echoed (02 01 00) was not the one asked about
+        "serial-of-no-octets": (
+            _spliced_request("serial-of-no-octets", cert_id(env.issuing, 0), nonce),
+            "malformed_request",
+        ),
         "spliced-without-stray": (
             _spliced_request("none", cert_id(env.issuing, good.serial_number), nonce),
             ["good"],

@@ -189,6 +189,10 @@ def parse_request(der: bytes) -> list[CertId]:
             size = CERT_ID_HASHES[alg].digest_size
             if len(name_hash) != size or len(key_hash) != size:
                 raise _malformed(f"issuer hashes are not {alg} digests")
+            if not cid["serial_number"].contents:
+                # X.690 §8.3.1: asn1crypto reads it as 0, and the CertID echoed (02 01 00)
+                # would not be the one asked about
+                raise _malformed("the serial number is an INTEGER of no octets")
             serial = int(cid["serial_number"].native)
             if serial < 0:
                 # no certificate of ours has one (RFC 5280 §4.1.2.2), and the builder cannot
