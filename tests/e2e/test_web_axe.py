@@ -9,7 +9,8 @@ origin only (``script-src 'self'``), so the contexts bypass the CSP (``bypass_cs
 axe's script only: the pages are the same. A violation of impact "serious" or "critical"
 fails the test, listed with the rule, the page and the element; moderate and minor ones are
 left, written to ``<output>/web/axe-left.txt`` (docs/web.md, "Accessibility", says which and
-why), as are the findings on the API documentation, the vendored Swagger UI's own markup.
+why), as is the one serious rule left on the API documentation: the vendored Swagger UI's
+own markup nests a button in a button (nested-interactive); the rest of that page is gated.
 axe gets a few seconds a page.
 
 ``make setup`` installs axe-core into ``.venv/node`` (npm ci from the lockfile); without it
@@ -83,22 +84,23 @@ class Judge:
         self.judged: list[str] = []
         self.slowest = 0.0
 
-    def __call__(self, page, name: str, *, gate: bool = True) -> None:
-        """Judge the page as it is now; ``gate=False`` records even its serious findings as
-        left (the API documentation: Swagger UI's own markup, not ours)."""
+    def __call__(self, page, name: str, *, besides: frozenset[str] = frozenset()) -> None:
+        """Judge the page as it is now; the rules in ``besides`` are recorded as left even
+        when serious (on the API documentation, Swagger UI's own markup, not ours)."""
         page.wait_for_load_state("networkidle")
         page.add_script_tag(path=str(self.js))
         started = time.monotonic()
         violations = page.evaluate(RUN_AXE, SECONDS_A_PAGE * 1000)
         self.slowest = max(self.slowest, time.monotonic() - started)
         self.judged.append(name)
+        gated = [v for v in violations if v["impact"] in SERIOUS and v["id"] not in besides]
         for v in violations:
-            kept = self.found if gate and v["impact"] in SERIOUS else self.left
+            kept = self.found if v in gated else self.left
             for n in v["nodes"]:
                 kept.append(
                     f"{name}: {v['id']} ({v['impact']}, {v['help']}) at {n['target']}: {n['html']}"
                 )
-        if gate and any(v["impact"] in SERIOUS for v in violations):
+        if gated:
             shot(page, "axe-" + re.sub(r"[^\w.-]+", "_", name).strip("_"))
 
 
@@ -163,7 +165,8 @@ def test_every_page_has_no_serious_accessibility_violation(site: Site, browser, 
         judge(page, "404")
         page.goto(site.url("/api/v1/docs"))
         page.locator(".opblock").first.wait_for(timeout=30_000)
-        judge(page, "/api/v1/docs", gate=False)  # vendored Swagger UI (docs/web.md)
+        # vendored Swagger UI: its operation rows nest a button in a button (docs/web.md)
+        judge(page, "/api/v1/docs", besides=frozenset({"nested-interactive"}))
         page.goto(site.url("/login"))
         page.fill("#phone", "1380013800")
         page.click("#send-code")
