@@ -164,6 +164,14 @@ def test_pages_as_pictures_before_the_flow_for_the_sender_and_for_the_signer(wor
         f"{base}/1?width=500", headers={**auth["org"], "If-None-Match": r.headers["etag"]}
     )
     assert again.status_code == 304  # the browser has this very picture
+    # compared weakly, in a list, or "*" (RFC 9110 §13.1.2): a proxy that weakens the ETag
+    # (W/) or a cache holding several sent them; before, only the exact tag alone was a 304
+    tag = r.headers["etag"]
+    for sent in (f"W/{tag}", f'"other", {tag}', "*"):
+        cond = c.get(f"{base}/1?width=500", headers={**auth["org"], "If-None-Match": sent})
+        assert cond.status_code == 304 and cond.headers["etag"] == tag, sent
+    other = c.get(f"{base}/1?width=500", headers={**auth["org"], "If-None-Match": '"other"'})
+    assert other.status_code == 200 and other.content == r.content
     assert c.get(f"{base}/2", headers=auth["org"]).json()["field"] == "page"
     # another organization: as if the flow did not exist
     assert c.get(base, headers=auth["other"]).status_code == 404

@@ -99,11 +99,21 @@ def pages_of(f: FlowFile) -> DocumentPages:
     )
 
 
+def _has(if_none_match: str | None, tag: str) -> bool:
+    """Whether ``If-None-Match`` names ``tag``: ``*``, or any of its list compared weakly (RFC
+    9110 §13.1.2, ``W/`` ignored). It was the whole header compared with the tag, so a proxy
+    that weakens ETags or a list of several was sent the picture again each time."""
+    if not if_none_match:
+        return False
+    sent = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in sent or tag in sent
+
+
 def page_png(request: Request, f: FlowFile, page: int, width: int) -> Response:
     """The PNG of one page, or 304 when the browser has this very picture."""
     tag = f'"{f.sha256[:32]}-{page}-{width}"'
     headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
-    if request.headers.get("if-none-match") == tag:
+    if _has(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     key = (f.sha256, page, width)
     png = _pictures.get(key)
