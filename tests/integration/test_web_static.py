@@ -103,6 +103,8 @@ def test_missing_directory_and_climbing_out(site: httpx.Client) -> None:
         assert r.headers["content-type"].startswith("application/problem+json"), path
         page = site.get(path, headers={"accept": "text/html"})
         assert page.status_code == 404 and "页面不存在" in page.text, path
+    r = site.post("/static/api.js")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
     secret = (STATIC.parent / "__init__.py").read_bytes()[:60]
     for target in (
         "/static/../__init__.py",
