@@ -182,6 +182,18 @@ def test_the_api_documentation_works_offline(site: Site, page):
     assert elsewhere == []
 
 
+def test_a_static_file_opened_directly_is_no_page_of_this_origin(site: Site, page):
+    """Chromium opening a static file as a document (the SVG favicon, a script, in a tab) gets
+    a sandboxed one of an opaque origin ("null"): an SVG's script could reach neither the
+    session's cookie nor the API as this origin. Before, ``/static/`` had no policy and the
+    document was this origin's. The pages themselves stay this origin's."""
+    for path in ("/static/favicon.svg", "/static/api.js"):
+        assert page.goto(site.url(path)).status == 200
+        assert page.evaluate("window.origin") == "null", path
+    page.goto(site.url("/"))
+    assert page.evaluate("window.origin") == site.base.rstrip("/")
+
+
 def test_pages_render_fast_and_use_no_outside_assets(site: Site):
     """Each page's server time (the Server-Timing of the render, and the wall time of the whole
     answer on this machine) is far below 200 ms; every asset is served by the platform."""
