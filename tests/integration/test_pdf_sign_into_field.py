@@ -816,3 +816,96 @@ def test_sign_fields_says_why_it_lists_none(pki, tmp_path):  # noqa: F811
         assert says in " ".join(run.stderr.split()), run.stderr
         run = yinxin_cli(["sign", "fields", "--in", str(path), "--json"], home)
         assert json.loads(run.stdout) == [], run.stdout
+
+
+_SEED_AGREE = [
+    ("issuer-ours", {}),
+    ("subject-ours", {}),
+    ("issuer-advised", {}),
+    ("reasons", {}),
+    ("digest", {}),
+    ("subfilter", {}),
+    ("timestamp", {}),
+    ("mdp", {}),
+    ("lockdoc", {"lock": True}),
+    ("issuer-foreign", {}),
+    ("subject-other", {}),
+    ("reasons-other", {}),
+    ("lockdoc", {}),
+    ("lockdoc-unlocked", {"lock": True}),
+    ("mdp", {"lock": True}),
+    ("timestamp", {"level": "B-B", "timestamper": None}),
+    ("attestation", {}),
+    ("subfilter-pkcs7-first", {}),
+]
+
+
+@pytest.mark.parametrize("case, extra", _SEED_AGREE)
+def test_check_field_with_the_signer_judges_seed_values_as_sealing(pki, case, extra):  # noqa: F811
+    """Given the signer (certificate, chain, role, lock, timestamp) — what a batch, a flow or
+    `sign pdf` knows before the code — ``check_field`` refuses exactly the seed values sealing
+    refuses, with the same message, and lets through what sealing makes: before, it judged no
+    seed value, so the code was asked for and spent on a seal sealing then refused."""
+    from yinxin.pdf.sign import FieldSigner, check_field
+
+    pdf = _prepared(
+        c.mupdf(1),
+        fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0, seed_value_dict=_seed(pki, case)),
+    )
+    req = pki.request(pdf, "甲方", placement=None, field_name="甲方签章", **extra)
+
+    def outcome(step) -> str | None:  # noqa: ANN001
+        try:
+            step()
+        except SigningError as e:
+            return f"{e.field} {e.code} {e.message}"
+        return None
+
+    sealed = outcome(lambda: sign_pdf(req))
+    checked = outcome(lambda: check_field(pdf, "甲方签章", signer=FieldSigner.of(req)))
+    assert checked == sealed
+    # a later signer (``first=False``, as a sign flow's second turn) is refused a certification
+    later = outcome(lambda: check_field(pdf, "甲方签章", signer=FieldSigner.of(req), first=False))
+    if case == "mdp" and not extra:
+        assert later is not None and "/MDP" in later and "already signed" in later, later
+    # either way (a parallel flow's signer): refused only what neither way could meet
+    either = outcome(lambda: check_field(pdf, "甲方签章", signer=FieldSigner.of(req), first=None))
+    assert (either is None) == (sealed is None or later is None)
+
+
+@pytest.mark.parametrize("case", ["subject-other", "issuer-foreign"])
+def test_a_certificate_the_check_refuses_fails_pyhankos_validation(pki, case):  # noqa: F811
+    """What the check refuses would have failed: the same field signed by pyHanko with the
+    same certificate, its own seed-value check switched off, is a signature pyHanko's
+    validator calls failed (seed values not met)."""
+    from asn1crypto import x509 as a_x509
+    from pyhanko.sign import signers
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from tests.integration.pdf_inputs_corpus import pyhanko_signer
+    from tests.integration.test_pdf_sign import DER
+    from yinxin.pdf.sign import FieldSigner, check_field
+
+    pdf = _prepared(
+        c.mupdf(1),
+        fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0, seed_value_dict=_seed(pki, case)),
+    )
+    req = pki.request(pdf, "甲方", placement=None, field_name="甲方签章")
+    with pytest.raises(SigningError) as err:
+        check_field(pdf, "甲方签章", signer=FieldSigner.of(req))
+    assert (err.value.field, err.value.code) == ("field_name", "seed_value")
+    party = pki.parties["甲方"]
+    pdf_signer = signers.PdfSigner(
+        signers.PdfSignatureMetadata(
+            field_name="甲方签章", subfilter=fields.SigSeedSubFilter.PADES
+        ),
+        signer=pyhanko_signer(party.key.native, party.cert, [pki.ca, pki.root]),
+    )
+    pdf_signer._ignore_sv = True  # as a signer that does not look at the field's /SV
+    out = pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf))).getvalue()
+    root = a_x509.Certificate.load(pki.root.public_bytes(DER))
+    (emb,) = PdfFileReader(io.BytesIO(out)).embedded_signatures
+    st = validate_pdf_signature(emb, ValidationContext(trust_roots=[root], allow_fetching=False))
+    assert st.intact and st.valid and st.trusted
+    assert not st.seed_value_ok and not st.bottom_line, st.pretty_print_details()

@@ -71,6 +71,7 @@ from yinxin.pki.keys import KeyHandle
 __all__ = [
     "AnchorHit",
     "EmptySignatureField",
+    "FieldSigner",
     "Placement",
     "RevocationData",
     "SealStamp",
@@ -171,6 +172,44 @@ class SignRequest:
     lock: bool = False  # the last signer locks the document (DocMDP / FieldMDP, P=1)
     cross_page: bool = False  # 骑缝章 across the right edges of all pages
     signing_time: dt.datetime | None = None  # /M; defaults to now
+
+
+@dataclass(frozen=True)
+class FieldSigner:
+    """Who seals into a prepared field, as far as its seed values (/SV) judge them: the
+    certificate and its chain, the role and reason (the /Reason made of them), whether the
+    seal locks the document and whether it is timestamped (None: not known yet — a batch's
+    code is asked for before its level is). A caller knows this before the signer's code is
+    asked for (the seal's certificate needs no PIN), so ``check_field`` judges the seed values
+    then; sealing judges them from its ``SignRequest`` by the same rule."""
+
+    certificate: x509.Certificate
+    chain: Sequence[x509.Certificate] = ()
+    trust_roots: Sequence[x509.Certificate] = ()
+    role: str | None = None
+    reason: str | None = None
+    lock: bool = False
+    timestamped: bool | None = True
+
+    @classmethod
+    def of(cls, req: SignRequest) -> FieldSigner:
+        return cls(
+            req.certificate,
+            tuple(req.chain),
+            tuple(req.trust_roots),
+            req.role,
+            req.reason,
+            bool(req.lock),
+            req.timestamper is not None,
+        )
+
+    @property
+    def hash_name(self) -> str:
+        """The digest the seal will use: its key's (``cades.signer_material``), read from the
+        certificate's public key as the key handle reads its own."""
+        from yinxin.pki.algorithms import algorithm_of
+
+        return algorithm_of(self.certificate.public_key()).hash.name
 
 
 # ------------------------------------------------------------------------------ reading
@@ -1096,7 +1135,7 @@ def _refuse_field(name: str, message: str, code: str) -> SigningError:
 def _check_seed_values(
     name: str,
     sv: generic.DictionaryObject,
-    req: SignRequest,
+    req: FieldSigner,
     hash_name: str,
     *,
     first: bool,
@@ -1155,7 +1194,7 @@ def _check_seed_values(
     if required(6) and dget(sv, "/AddRevInfo") == True:  # noqa: E712
         raise refuse("/AddRevInfo", "revocation information inside the signature")
     ts = dget(sv, "/TimeStamp")
-    if isinstance(ts, dict) and int(dget(ts, "/Ff") or 0) & 1 and req.timestamper is None:
+    if isinstance(ts, dict) and int(dget(ts, "/Ff") or 0) & 1 and req.timestamped is False:
         raise refuse("/TimeStamp", "a timestamp, and level B-B makes none")
     locking = bool(req.lock)
     mdp = dget(sv, "/MDP")
@@ -1187,7 +1226,7 @@ def _check_seed_values(
     return p or None
 
 
-def _check_seed_cert(sv: generic.DictionaryObject, req: SignRequest, refuse) -> None:  # noqa: ANN001
+def _check_seed_cert(sv: generic.DictionaryObject, req: FieldSigner, refuse) -> None:  # noqa: ANN001
     """Meet /SV /Cert as pyHanko's validator judges it (``SigCertConstraints.satisfied_by``
     over the signer's certificate and chain), or refuse naming /Cert."""
     from asn1crypto import x509 as a_x509
@@ -1336,13 +1375,48 @@ def _signed(reader: PdfFileReader) -> bool:
         return True
 
 
-def check_field(pdf: bytes, field_name: str, placement: Placement | None = None) -> None:
+def check_field(
+    pdf: bytes,
+    field_name: str,
+    placement: Placement | None = None,
+    *,
+    signer: FieldSigner | None = None,
+    first: bool | None = None,
+) -> None:
     """Refuse, as sealing would and before a code is used, a prepared field the seal cannot go
     into (naming ``field_name``: another type, signed, locked, split on a signed document) or a
     placement given with it (naming ``placement``). A name the form has no field of is a new
-    field's, as before. Seed values need the signer's certificate: judged at sealing."""
+    field's, as before.
+
+    With ``signer`` (known before the code: the seal's certificate needs no PIN), also the
+    field's seed values this signer cannot meet (``seed_value``), by the rule sealing applies
+    (``_check_seed_values``): a code asked for and typed in, then refused at sealing, was
+    spent on a seal that could never be made. Whether the seal is the document's first
+    signature (a certification /MDP asks for, /LockDocument) is read from ``pdf``; ``first``
+    says it instead when the caller knows better (a sign flow's later signer: False) or
+    cannot know (a parallel flow's: None, refused only what neither way could meet)."""
     reader, pages = _open(pdf)
-    _named_field(reader, pages, field_name, placement, False)
+    found = _named_field(reader, pages, field_name, placement, False)
+    sv = dget(found.node, "/SV") if found is not None and signer is not None else None
+    if signer is None or not isinstance(sv, generic.DictionaryObject):
+        return
+    signed = _signed(reader)
+    ways = [False] if signed or first is False else [True] if first else [True, False]
+    refusals = []
+    for way in ways:
+        try:
+            _check_seed_values(
+                field_name,
+                sv,
+                signer,
+                signer.hash_name,
+                first=way,
+                field_lock_p=_lock_p(found.node),
+            )
+            return
+        except SigningError as e:
+            refusals.append(e)
+    raise refusals[0]
 
 
 def _target_field(req: SignRequest, reader: PdfFileReader, pages: PageTree) -> _Target | None:
@@ -1513,7 +1587,7 @@ def sign_pdf_detailed(
             certify_p = _check_seed_values(
                 field_name,
                 sv,
-                req,
+                FieldSigner.of(req),
                 material.hash_name,
                 first=not existing,
                 field_lock_p=_lock_p(target.node),

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.identity import refuse_hidden
 from yinxin.pdf.sign import (
+    FieldSigner,
     Level,
     Placement,
     SignedPdf,
@@ -224,15 +225,27 @@ class BatchSigning:
             raise ValidationError(f"context is over {MAX_CONTEXT} bytes", field="context")
         return client_ip, who, ctx
 
-    def _check_placements(self, checked: Sequence[_Checked], seal: int | str | None) -> None:
+    def _check_placements(
+        self, checked: Sequence[_Checked], seal: int | str | None, level: str | None = None
+    ) -> None:
         """Refuse, naming ``items[i].placement`` as sealing would, a document's placement it
         does not take (a page it has not, an anchor text it does not hold) and, with ``seal``,
-        the seal at its size running off the page — all found without the seal's key, so
-        before the code is sent (``request_code``) and before it is checked (``sign``)."""
+        the seal at its size running off the page, and a prepared field's seed values its
+        certificate, the item's role or ``level`` (None: not known yet) cannot meet (naming
+        ``items[i].field_name``) — all found without the seal's key, so before the code is
+        sent (``request_code``) and before it is checked (``sign``)."""
+        signers: dict[Role | None, FieldSigner | None] = {}
         for i, c in enumerate(checked):
             try:
                 if c.field_name:  # the prepared field is where the seal goes
-                    check_field(c.pdf, c.field_name, c.placement)
+                    signer = None
+                    if seal is not None:
+                        if c.role not in signers:
+                            signers[c.role] = self.signing.field_signer(
+                                seal, role=c.role, level=level
+                            )
+                        signer = signers[c.role]
+                    check_field(c.pdf, c.field_name, c.placement, signer=signer)
                     continue
                 check_placement(c.pdf, c.placement or Placement(page=-1))
                 if seal is not None:
@@ -248,6 +261,7 @@ class BatchSigning:
         items: Sequence[BatchItem],
         actor: str | None = None,
         seal: int | str | None = None,
+        level: str | None = None,
     ) -> Challenge:
         """Send the signer one code for the whole list (its SMS says how many documents).
 
@@ -255,11 +269,16 @@ class BatchSigning:
         gets no code — the refusal :meth:`sign` would give before its PIN (no such seal, the
         seal or its certificate not usable, the signer neither its holder nor holding its grant,
         or a grant past its end or with fewer uses left than the batch has documents: ``403
-        grant_used_up``) comes now, before any SMS is sent or counted against the hour."""
+        grant_used_up``) comes now, before any SMS is sent or counted against the hour; so
+        does a prepared field whose seed values the seal's certificate cannot meet (with
+        ``level``, the level :meth:`sign` will be given, a timestamp one asks for too)."""
         checked = self._check(items)
-        # a placement signing would refuse (with ``seal``, the seal running off the page too)
-        # gets no code: it was sent one, and refused once the code was typed in
-        self._check_placements(checked, seal)
+        if level is not None:
+            level, _ = SigningService.check_options(level, None)
+        # a placement signing would refuse (with ``seal``, the seal running off the page too,
+        # and a field's seed values) gets no code: it was sent one, and refused once the code
+        # was typed in
+        self._check_placements(checked, seal, level)
         if seal is not None:
             self.seals.check_usable(seal, signer_subscriber_id, uses=len(checked))
         manifest = self._manifest(checked)
@@ -300,7 +319,7 @@ class BatchSigning:
         )
         # each document's placement as sealing would refuse it, before the code: a wrong code
         # with it used one of the code's tries
-        self._check_placements(checked, seal)
+        self._check_placements(checked, seal, level)
         manifest = self._manifest(checked)
         digest = manifest_sha256(manifest)
         who = SignerCredentials(

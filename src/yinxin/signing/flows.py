@@ -738,6 +738,12 @@ class SignFlows:
         anchors: dict[tuple[int, str], set[int]] = {}
         prepared = [prepared_of(pdf) for _name, pdf in docs]
         taken: dict[tuple[int, str], int] = {}  # (document, field) → the signer naming it
+        # whether a signer's seal is a document's first (what a seed value /MDP or
+        # /LockDocument asks of it): in a sequential flow, the earliest turn's; in a parallel
+        # one of several signers, not known (judged then as either way)
+        asked = [getattr(x, "order", None) for x in signers]
+        turn_of = [t if t is not None else i + 1 for i, t in enumerate(asked)]
+        earliest = min((t for t in turn_of if isinstance(t, int)), default=None)
         for i, spec in enumerate(signers):
             if not isinstance(spec, SignerSpec):
                 raise ValidationError("a signer is a SignerSpec", field=f"signers[{i}]")
@@ -788,7 +794,13 @@ class SignFlows:
                     raise ValidationError(
                         f"no document at position {pos}", field=_field(i, "placements")
                     )
-            in_fields = self._signer_fields(i, spec, docs, prepared, per_doc, taken)
+            if order == SigningOrder.SEQUENTIAL:
+                first: bool | None = turn == earliest
+            else:
+                first = True if len(signers) == 1 else None
+            in_fields = self._signer_fields(
+                i, spec, docs, prepared, per_doc, taken, self._field_signer(s, seal.id, spec), first
+            )
             default = spec.placement or Placement(anchor=f"{spec.role}（签章）")
             placements = []
             for pos, (_name, pdf) in enumerate(docs):
@@ -839,6 +851,18 @@ class SignFlows:
             planned.append((spec, seal.id, seal.es_id, placements, turn))
         return planned
 
+    def _field_signer(self, s: Session, seal_id: int, spec: SignerSpec) -> Any:
+        """Who signer ``spec`` seals as, for a named field's seed values (``FieldSigner``):
+        only when a field is named (building the batch signer otherwise is not needed). The
+        link signs at B-LT (``BatchSigning.sign``'s level), so with a timestamp."""
+        if spec.field_name is None and not spec.field_names:
+            return None
+        from yinxin.pdf.sign import Level
+
+        return self._batch().signing.field_signer(
+            seal_id, role=spec.role, level=Level.B_LT, session=s
+        )
+
     @staticmethod
     def _signer_fields(
         i: int,
@@ -847,11 +871,16 @@ class SignFlows:
         prepared: list[Prepared],
         per_doc: dict[int, Any],
         taken: dict[tuple[int, str], int],
+        signer: Any = None,
+        first: bool | None = None,
     ) -> dict[int, str]:
         """The prepared field signer ``i`` seals into on each document (position → name),
         checked before anything is stored: a name is an empty signature field of that
-        document, given without a placement there, named by no other signer; a certified
-        document (P=2, P=3) needs one from every signer. ``taken`` gathers the names."""
+        document, given without a placement there, named by no other signer, whose seed
+        values (/SV) ``signer`` (``FieldSigner``: the signer's seal's certificate, role, the
+        link's level) can meet when it signs — ``first`` or after others (None: either) —
+        a certified document (P=2, P=3) needs one from every signer. ``taken`` gathers the
+        names."""
         from yinxin.pdf.sign import SigningError, check_field
 
         names: dict[int, tuple[str, str]] = {}  # position → (name, the field naming it)
@@ -888,8 +917,9 @@ class SignFlows:
                     field=at,
                     code="no_such_field",
                 )
-            try:  # a field lock (/Lock) the seal cannot honour: refused now, not at signing
-                check_field(docs[pos][1], name)
+            try:  # a field lock (/Lock) the seal cannot honour, a seed value (/SV) the
+                # signer's certificate cannot meet: refused now, not after every signer before
+                check_field(docs[pos][1], name, signer=signer, first=first)
             except SigningError as e:
                 raise ValidationError(
                     f"document {pos} ({doc}): {e.message}", field=at, code=e.code
@@ -1222,10 +1252,13 @@ class SignFlows:
         flow that seal could not sign for them (a grant with fewer uses left than documents, a
         frozen seal…) is refused now, before an SMS that could not be used."""
         ctx = self.signer_for_link(token)
+        from yinxin.pdf.sign import Level
+
         return self._batch().request_code(
             signer_subscriber_id=ctx.signer.subscriber_id,
             items=self._items(ctx),
             seal=ctx.signer.seal_id,
+            level=Level.B_LT,  # what ``sign`` signs at: a field's /TimeStamp is judged too
         )
 
     def sign(

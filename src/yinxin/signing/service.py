@@ -29,6 +29,7 @@ from yinxin.archive.service import Archive
 from yinxin.errors import NotFound, ValidationError
 from yinxin.pdf.sign import (
     LEVELS,
+    FieldSigner,
     Level,
     Placement,
     RevocationData,
@@ -42,7 +43,7 @@ from yinxin.pdf.sign import (
 )
 from yinxin.registry.status import Evidence
 from yinxin.seals.pin import SealMaterial
-from yinxin.seals.rows import seal_row
+from yinxin.seals.rows import certificate_and_key, seal_row
 from yinxin.seals.service import Seals, UnlockedSeal
 from yinxin.signing.intent import Challenge, Confirmation, IntentConfirmation
 from yinxin.store import audit
@@ -304,6 +305,40 @@ class SigningService:
             return
         check_fits(document, placed, height_mm=placed.width_mm * height / width)
 
+    def field_signer(
+        self,
+        seal: int | str,
+        *,
+        role: str | None,
+        level: str | None,
+        lock: bool = False,
+        reason: str | None = None,
+        session: Session | None = None,
+    ) -> FieldSigner | None:
+        """Who the seal signs as, for a prepared field's seed values (``check_field``): its
+        certificate read from its row (no PIN), our chain and root, the role and reason, the
+        lock, and whether ``level`` timestamps (None: not known yet). None when there is no
+        such seal: the later checks refuse it naming ``seal``. ``session``: the caller's
+        read, if it holds one."""
+        with contextlib.nullcontext(session) if session is not None else self.db.read() as s:
+            try:
+                row = seal_row(s, seal)
+            except NotFound:
+                return None
+            cert, _key = certificate_and_key(s, row)
+            der = cert.der if cert is not None else None
+        if der is None:
+            return None
+        return FieldSigner(
+            x509.load_der_x509_certificate(der),
+            tuple(self.ca.chain()),
+            (self.ca.certificate("root"),),
+            role,
+            reason,
+            lock,
+            None if level is None else level != Level.B_B,
+        )
+
     def sign_request(
         self,
         document: bytes,
@@ -523,7 +558,10 @@ class SigningService:
         if field_name:
             # the prepared field is where the seal goes: one that cannot take it is refused
             # (and a placement beside it) before the code is used, as a bad placement is
-            check_field(document, field_name, placement)
+            # and so are its seed values the seal cannot meet (its certificate, the reason,
+            # the lock, a timestamp): found at sealing, the code and PIN were typed for nothing
+            signer = self.field_signer(seal, role=role, level=level, lock=lock, reason=reason)
+            check_field(document, field_name, placement, signer=signer)
         else:
             check_placement(document, placement or Placement(page=-1))
             self.check_fits(document, seal, placement)  # the seal's size: its row's, no PIN

@@ -534,7 +534,7 @@ def sign_batch(
             return as_options(
                 BATCH_FIELDS,
                 lambda: platform(home).batch.request_code(
-                    signer_subscriber_id=signer, items=batch, seal=seal
+                    signer_subscriber_id=signer, items=batch, seal=seal, level=level
                 ),
             )
 

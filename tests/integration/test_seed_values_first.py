@@ -1,0 +1,230 @@
+"""A prepared field's seed values (/SV) judged with the signer's certificate before the
+signer's code is asked for or checked: a batch's code (and so a sign flow's link), `sign pdf
+--field`, and a sign flow's create naming the field for a signer.
+
+Before, ``check_field`` had no certificate and judged no seed value: the code was sent (an
+SMS, a minute before the next), typed in, checked (a wrong one counted against it) and the
+PIN tried, and only sealing refused — a seal that could never be made; a flow naming a field
+whose /Cert another certificate meets was created, and every signer after that one stuck.
+What the check lets through is sealed and verifies with pyHanko's validator (which judges the
+seed values); what it refuses pyHanko calls failed (test_pdf_sign_into_field).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from asn1crypto import x509 as a_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from tests import dbdump
+from tests.fixtures.samples import contract_pdf
+from tests.integration.signing_flow import World, outbox_lines, read_code
+from yinxin.errors import ValidationError
+from yinxin.signing.batch import BatchItem
+from yinxin.signing.flows import SignerSpec
+
+A_BOX = (60, 120, 220, 220)
+B_BOX = (330, 120, 490, 220)
+
+
+def _asn1(pem: str) -> a_x509.Certificate:
+    return a_x509.Certificate.load(
+        x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER)
+    )
+
+
+def _contract(w: World, case: str) -> bytes:
+    """A contract with 甲方签章 (seed values of ``case``) and 乙方签章 prepared."""
+    flags = fields.SigCertConstraintFlags
+    sv = {
+        # 甲方's field asks for 乙方's certificate: the contract seal cannot meet it
+        "subject-other": fields.SigSeedValueSpec(
+            cert=fields.SigCertConstraints(flags=flags.SUBJECT, subjects=[_asn1(w.person_cert.pem)])
+        ),
+        "subject-ours": fields.SigSeedValueSpec(
+            cert=fields.SigCertConstraints(flags=flags.SUBJECT, subjects=[_asn1(w.org_cert.pem)])
+        ),
+        "reasons-other": fields.SigSeedValueSpec(
+            flags=fields.SigSeedValFlags.REASONS, reasons=["同意"]
+        ),
+        "timestamp": fields.SigSeedValueSpec(
+            timestamp_required=True, timestamp_server_url="http://127.0.0.1:9/tsa"
+        ),
+        "mdp": fields.SigSeedValueSpec(
+            seed_signature_type=fields.SeedSignatureType(fields.MDPPerm(2))
+        ),
+    }[case]
+    writer = IncrementalPdfFileWriter(io.BytesIO(contract_pdf(1)))
+    fields.append_signature_field(
+        writer, fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0, seed_value_dict=sv)
+    )
+    fields.append_signature_field(writer, fields.SigFieldSpec("乙方签章", box=B_BOX, on_page=0))
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def _items(pdf: bytes, role: str = "甲方") -> list[BatchItem]:
+    return [BatchItem(pdf, "技术服务合同.pdf", role=role, field_name="甲方签章")]
+
+
+@pytest.mark.parametrize(
+    "case, level, named",
+    [
+        ("subject-other", None, "/Cert"),
+        ("reasons-other", None, "/Reasons"),
+        ("timestamp", "B-B", "/TimeStamp"),
+    ],
+)
+def test_a_batch_gets_no_code_for_a_field_its_seal_cannot_meet(world, case, level, named):
+    """The code for a batch with its seal (a flow's link asks the same way) is refused naming
+    items[i].field_name, with no SMS and nothing stored: it was sent, and sealing refused."""
+    w, p = world, world.p
+    pdf = _contract(w, case)
+    mark, before = outbox_lines(w.outbox), dbdump.dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.batch.request_code(
+            signer_subscriber_id=w.jia.id, items=_items(pdf), seal=w.jia.seal.es_id, level=level
+        )
+    assert (e.value.field, e.value.code) == ("items[0].field_name", "seed_value"), e.value.message
+    assert "'甲方签章'" in e.value.message and named in e.value.message, e.value.message
+    assert outbox_lines(w.outbox) == mark  # no SMS
+    assert dbdump.diff(before, dbdump.dump(p)) == []
+
+
+def test_signing_is_refused_on_the_seed_value_before_the_code_is_checked(world):
+    """A code asked for without the seal (`sign code`, a batch's code without --seal): the
+    signing is refused on the seed value before the code is checked or the PIN tried — a
+    mistyped code costs no try (the challenge's row unchanged), a right one stays usable."""
+    w, p = world, world.p
+    pdf = _contract(w, "subject-other")
+    # one document
+    before = outbox_lines(w.outbox)
+    ch = p.signing.request_confirmation(
+        signer_subscriber_id=w.jia.id, document=pdf, document_name="技术服务合同.pdf"
+    )
+    code = read_code(w.outbox, w.jia.phone, after=before)
+    wrong = "000000" if code != "000000" else "111111"
+    snap = dbdump.dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.signing.sign(
+            pdf,
+            seal=w.jia.seal.es_id,
+            pin=w.jia.pin,
+            signer_subscriber_id=w.jia.id,
+            challenge_id=ch.challenge_id,
+            code=wrong,
+            role="甲方",
+            field_name="甲方签章",
+        )
+    assert (e.value.field, e.value.code) == ("field_name", "seed_value"), e.value.message
+    assert dbdump.diff(snap, dbdump.dump(p)) == []  # the wrong code was not counted
+    # a batch
+    w.clock.advance(minutes=7)
+    before = outbox_lines(w.outbox)
+    ch = p.batch.request_code(signer_subscriber_id=w.jia.id, items=_items(pdf))  # no seal
+    code = read_code(w.outbox, w.jia.phone, after=before)
+    wrong = "000000" if code != "000000" else "111111"
+    snap = dbdump.dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.batch.sign(
+            _items(pdf),
+            seal=w.jia.seal.es_id,
+            pin=w.jia.pin,
+            signer_subscriber_id=w.jia.id,
+            challenge_id=ch.challenge_id,
+            code=wrong,
+        )
+    assert (e.value.field, e.value.code) == ("items[0].field_name", "seed_value"), e.value.message
+    assert dbdump.diff(snap, dbdump.dump(p)) == []
+
+
+def _flow(w: World, pdf: bytes, *signers: SignerSpec, order: str = "sequential"):  # noqa: ANN202
+    return w.p.flows.create(
+        "技术服务合同",
+        documents=[("技术服务合同.pdf", pdf)],
+        signers=list(signers),
+        order=order,
+        deadline=w.clock.now() + dt.timedelta(days=3),
+    )
+
+
+def _jia(w: World, turn: int) -> SignerSpec:
+    return SignerSpec(w.jia.id, "甲方", w.jia.seal.es_id, order=turn, field_name="甲方签章")
+
+
+def _yi(w: World, turn: int) -> SignerSpec:
+    return SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id, order=turn, field_name="乙方签章")
+
+
+@pytest.mark.parametrize(
+    "case, turns, named",
+    [
+        ("subject-other", (1, 2), "/Cert"),  # another certificate's field
+        ("reasons-other", (1, 2), "/Reasons"),  # a reason "甲方签章" is not
+        ("mdp", (2, 1), "/MDP"),  # a certification, and 乙方 signs before
+    ],
+)
+def test_a_flow_naming_a_field_its_signer_cannot_meet_is_not_created(world, case, turns, named):
+    """Refused at create naming signers[0].field_name, nothing stored: before, the flow was
+    made, and 甲方's link refused at sealing, leaving every signer after 甲方 stuck."""
+    w, p = world, world.p
+    pdf = _contract(w, case)
+    before, mark = dbdump.dump(p), outbox_lines(w.outbox)
+    with pytest.raises(ValidationError) as e:
+        _flow(w, pdf, _jia(w, turns[0]), _yi(w, turns[1]))
+    assert (e.value.field, e.value.code) == ("signers[0].field_name", "seed_value"), e.value.message
+    assert "'甲方签章'" in e.value.message and named in e.value.message, e.value.message
+    assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
+
+
+def _sign_link(w: World, token: str, party) -> object:  # noqa: ANN001
+    w.clock.advance(minutes=7)
+    before = outbox_lines(w.outbox)
+    ch = w.p.flows.request_code(token)
+    code = read_code(w.outbox, party.phone, after=before)
+    return w.p.flows.sign(token, pin=party.pin, challenge_id=ch.challenge_id, code=code)
+
+
+@pytest.mark.parametrize(
+    "case, turns, order",
+    [
+        ("subject-ours", (1, 2), "sequential"),  # the field asks for 甲方's own certificate
+        ("mdp", (1, 2), "sequential"),  # 甲方 signs first: the certification is made
+        ("mdp", (1, 1), "parallel"),  # who signs first is not known: let through, as before
+    ],
+)
+def test_a_field_its_signer_can_meet_is_sealed_and_verifies(world, case, turns, order):
+    """What the check lets through at create is sealed through the links into its field and
+    verifies with pyHanko's validator, which judges the field's seed values."""
+    w, p = world, world.p
+    pdf = _contract(w, case)
+    flow = _flow(w, pdf, _jia(w, turns[0]), _yi(w, turns[1]), order=order)
+    links = {link.subscriber_id: link.token for link in p.flows.start(flow.id).links}
+    _sign_link(w, links[w.jia.id], w.jia)
+    done = _sign_link(w, links[w.yi.id], w.yi)
+    assert done.flow.state == "completed"
+    (doc,) = done.flow.documents
+    signed = p.flows.download(flow.id, doc.id).pdf
+    root = a_x509.Certificate.load(p.ca.certificate("root").public_bytes(Encoding.DER))
+    sigs = [
+        e
+        for e in PdfFileReader(io.BytesIO(signed)).embedded_signatures
+        if e.sig_object_type == "/Sig"
+    ]
+    assert [e.field_name for e in sigs] == ["甲方签章", "乙方签章"]
+    for emb in sigs:
+        st = validate_pdf_signature(
+            emb, ValidationContext(trust_roots=[root], allow_fetching=False)
+        )
+        assert st.intact and st.valid and st.trusted and st.seed_value_ok, st.pretty_print_details()
+        assert st.bottom_line, st.pretty_print_details()
