@@ -228,3 +228,25 @@ def test_a_field_its_signer_can_meet_is_sealed_and_verifies(world, case, turns, 
         )
         assert st.intact and st.valid and st.trusted and st.seed_value_ok, st.pretty_print_details()
         assert st.bottom_line, st.pretty_print_details()
+
+
+def test_an_sm2_seal_is_not_a_crash_at_the_seed_check(world):
+    """An SM2 seal's certificate has a key ``cryptography`` cannot read: the seed-value check
+    leaves it to sealing (which refuses an SM2 key for a PDF, naming ``key``) instead of
+    failing with an error of its own when the code is asked for."""
+    from tests.integration.signing_flow import PERSON_PIN, _form, _issue
+
+    w, p = world, world.p
+    p.ca.add_hierarchy("sm2")
+    cert = _issue(p, w.member.id, "person-signing", pin=PERSON_PIN, algorithm="sm2")
+    seal = p.seals.create(
+        subscriber_id=w.member.id,
+        kind="personal",
+        certificate_serial=cert.serial,
+        form=_form("王五", "350102198511223455"),
+    )
+    pdf = _contract(w, "subject-other")
+    ch = p.batch.request_code(
+        signer_subscriber_id=w.member.id, items=_items(pdf, "乙方"), seal=seal.es_id
+    )
+    assert ch.challenge_id

@@ -204,12 +204,17 @@ class FieldSigner:
         )
 
     @property
-    def hash_name(self) -> str:
+    def hash_name(self) -> str | None:
         """The digest the seal will use: its key's (``cades.signer_material``), read from the
-        certificate's public key as the key handle reads its own."""
+        certificate's public key as the key handle reads its own. None for a key that makes
+        no PDF signature (SM2: GB/T 38540 seals), which sealing refuses naming ``key``."""
         from yinxin.pki.algorithms import algorithm_of
 
-        return algorithm_of(self.certificate.public_key()).hash.name
+        try:
+            alg = algorithm_of(self.certificate.public_key())
+        except Exception:  # a key cryptography cannot read (SM2) or the platform does not issue
+            return None
+        return None if alg.family == "sm2" else alg.hash.name
 
 
 # ------------------------------------------------------------------------------ reading
@@ -1400,6 +1405,9 @@ def check_field(
     sv = dget(found.node, "/SV") if found is not None and signer is not None else None
     if signer is None or not isinstance(sv, generic.DictionaryObject):
         return
+    hash_name = signer.hash_name
+    if hash_name is None:  # no PDF signature at all: sealing refuses the key itself
+        return
     signed = _signed(reader)
     ways = [False] if signed or first is False else [True] if first else [True, False]
     refusals = []
@@ -1409,7 +1417,7 @@ def check_field(
                 field_name,
                 sv,
                 signer,
-                signer.hash_name,
+                hash_name,
                 first=way,
                 field_lock_p=_lock_p(found.node),
             )
