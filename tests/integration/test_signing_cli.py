@@ -1056,3 +1056,87 @@ def test_sign_local_refuses_placement_without_a_seal_image(home, tmp_path):
         )
     )
     assert out.exists()
+
+
+def _seed_field(contract: bytes, sv) -> bytes:  # noqa: ANN001
+    """``contract`` with an empty 乙方签章 field carrying the seed values ``sv``."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(contract))
+    spec = fields.SigFieldSpec("乙方签章", box=(330, 120, 490, 220), on_page=0, seed_value_dict=sv)
+    fields.append_signature_field(writer, spec)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def test_seed_values_the_seal_cannot_meet_are_refused_before_the_code(home, tmp_path):
+    """`sign batch --field` (first run, with --seal and --level B-B) on a field asking for a
+    timestamp, and `sign pdf --field` with a wrong code on a field asking (/Cert /Subject)
+    for the organization's certificate: exit 2 ``seed_value`` with no SMS sent and no try of
+    the code used. Before, the batch's code was sent, and `sign pdf` counted the wrong code
+    (exit 5) — with a right one, sealing refused after the code and the PIN."""
+    import datetime as dt
+
+    from asn1crypto import x509 as a_x509
+    from pyhanko.sign import fields
+
+    from yinxin.store.models.notify import IntentChallenge
+
+    w = home.w
+    yi = w.yi
+    with w.p.db.transaction() as s:  # as if the one-code-a-minute limit had been waited out
+        q = select(IntentChallenge).where(IntentChallenge.subscriber_id == yi.id)
+        for earlier in s.execute(q).scalars():
+            earlier.created_at -= dt.timedelta(minutes=2)
+    contract = home.contract.read_bytes()
+    stamped = tmp_path / "timestamp.pdf"
+    stamped.write_bytes(
+        _seed_field(
+            contract,
+            fields.SigSeedValueSpec(
+                timestamp_required=True, timestamp_server_url="http://127.0.0.1:9/tsa"
+            ),
+        )
+    )
+    before = outbox_lines(w.outbox)
+    batch = ["sign", "batch", str(stamped), "--seal", yi.seal.es_id, "--signer", str(yi.id)]
+    proc = home.run(*batch, "--field", "乙方签章", "--role", "乙方", "--level", "B-B", "--json")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["error"] == "seed_value" and "/TimeStamp" in got["message"], got
+    assert outbox_lines(w.outbox) == before  # no SMS
+
+    org = a_x509.Certificate.load(
+        x509.load_pem_x509_certificate(w.org_cert.pem.encode()).public_bytes(
+            serialization.Encoding.DER
+        )
+    )
+    theirs = tmp_path / "theirs.pdf"
+    flags = fields.SigCertConstraintFlags
+    theirs.write_bytes(
+        _seed_field(
+            contract,
+            fields.SigSeedValueSpec(
+                cert=fields.SigCertConstraints(flags=flags.SUBJECT, subjects=[org])
+            ),
+        )
+    )
+    ch = ok_json(home.run("sign", "code", "--in", str(theirs), "--signer", str(yi.id), "--json"))
+    code = read_code(w.outbox, yi.phone, after=before)
+    out = tmp_path / "never.pdf"
+    args = [
+        "sign", "pdf", "--in", str(theirs), "--out", str(out), "--seal", yi.seal.es_id,
+        "--signer", str(yi.id), "--challenge", ch["challenge_id"], "--role", "乙方",
+        "--field", "乙方签章", "--json",
+    ]  # fmt: skip
+    proc = home.run(*args, env={"YINXIN_SEAL_PIN": yi.pin, "YINXIN_CODE": wrong_code(code)})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    got = json.loads(proc.stdout)
+    assert (got["error"], got["field"]) == ("seed_value", "field"), got
+    assert "/Cert" in got["message"] and not out.exists()
+    with w.p.db.read() as s:
+        assert s.get(IntentChallenge, ch["challenge_id"]).failed_attempts == 0
