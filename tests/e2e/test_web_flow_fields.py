@@ -16,11 +16,9 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from tests.e2e.conftest import Site, shot, unlabeled
 from tests.e2e.test_web_signing import (
-    ORG_PHONE,
-    codes_a_minute_ago,
     read_link,
     sign_by_service,
-    subscriber_login,
+    start_page_with_two_signers,
 )
 from tests.fixtures.samples import contract_pdf
 from tests.integration import pdf_inputs_corpus as corpus
@@ -48,15 +46,7 @@ def test_the_start_page_offers_the_contracts_fields_and_each_signer_seals_into_o
     path.write_bytes(pdf)
 
     flows_before = w.p.flows.list().items
-    codes_a_minute_ago(site, w.org.id)
-    subscriber_login(site, page, ORG_PHONE, "/flows/new")
-    page.locator("#sender-name").filter(has_text=w.org.name).wait_for()
-    rows = page.locator("#signers .signer-row")
-    rows.nth(1).wait_for()
-    jia, yi = rows.nth(0), rows.nth(1)
-    for row, party in ((jia, w.jia), (yi, w.yi)):
-        row.locator('[data-name="subscriber_id"]').fill(str(party.id))
-        row.locator('[data-name="seal"]').fill(party.seal.es_id)
+    jia, yi = start_page_with_two_signers(site, page)
     assert jia.locator(".field-mode").is_hidden()  # no file yet: nothing to offer
     page.set_input_files("#file", str(path))
     page.locator('.page-canvas[data-page="1"] img').wait_for()

@@ -611,15 +611,7 @@ def test_a_new_flow_with_a_document_altered_after_its_signature_says_why(
     bad = tmp_path / "已签合同.pdf"
     bad.write_bytes(add_page(signed))
     flows_before = w.p.flows.list().items
-    codes_a_minute_ago(site, w.org.id)
-    subscriber_login(site, page, ORG_PHONE, "/flows/new")
-    page.locator("#sender-name").filter(has_text=w.org.name).wait_for()
-    rows = page.locator("#signers .signer-row")
-    rows.nth(1).wait_for()
-    jia, yi = rows.nth(0), rows.nth(1)
-    for row, party in ((jia, w.jia), (yi, w.yi)):
-        row.locator('[data-name="subscriber_id"]').fill(str(party.id))
-        row.locator('[data-name="seal"]').fill(party.seal.es_id)
+    jia, yi = start_page_with_two_signers(site, page)
     page.set_input_files("#file", str(bad))
     page.locator('.page-canvas[data-page="1"] img').wait_for()
     before = outbox_lines(w.outbox)
@@ -629,6 +621,22 @@ def test_a_new_flow_with_a_document_altered_after_its_signature_says_why(
     assert said.inner_text() == "文件「已签合同.pdf」在已有签名之后被改动，不能再签署"
     assert w.p.flows.list().items == flows_before
     assert outbox_lines(w.outbox) == before
+
+
+def start_page_with_two_signers(site: Site, page):  # noqa: ANN201
+    """The organization on 发起签署 with its two signer rows filled for 甲方 and 乙方 (their
+    subscriber numbers and seals): the rows, 甲方's then 乙方's."""
+    w = site.world
+    codes_a_minute_ago(site, w.org.id)
+    subscriber_login(site, page, ORG_PHONE, "/flows/new")
+    page.locator("#sender-name").filter(has_text=w.org.name).wait_for()
+    rows = page.locator("#signers .signer-row")
+    rows.nth(1).wait_for()
+    jia, yi = rows.nth(0), rows.nth(1)
+    for row, party in ((jia, w.jia), (yi, w.yi)):
+        row.locator('[data-name="subscriber_id"]').fill(str(party.id))
+        row.locator('[data-name="seal"]').fill(party.seal.es_id)
+    return jia, yi
 
 
 def started_flow(site: Site, title: str, *parties, order: str = "parallel") -> list[str]:

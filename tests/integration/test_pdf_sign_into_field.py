@@ -473,31 +473,12 @@ def test_the_last_signers_lock_into_a_prepared_field_stops_the_next_seal(pki, tm
 def _foreign_ca():  # noqa: ANN202
     """A CA of another platform (asn1crypto): an issuer our signers' certificates are not
     from, for a seed value they cannot meet."""
-    import datetime as dt
-
     from asn1crypto import x509 as a_x509
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
     from tests.integration.test_pdf_sign import DER
+    from tests.integration.test_signing_cli import foreign_root
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "别家 CA")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return a_x509.Certificate.load(cert.public_bytes(DER))
+    return a_x509.Certificate.load(foreign_root("别家 CA").public_bytes(DER))
 
 
 def _seed(pki_, case: str):  # noqa: ANN001, ANN202

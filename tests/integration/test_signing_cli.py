@@ -379,7 +379,9 @@ def test_a_relying_party_elsewhere_verifies_with_its_own_trust_anchor(home, sign
     assert stranger.returncode == 1 and json.loads(stranger.stdout)["valid"] is False
 
 
-def make_foreign_root(directory: Path) -> Path:
+def foreign_root(common_name: str = "Some other root"):  # noqa: ANN201
+    """A self-signed CA certificate of another platform (cryptography's): a root our
+    signers' certificates are not from."""
     import datetime as dt
 
     from cryptography import x509
@@ -388,21 +390,24 @@ def make_foreign_root(directory: Path) -> Path:
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Some other root")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
+        .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
+
+
+def make_foreign_root(directory: Path) -> Path:
     path = directory / "foreign-root.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    path.write_bytes(foreign_root().public_bytes(serialization.Encoding.PEM))
     return path
 
 
