@@ -499,21 +499,27 @@ class Prepared:
 
 def prepared_of(pdf: bytes) -> Prepared:
     """What ``yinxin sign fields`` lists of ``pdf``, and whether it is certified so that only
-    those fields may be sealed (checked as sealing checks it: ``check_signable``)."""
-    from yinxin.pdf.sign import SigningError, check_signable, empty_signature_fields
+    those fields may be sealed (``certified_only_into_fields``)."""
+    from yinxin.pdf.sign import SigningError, empty_signature_fields
 
     try:
         found = {f.name: f.page for f in empty_signature_fields(pdf)}
     except SigningError:
         found = {}
-    if not found:  # nothing to seal into: a certified one was refused on the document itself
-        return Prepared(found, False)
+    # nothing to seal into: a certified one was refused on the document itself
+    return Prepared(found, bool(found) and certified_only_into_fields(pdf))
+
+
+def certified_only_into_fields(pdf: bytes) -> bool:
+    """Whether ``pdf``'s certification (DocMDP P=2, P=3) lets a seal go only into a field it
+    was prepared with, checked as sealing checks it (``check_signable``)."""
+    from yinxin.pdf.sign import SigningError, check_signable
+
     try:
         check_signable(pdf, earlier_signatures=True)
-        certified = False
     except SigningError as e:
-        certified = e.code == "certified"
-    return Prepared(found, certified)
+        return e.code == "certified"
+    return False
 
 
 def _check_placement(p: Any, name: str) -> Placement:
@@ -1861,6 +1867,7 @@ __all__ = [
     "Urged",
     "effective_state",
     "in_state_where",
+    "certified_only_into_fields",
     "prepared_of",
     "video_statement",
 ]

@@ -292,7 +292,7 @@ async def prepared_fields(request: Request, principal: Sender):
 
     def read() -> PreparedFields:
         from yinxin.pdf.sign import SigningError, empty_signature_fields
-        from yinxin.signing.flows import prepared_of
+        from yinxin.signing.flows import certified_only_into_fields
 
         try:
             found = empty_signature_fields(body)
@@ -309,7 +309,7 @@ async def prepared_fields(request: Request, principal: Sender):
                 )
                 for f in found
             ],
-            certified=prepared_of(body).certified,
+            certified=bool(found) and certified_only_into_fields(body),
         )
 
     return await run_in_threadpool(read)
