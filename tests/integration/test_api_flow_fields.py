@@ -146,6 +146,88 @@ def test_a_certified_contract_is_signed_into_its_fields_through_the_links(served
     assert sum(inside.values()) == reds(page), "the seals are drawn only inside the fields"
 
 
+MM = 72 / 25.4  # points in a millimetre
+AT = {"page": 1, "x_mm": 120, "y_mm": 150, "width_mm": 40}  # 甲方's seal on the other document
+
+
+def test_a_field_for_one_document_and_a_placement_for_the_others(served, tmp_path):  # noqa: F811
+    """甲方 names the certified contract's field (``field_names``) and a placement for the
+    rest (``placement``): the field wins where it is named, the placement applies to the
+    supplement, which has no field. Refused before ("give either a field or a placement");
+    now each document is sealed where it was meant to be."""
+    need("pdfsig", "certutil", "pdftoppm")
+    w, agent, c, home = served
+    api, link = c["org"], c["link"]
+    contract = certified_contract(w, agent)
+    supplement = contract_pdf(1, title="补充协议")
+    body = _body(
+        w,
+        contract,
+        [
+            _signer(w.jia, 1, field_names={"0": "甲方签章"}, placement=AT),
+            _signer(w.yi, 2, field_names={"0": "乙方签章"}),  # the anchor 乙方（签章） elsewhere
+        ],
+    )
+    body["documents"].append({"name": "补充协议.pdf", "content_base64": b64(supplement)})
+    r = api.post("/flows", json=body)
+    assert r.status_code == 201, r.text
+    flow = r.json()
+    jia = flow["signers"][0]["placements"]
+    assert jia[0]["field_name"] == "甲方签章" and jia[0]["x_mm"] is None
+    assert jia[1].get("field_name") is None and (jia[1]["x_mm"], jia[1]["y_mm"]) == (120, 150)
+    yi = flow["signers"][1]["placements"]
+    assert yi[0]["field_name"] == "乙方签章" and yi[1]["anchor"] == "乙方（签章）"
+    tokens = [x["token"] for x in api.post(f"/flows/{flow['id']}/start").json()["links"]]
+    for party, token in zip((w.jia, w.yi), tokens, strict=True):
+        done = sign_by_link(w, link, token, party)
+        assert [r["field_name"] for r in done["records"]][0] == f"{party.role}签章"
+    final = api.get(f"/flows/{flow['id']}").json()
+    assert final["state"] == "completed"
+    signed = [
+        api.get(f"/flows/{flow['id']}/documents/{d['id']}").content for d in final["documents"]
+    ]
+    root = w.p.ca.certificate("root")
+    nss = nss_trusting(tmp_path / "nss", root)
+    trust = a_x509.Certificate.load(root.public_bytes(Encoding.DER))
+    for n, (data, original, count) in enumerate(
+        ((signed[0], contract, 3), (signed[1], supplement, 2))
+    ):
+        assert data.startswith(original)
+        path = tmp_path / f"signed-{n}.pdf"
+        path.write_bytes(data)
+        blocks = pdfsig(path, nss)
+        assert len(blocks) == count, blocks
+        for block in blocks:
+            assert "Signature is Valid." in block and "Certificate is Trusted." in block, block
+            assert "form field is not signed" not in block, block
+        for emb in PdfFileReader(io.BytesIO(data)).embedded_signatures:
+            st = validate_pdf_signature(emb, ValidationContext(trust_roots=[trust]))
+            assert st.intact and st.valid and st.trusted, st.pretty_print_details()
+            assert st.docmdp_ok, st.pretty_print_details()
+        proc = yinxin_cli(["verify", str(path), "--json"], home, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout)["valid"] is True
+    # the contract: certified still, both seals inside their fields and nowhere else
+    reader = PdfFileReader(io.BytesIO(signed[0]))
+    assert [e.field_name for e in reader.embedded_signatures] == [
+        "Certification",
+        "甲方签章",
+        "乙方签章",
+    ]
+    height = float(reader.root["/Pages"]["/Kids"][0]["/MediaBox"][3])
+    page = shown(signed[0], 1, tmp_path)
+    inside = {name: reds(page, _pixels(box, height)) for name, box in BOXES.items()}
+    assert all(n > 200 for n in inside.values()), inside
+    assert sum(inside.values()) == reds(page)
+    # the supplement: 甲方's seal at its placement (120, 150 mm), 乙方's at its anchor
+    reader = PdfFileReader(io.BytesIO(signed[1]))
+    height = float(reader.root["/Pages"]["/Kids"][0]["/MediaBox"][3])
+    page = shown(signed[1], 1, tmp_path)
+    x, y, size = 120 * MM, 150 * MM, 40 * MM
+    at = reds(page, _pixels((x, y, x + size, y + size), height))
+    assert at > 200 and reds(page) - at > 200, (at, reds(page))
+
+
 def test_bad_field_names_are_refused_naming_the_field_with_nothing_stored(served):  # noqa: F811
     w, agent, c, _home = served
     api = c["org"]
@@ -177,6 +259,18 @@ def test_bad_field_names_are_refused_naming_the_field_with_nothing_stored(served
     both = _signer(w.yi, 2, field_name="乙方签章", placement={"page": 1, "x_mm": 20, "y_mm": 20})
     detail = refused([jia, both], "signers[1].field_name")
     assert "'乙方签章'" in detail and "not both" in detail, detail
+    # a field per document on every one, and a placement left for none of them
+    unused = _signer(
+        w.yi, 2, field_names={"0": "乙方签章"}, placement={"page": 1, "x_mm": 20, "y_mm": 20}
+    )
+    detail = refused([jia, unused], "signers[1].placement")
+    assert "no document" in detail, detail
+    # a field and a placement for the same document
+    both = _signer(
+        w.yi, 2, field_names={"0": "乙方签章"}, placements={"0": {"anchor": "乙方（签章）"}}
+    )
+    detail = refused([jia, both], "signers[1].field_names[0]")
+    assert "not both" in detail, detail
     # a certified contract: a signer without a field would break the certification
     detail = refused([jia, _signer(w.yi, 2)], "signers[1].field_name", "certified")
     assert "'甲方签章', '乙方签章'" in detail, detail

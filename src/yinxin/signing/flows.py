@@ -886,7 +886,14 @@ class SignFlows:
         values (/SV) ``signer`` (``FieldSigner``: the signer's seal's certificate, role, the
         link's level) can meet when it signs — ``first`` or after others (None: either) —
         a certified document (P=2, P=3) needs one from every signer. ``taken`` gathers the
-        names."""
+        names.
+
+        A field named for one document (``field_names``) wins there over the signer's default
+        ``placement``, which places the seal on the others: a contract prepared with fields
+        and an annex without any is sealed as meant, in one flow. A placement left for no
+        document is refused (it said something the flow would ignore), as are a field and a
+        placement for the same document (``placements``), and ``field_name`` with
+        ``placement``: both mean every document."""
         from yinxin.pdf.sign import SigningError, check_field
 
         names: dict[int, tuple[str, str]] = {}  # position → (name, the field naming it)
@@ -910,10 +917,13 @@ class SignFlows:
             doc = docs[pos][0]
             if not isinstance(name, str) or not name.strip() or len(name) > 100:
                 raise ValidationError("a field's name is 1–100 characters", field=at)
-            if pos in per_doc or spec.placement is not None:
+            every = spec.field_name is not None and (spec.field_names or {}).get(pos) is None
+            if pos in per_doc or (every and spec.placement is not None):
                 raise ValidationError(
                     f"signer {i} seals into field {name!r} of document {pos} ({doc}), where "
-                    "the document places the seal; give either a field or a placement, not both",
+                    f"{'placements' if pos in per_doc else 'placement'} places the seal; give "
+                    "either a field or a placement, not both (a field per document, "
+                    "field_names, leaves the placement to the others)",
                     field=at,
                 )
             if name not in prepared[pos].fields:
@@ -939,6 +949,12 @@ class SignFlows:
                 )
             taken[pos, name] = i
             out[pos] = name
+        if spec.placement is not None and out and all(p in out for p in range(len(docs))):
+            raise ValidationError(
+                f"signer {i} seals into a field on every document, so the placement is used "
+                "on no document; leave it out, or name no field for the documents it is for",
+                field=_field(i, "placement"),
+            )
         for pos, (doc, _pdf) in enumerate(docs):
             if prepared[pos].certified and pos not in out:
                 raise ValidationError(
