@@ -3,7 +3,7 @@ DocMDP P=2: the page offered no way to seal into the fields, and the flow was re
 (``certified``). It now asks the API which empty fields the PDF has, offers "盖入签名域" with
 the list for each signer (the one named after the signer's role chosen; on a certified contract
 the only choice), refuses two signers choosing the same field in Chinese, and the flow it
-sends seals each signer into their field."""
+sends seals each signer into their field; a role changed later picks its field again."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tests.e2e.test_web_signing import (
 from tests.fixtures.samples import contract_pdf
 from tests.integration import pdf_inputs_corpus as corpus
 from tests.integration.signing_flow import _issue, outbox_lines
+from tests.integration.test_api_flow_fields import _prepared_only
 from tests.integration.test_ca_lifecycle import make_csr
 from tests.integration.test_sign_flows import make_agent
 
@@ -99,3 +100,58 @@ def test_the_start_page_offers_the_contracts_fields_and_each_signer_seals_into_o
         "乙方签章",
     ]
     assert len(reader.root["/AcroForm"]["/Fields"]) == 3
+
+
+def test_a_role_changed_after_the_field_was_picked_picks_its_field_again(
+    site: Site, page, tmp_path
+):
+    """The field a row takes is named after its role (甲方 → 甲方签章). Changing the role kept
+    the field picked for the old one: rows swapped to 乙方/甲方 still sealed 乙方 into 甲方签章.
+    Now a role change picks again — the new role's field, or its anchor when no field is named
+    after it — unless the user chose the field (or the way of placing) by hand."""
+    w = site.world
+    path = tmp_path / "采购合同.pdf"
+    path.write_bytes(_prepared_only(contract_pdf(1, title="采购合同")))  # fields, not certified
+    jia, yi = start_page_with_two_signers(site, page)
+    page.set_input_files("#file", str(path))
+    page.locator('.page-canvas[data-page="1"] img').wait_for()
+    page.locator("#fields-hint").wait_for(state="visible")
+
+    def placed(row) -> tuple[str, str]:  # noqa: ANN001
+        mode = row.locator("input[type=radio]:checked").get_attribute("value")
+        where = {"field": '[data-name="field_name"]', "anchor": '[data-name="placement"]'}
+        return mode, row.locator(where[mode]).input_value()
+
+    assert (placed(jia), placed(yi)) == (("field", "甲方签章"), ("field", "乙方签章"))
+    # the roles swapped: each row takes the field named after its new role
+    jia.locator('[data-name="role"]').select_option("乙方")
+    yi.locator('[data-name="role"]').select_option("甲方")
+    assert (placed(jia), placed(yi)) == (("field", "乙方签章"), ("field", "甲方签章"))
+    # a role no field is named after: back to its anchor; and to the field again
+    jia.locator('[data-name="role"]').select_option("丙方")
+    assert placed(jia) == ("anchor", "丙方（签章）")
+    jia.locator('[data-name="role"]').select_option("乙方")
+    assert placed(jia) == ("field", "乙方签章")
+    # a field chosen by hand is kept through role changes
+    yi.locator('[data-name="field_name"]').select_option("乙方签章")
+    yi.locator('[data-name="role"]').select_option("中介方")
+    assert placed(yi) == ("field", "乙方签章")
+    yi.locator('[data-name="role"]').select_option("甲方")
+    assert placed(yi) == ("field", "乙方签章")
+    yi.locator('[data-name="field_name"]').select_option("甲方签章")
+    # so is a way of placing chosen by hand
+    jia.locator('input[type=radio][value="anchor"]').check()
+    jia.locator('[data-name="role"]').select_option("甲方")
+    jia.locator('[data-name="role"]').select_option("乙方")
+    assert placed(jia) == ("anchor", "乙方（签章）")
+    jia.locator('input[type=radio][value="field"]').check()
+    assert placed(jia) == ("field", "乙方签章")
+
+    page.fill("#title", "采购合同")
+    page.click("#send-flow")
+    page.wait_for_url("**/flows/*?sent=1")
+    flow = w.p.flows.get(int(page.url.split("/flows/")[1].split("?")[0]))
+    assert [(s.role, s.placements[0].field_name) for s in flow.signers] == [
+        ("乙方", "乙方签章"),
+        ("甲方", "甲方签章"),
+    ]

@@ -57,10 +57,16 @@ function addSigner(role) {
   row.dataset.mode = "anchor";
   select.addEventListener("change", () => {
     if (/（签章）$/.test(anchor.value)) anchor.value = `${select.value}（签章）`;
+    offerFields(row); // the field named after the new role, unless one was chosen by hand
     drawMarkers();
   });
+  // a choice the user made (change fires on theirs only, not on a value set here) is kept
+  row.querySelector(".field-select").addEventListener("change", () => { row.dataset.fieldByHand = "1"; });
   for (const r of row.querySelectorAll("input[type=radio]")) {
-    r.addEventListener("change", () => setMode(row, r.value));
+    r.addEventListener("change", () => {
+      row.dataset.modeByHand = "1";
+      setMode(row, r.value);
+    });
   }
   row.querySelector(".remove").addEventListener("click", () => {
     if (state.placing === row) state.placing = null;
@@ -75,7 +81,9 @@ function addSigner(role) {
 
 // --- the contract's prepared signature fields (甲方签章 …) ---------------------------------
 // each row offers them when the document has any; a row takes the field named after its role
-// by default, and in a certified contract every row must take one (the other modes are off)
+// by default, and in a certified contract every row must take one (the other modes are off).
+// Picked again when the role changes (甲方 → 乙方: 乙方签章; a role no field is named after:
+// back to its anchor), unless the user chose the field or the way of placing by hand.
 function offerFields(row) {
   const has = state.fields.length > 0;
   row.querySelector(".field-mode").hidden = !has;
@@ -92,8 +100,10 @@ function offerFields(row) {
   const taken = new Set([...rows.children].filter((o) => o !== row && o.dataset.mode === "field")
     .map((o) => o.querySelector(".field-select").value));
   const free = state.fields.find((f) => !taken.has(f.name));
-  select.value = state.fields.some((f) => f.name === before) ? before : (own || free || state.fields[0]).name;
-  if (state.certified || own) setMode(row, "field");
+  const kept = row.dataset.fieldByHand && state.fields.some((f) => f.name === before);
+  select.value = kept ? before : (own || free || state.fields[0]).name;
+  if (state.certified) setMode(row, "field");
+  else if (!row.dataset.modeByHand && !kept) setMode(row, own ? "field" : "anchor");
 }
 
 async function readFields(file) {
