@@ -706,3 +706,44 @@ def test_the_pdf_from_the_command_line(tmp_path):
         said = refused.stderr
         assert said.startswith("error [values.specification_pdf]: ") and "empty" in said, said
     assert yinxin_json(["contract", "list"], home) == listed
+
+
+def test_an_appendix_prepared_with_fields_and_certified_leaves_none_in_the_contract():
+    """A customer's PDF drawn up in WPS with 甲方签章/乙方签章 and certified (DocMDP P=2),
+    attached as 附件 1: its pages are drawn into the contract, its fields and certification
+    are not copied. So a contract's flow (and the service record's, rendered the same way)
+    never meets a prepared field or a certification: its signers are placed by the parties'
+    anchors, and ``Contracts.start_signing`` needs no field per signer (docs/sign-flows.md)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from tests.integration import pdf_inputs_corpus as corpus
+    from yinxin.pdf.sign import check_signable
+    from yinxin.signing.flows import prepared_of
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "WPS 拟定方")])
+    now = real_now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    spec = corpus.prepared_and_certified(_spec_pdf(SPEC_PAGES), key, cert)
+    before = prepared_of(spec)
+    assert set(before.fields) == {"甲方签章", "乙方签章"} and before.certified
+    t = get_template("platform-integration")
+    values = t.fill(_with_pdf(t.example_values(), spec))
+    ref = values["specification_pdf"]
+    pdf = render_contract(t, values, number=NUMBER, attachments={ref["sha256"]: spec})
+    after = prepared_of(pdf)
+    assert after.fields == {} and not after.certified
+    check_signable(pdf, earlier_signatures=True)  # nothing sealing would refuse
+    assert [h.page for h in find_anchor(pdf, "甲方（签章）")]  # placed by the anchors
