@@ -80,7 +80,11 @@ class SignerIn(Strict):
         ),
     )
     field_names: dict[int, Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
-        None, description="per document position (0-based): the field where it differs"
+        None,
+        description=(
+            "per document position (0-based): the field where it differs; it wins there over "
+            "`placement`, which then places the seal on the other documents"
+        ),
     )
     order: int | None = Field(None, ge=1, le=100)
     requires_video: bool = Field(
