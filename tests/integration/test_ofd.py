@@ -259,6 +259,9 @@ def test_a_swapped_seal_file_is_caught(world, signed):
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# Two Latin words in a row: what makes the web pages decline the Chinese half of a message
+# as English (``chineseDetail`` in static/api.js).
+_ENGLISH_WORDS = re.compile(r"[a-z]{2,}[\s,:;']+[a-z]{2,}")
 
 
 def test_every_problem_of_a_damaged_or_tampered_ofd_is_said_in_chinese_too(world, signed, tmp_path):
@@ -266,7 +269,9 @@ def test_every_problem_of_a_damaged_or_tampered_ofd_is_said_in_chinese_too(world
     and the Chinese one-page PDF report as they are; they were English only ("/X was changed
     after signing (digest differs)", "no CRL given"), while PAdES problems read
     "中文 / English". Each now carries Chinese before the unchanged English, so a message
-    added in English alone fails here."""
+    added in English alone fails here. And the Chinese half is Chinese only: a broken part's
+    or a flipped byte's quoted libxml2's or zipfile's English ("（第 1 行第 9 列：Namespace
+    prefix ofd on OFD is not defined）"), which the web pages' ``chineseDetail`` declines."""
     parts = _zip(signed[1].data)
     page = "Doc_0/Pages/Page_0/Content.xml"
     signs = "Doc_0/Signs/Signatures.xml"
@@ -298,6 +303,12 @@ def test_every_problem_of_a_damaged_or_tampered_ofd_is_said_in_chinese_too(world
     for what, changes in tampered.items():
         changed = {**parts, **changes}
         files[what] = _rezip({k: v for k, v in changed.items() if v is not None})
+    flipped = bytearray(_stored(parts))  # a byte of OFD.xml, stored as it is: its CRC fails
+    flipped[flipped.find(b"<ofd:DocBody>") + 1] ^= 0x20
+    files["flipped byte"] = bytes(flipped)
+    central = bytearray(signed[1].data)  # the central directory's first entry damaged
+    central[_headers(signed[1].data)[1][0] + 1] = ord("X")
+    files["damaged directory"] = bytes(central)
     files["unsigned"] = make_ofd(CONTRACT)
     trust = _pem_files(tmp_path, {"root": world.root, "ca": world.ca})
     runner = CliRunner()
@@ -313,6 +324,58 @@ def test_every_problem_of_a_damaged_or_tampered_ofd_is_said_in_chinese_too(world
         said += [n for s in out["signatures"] for n in s["value"].get("notes", [])]
         for p in said:
             assert _CJK.search(p) and " / " in p, (what, p)
+            if p.startswith("OFD 文件："):  # the reader's refusal: its Chinese half
+                assert not _ENGLISH_WORDS.search(p.split(" / OFD: ")[0]), (what, p)
+
+
+def test_drawing_refusals_name_the_field_in_both_languages(doc, tmp_path):
+    """A page or a dpi ``yinxin ofd render`` could not use was refused in English alone
+    ("page 3 is not in the document (2 pages)", "dpi must be an integer from 36 to 600"),
+    while placing a seal on that page said it "中文 / English" as every other OFD refusal
+    does. Both now word it alike, naming the field; nothing is written."""
+    cases = [
+        (
+            {"page": 3},
+            "page",
+            "OFD 文件：文档中没有第 3 页（共 2 页） / OFD: page 3 is not in the document (2 pages)",
+        ),
+        (
+            {"page": -3},
+            "page",
+            "OFD 文件：文档中没有第 -3 页（共 2 页） / "
+            "OFD: page -3 is not in the document (2 pages)",
+        ),
+        (
+            {"page": 0},
+            "page",
+            "OFD 文件：页码须为页号（1 为第一页，-1 为最后一页） / "
+            "OFD: page must be a page number (1 = first, -1 = last)",
+        ),
+        (
+            {"dpi": 20},
+            "dpi",
+            "OFD 文件：dpi 须为 36 至 600 的整数 / OFD: dpi must be an integer from 36 to 600",
+        ),
+    ]
+    for kwargs, field, message in cases:
+        with pytest.raises(ValidationError) as err:
+            render_page(doc, **kwargs)
+        assert (err.value.field, err.value.message) == (field, message), kwargs
+    # a page too large to draw at the dpi asked for: said with its size, in both halves
+    huge = _with_page_area(doc, 0, "0 0 2000 2000")
+    with pytest.raises(ValidationError) as err:
+        render_page(huge, 1, dpi=300)
+    assert err.value.field == "dpi" and err.value.message == (
+        "OFD 文件：第 1 页在 300 dpi 下过大（23622×23622 像素，至多 4e+07），无法绘制；可降低 dpi"
+        " / OFD: page 1 is too large to draw at 300 dpi (23622×23622 pixels, at most 4e+07); "
+        "a lower dpi may do"
+    ), err.value.message
+    src = tmp_path / "c.ofd"
+    src.write_bytes(doc)
+    out = tmp_path / "page.png"
+    r = CliRunner().invoke(ofd_app, ["render", str(src), "--page", "3", "--out", str(out)])
+    assert r.exit_code == 2 and "文档中没有第 3 页（共 2 页）" in r.output, r.output
+    assert not out.exists()
 
 
 def test_unsigned_and_foreign_files_are_invalid_not_errors(world, doc):
@@ -1890,20 +1953,22 @@ def test_a_malformed_xml_part_is_said_with_its_line_and_column_in_both_halves(
     """The parser's message and where it stopped were in the English half alone ("OFD.xml
     不是格式正确的 XML / OFD: OFD.xml is not well-formed XML (Opening and ending tag mismatch:
     Foo line 3 and Bar, line 5, column 7)"), so the Chinese /verify page and report said only
-    that the XML is wrong, not where. The Chinese half now names the line and column and
-    quotes the parser too; the English half is unchanged."""
+    that the XML is wrong, not where; then the Chinese half quoted libxml2's English
+    ("（第 5 行第 7 列：Opening and ending tag mismatch: Foo line 3 and Bar）"), a half in two
+    languages that the web pages' ``chineseDetail`` declines to show. The Chinese half now
+    names the line and column and says the error in Chinese; the English half is unchanged."""
     parts = {**_zip(signed[1].data), part: _MISMATCHED}
     data = _rezip(parts)
     report = verify_ofd(data, check_ofd_value(world.trust))
     said = [*report.problems, *(p for s in report.signatures for p in s.problems)]
     assert not report.valid
     assert said == [
-        f"OFD 文件：{part} 不是格式正确的 XML（第 5 行第 7 列：Opening and ending tag mismatch: "
-        f"Foo line 3 and Bar） / OFD: {part} is not well-formed XML (Opening and ending tag "
-        "mismatch: Foo line 3 and Bar, line 5, column 7)"
+        f"OFD 文件：{part} 不是格式正确的 XML（第 5 行第 7 列：起始标签与结束标签不匹配） / "
+        f"OFD: {part} is not well-formed XML (Opening and ending tag mismatch: Foo line 3 and "
+        "Bar, line 5, column 7)"
     ], said
     code, out = _cli_verify(world, data, tmp_path)
-    assert code == 1 and f"{part} 不是格式正确的 XML（第 5 行第 7 列" in out, out
+    assert code == 1 and f"{part} 不是格式正确的 XML（第 5 行第 7 列：起始标签" in out, out
 
 
 _XXE = (
@@ -1978,8 +2043,10 @@ def test_a_damaged_zip_says_what_zipfile_found_in_both_halves(world, signed, tmp
     whose entry does not start where it should was said only as "cannot be read from the
     package (damaged?)" or "not a ZIP package": what zipfile found (Bad CRC-32 for file
     'OFD.xml', Error -3 while decompressing data, Bad magic number for central directory) was
-    dropped, so a relying party could not tell a flipped byte from a truncated download. Both
-    halves now carry it, the Chinese half saying it in Chinese too."""
+    dropped, so a relying party could not tell a flipped byte from a truncated download. Then
+    the Chinese half quoted zipfile's English beside its own words (（CRC-32 校验值不符：Bad
+    CRC-32 for file 'OFD.xml'）), a half in two languages; now each half says it in its own
+    language, zipfile's text in the English half."""
     parts = _zip(signed[1].data)
     stored = bytearray(_stored(parts))
     at = stored.find(b"<ofd:DocBody>")  # inside OFD.xml, stored as it is
@@ -1994,14 +2061,14 @@ def test_a_damaged_zip_says_what_zipfile_found_in_both_halves(world, signed, tmp
     central = bytearray(signed[1].data)
     central[_headers(signed[1].data)[1][0] + 1] = ord("X")
     cases = {
-        bytes(stored): "OFD 文件：OFD.xml 无法从文件包中读取，可能已损坏（CRC-32 校验值不符："
-        "Bad CRC-32 for file 'OFD.xml'） / OFD: OFD.xml cannot be read from the package "
+        bytes(stored): "OFD 文件：OFD.xml 无法从文件包中读取，可能已损坏（CRC-32 校验值不符） / "
+        "OFD: OFD.xml cannot be read from the package "
         "(damaged?): Bad CRC-32 for file 'OFD.xml'",
-        bytes(deflated): "OFD 文件：OFD.xml 无法从文件包中读取，可能已损坏（压缩数据无法解压："
-        "Error -3 while decompressing data: invalid block type） / OFD: OFD.xml cannot be read "
+        bytes(deflated): "OFD 文件：OFD.xml 无法从文件包中读取，可能已损坏（压缩数据无法解压） / "
+        "OFD: OFD.xml cannot be read "
         "from the package (damaged?): Error -3 while decompressing data: invalid block type",
-        bytes(central): "OFD 文件：文件不是 ZIP 文件包（OFD 文件是 ZIP 包）（ZIP 目录已损坏："
-        "Bad magic number for central directory） / OFD: the file is not a ZIP package (an OFD "
+        bytes(central): "OFD 文件：文件不是 ZIP 文件包（OFD 文件是 ZIP 包）：ZIP 目录已损坏 / "
+        "OFD: the file is not a ZIP package (an OFD "
         "is one): Bad magic number for central directory",
         b"%PDF-1.7": "OFD 文件：文件不是 ZIP 文件包（OFD 文件是 ZIP 包） / "
         "OFD: the file is not a ZIP package (an OFD is one)",

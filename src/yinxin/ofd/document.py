@@ -228,6 +228,25 @@ def read_document(pkg: OfdPackage) -> Document:
     return Document(pkg.doc_root, tuple(pages), res("PublicRes"), res("DocumentRes"), max_unit)
 
 
+def page_at(pages: tuple[Page, ...], number: int) -> Page:
+    """Page ``number`` of ``pages`` (1 = first, -1 = last), refused naming ``page`` in both
+    halves — one wording for placing a seal and for drawing a page."""
+    if isinstance(number, bool) or not isinstance(number, int) or number == 0:
+        raise bad(
+            "页码须为页号（1 为第一页，-1 为最后一页）",
+            "page must be a page number (1 = first, -1 = last)",
+            field="page",
+        )
+    index = number - 1 if number > 0 else len(pages) + number
+    if not 0 <= index < len(pages):
+        raise bad(
+            f"文档中没有第 {number} 页（共 {len(pages)} 页）",
+            f"page {number} is not in the document ({len(pages)} pages)",
+            field="page",
+        )
+    return pages[index]
+
+
 def _deltas(text: str | None, n: int, size: float, chars: str, part: str) -> list[float]:
     """The advances after each character: ``DeltaX`` expanded, or the size-based default.
     Only the ``n - 1`` advances the run uses are expanded: a ``g`` count of a billion costs

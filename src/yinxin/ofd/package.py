@@ -54,7 +54,10 @@ def q(tag: str) -> str:
 
 def bad(zh: str, en: str, field: str = _FIELD) -> ValidationError:
     """A refusal in the form of every report's problems, "中文 / English": the English half
-    ``OFD: …`` as it always read (scripts match it), the Chinese first for the Chinese pages."""
+    ``OFD: …`` as it always read (scripts match it), the Chinese first for the Chinese pages.
+    Each half in its own language: what a library says (libxml2's, zipfile's English) goes in
+    the English half only, the Chinese one says it in Chinese (a half with English words in
+    it is one the web pages' ``chineseDetail`` declines to show)."""
     return ValidationError(f"OFD 文件：{zh} / OFD: {en}", field=field)
 
 
@@ -113,13 +116,42 @@ def parse_xml(data: bytes, name: str) -> etree._Element:
     return root
 
 
+# What libxml2 found, in Chinese, by its error code (``etree.ErrorTypes``): the errors a
+# damaged or hand-edited part shows. Its own message is English and goes in the English half
+# only; a code not listed here is said by its line and column alone.
+_XML_ERRORS = {
+    etree.ErrorTypes.ERR_DOCUMENT_EMPTY: "没有起始标签",
+    etree.ErrorTypes.ERR_DOCUMENT_END: "根元素之后还有内容",
+    etree.ErrorTypes.ERR_INVALID_CHARREF: "字符引用无效",
+    etree.ErrorTypes.ERR_INVALID_CHAR: "含有 XML 不允许的字符",
+    etree.ErrorTypes.ERR_ENTITYREF_SEMICOL_MISSING: "实体引用缺少分号",
+    etree.ErrorTypes.ERR_UNDECLARED_ENTITY: "引用了未定义的实体",
+    etree.ErrorTypes.ERR_UNKNOWN_ENCODING: "声明的字符编码无法识别",
+    etree.ErrorTypes.ERR_UNSUPPORTED_ENCODING: "声明的字符编码不受支持",
+    etree.ErrorTypes.ERR_LT_IN_ATTRIBUTE: "属性值中含有未转义的“<”",
+    etree.ErrorTypes.ERR_ATTRIBUTE_NOT_STARTED: "属性值缺少引号",
+    etree.ErrorTypes.ERR_ATTRIBUTE_NOT_FINISHED: "属性值缺少结束引号",
+    etree.ErrorTypes.ERR_ATTRIBUTE_WITHOUT_VALUE: "属性没有值",
+    etree.ErrorTypes.ERR_ATTRIBUTE_REDEFINED: "同一属性出现两次",
+    etree.ErrorTypes.ERR_COMMENT_NOT_FINISHED: "注释没有结束",
+    etree.ErrorTypes.ERR_NAME_REQUIRED: "元素名称无效",
+    etree.ErrorTypes.ERR_GT_REQUIRED: "起始标签没有结束",
+    etree.ErrorTypes.ERR_TAG_NAME_MISMATCH: "起始标签与结束标签不匹配",
+    etree.ErrorTypes.ERR_TAG_NOT_FINISHED: "文件在元素结束之前中断",
+    etree.ErrorTypes.ERR_INVALID_ENCODING: "字节不符合所声明的字符编码",
+    etree.ErrorTypes.NS_ERR_UNDEFINED_NAMESPACE: "使用了未声明的命名空间前缀",
+}
+
+
 def _where(exc: etree.XMLSyntaxError) -> str:
-    """Where the parser stopped and what it said, for the Chinese half: its message is
-    English (libxml2's), its position kept as 第 L 行第 C 列 instead of ", line L, column C"."""
+    """Where the parser stopped and what it found, for the Chinese half, in Chinese only: the
+    position as 第 L 行第 C 列 and the error by its code (``_XML_ERRORS``). libxml2's own message
+    is English ("Opening and ending tag mismatch: …") and stays in the English half; quoted in
+    the Chinese one it made that half a mixed one, which the web pages' ``chineseDetail`` then
+    declines to show."""
     line, column = exc.position or (0, 0)
-    said = re.sub(r", line \d+, column \d+$", "", exc.msg or "").strip()
     place = f"第 {line} 行第 {column} 列" if line else ""
-    detail = "：".join(x for x in (place, said) if x)
+    detail = "：".join(x for x in (place, _XML_ERRORS.get(exc.code, "")) if x)
     return f"（{detail}）" if detail else ""
 
 
@@ -260,8 +292,8 @@ def _check_end(data: bytes, comment: bytes) -> None:
 
 
 def _damage(exc: Exception) -> str:
-    """What zipfile or zlib found wrong with an entry's data, in Chinese (their own message,
-    English, is quoted beside it)."""
+    """What zipfile or zlib found wrong with an entry's data, in Chinese, for the Chinese half
+    (their own message, English, is the English half's)."""
     said = str(exc)
     if said.startswith("Bad CRC-32"):
         return "CRC-32 校验值不符"
@@ -293,8 +325,10 @@ class OfdPackage:
             said = str(exc)
             if not said or said == "File is not a zip file":  # nothing more than the verdict
                 zh, en = "", ""
-            else:
-                zh, en = f"（ZIP 目录已损坏：{said}）", f": {said}"
+            elif "multiple disks" in said:
+                zh, en = "：分卷的 ZIP 文件包不受支持", f": {said}"
+            else:  # zipfile's reason (English) in the English half, said in Chinese here
+                zh, en = "：ZIP 目录已损坏", f": {said}"
             raise bad(
                 f"文件不是 ZIP 文件包（OFD 文件是 ZIP 包）{zh}",
                 f"the file is not a ZIP package (an OFD is one){en}",
@@ -359,7 +393,7 @@ class OfdPackage:
                 ) as exc:
                     said = str(exc) or type(exc).__name__
                     raise bad(
-                        f"{name} 无法从文件包中读取，可能已损坏（{_damage(exc)}：{said}）",
+                        f"{name} 无法从文件包中读取，可能已损坏（{_damage(exc)}）",
                         f"{name} cannot be read from the package (damaged?): {said}",
                     ) from None
                 if len(body) != info.file_size:

@@ -29,7 +29,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from yinxin.errors import ConfigurationError, ValidationError
-from yinxin.ofd.document import Box, TextRun, number, object_runs, read_document
+from yinxin.ofd.document import Box, TextRun, number, object_runs, page_at, read_document
 from yinxin.ofd.package import OfdPackage, bad, loc, parse_xml, q
 
 # (signed value) -> (picture type, picture bytes, width mm, height mm), or None
@@ -255,21 +255,21 @@ def render_page(
 ) -> bytes:
     """PNG of page ``page`` (1 = first, -1 = last) at ``dpi``, the seals stamped on it."""
     if isinstance(dpi, bool) or not isinstance(dpi, int) or not 36 <= dpi <= 600:
-        raise ValidationError("dpi must be an integer from 36 to 600", field="dpi")
+        raise bad("dpi 须为 36 至 600 的整数", "dpi must be an integer from 36 to 600", field="dpi")
     pkg = OfdPackage.read(data)
     doc = read_document(pkg)
-    if isinstance(page, bool) or not isinstance(page, int) or page == 0:
-        raise ValidationError("page must be a page number (1 = first, -1 = last)", field="page")
-    index = page - 1 if page > 0 else len(doc.pages) + page
-    if not 0 <= index < len(doc.pages):
-        raise ValidationError(
-            f"page {page} is not in the document ({len(doc.pages)} pages)", field="page"
-        )
-    pg = doc.pages[index]
+    pg = page_at(doc.pages, page)
+    index = pg.index
     scale = dpi / 25.4  # pixels per mm
     size = (max(int(pg.width * scale), 1), max(int(pg.height * scale), 1))
     if size[0] * size[1] > MAX_PIXELS:
-        raise ValidationError("the page is too large to draw at this dpi", field="dpi")
+        raise bad(
+            f"第 {index + 1} 页在 {dpi} dpi 下过大（{size[0]}×{size[1]} 像素，至多 "
+            f"{MAX_PIXELS:.0e}），无法绘制；可降低 dpi",
+            f"page {index + 1} is too large to draw at {dpi} dpi ({size[0]}×{size[1]} pixels, "
+            f"at most {MAX_PIXELS:.0e}); a lower dpi may do",
+            field="dpi",
+        )
     canvas = Image.new("RGBA", size, (255, 255, 255, 255))
     draw = ImageDraw.Draw(canvas)
 

@@ -37,7 +37,7 @@ from typing import Protocol
 from lxml import etree
 
 from yinxin.errors import ValidationError
-from yinxin.ofd.document import Box, Page, find_anchor, read_document
+from yinxin.ofd.document import Box, Page, find_anchor, page_at, read_document
 from yinxin.ofd.package import NSMAP, OfdPackage, bad, loc, parse_xml, q, to_xml
 from yinxin.ofd.verify import ValueChecker, check_unbroken
 from yinxin.pki.sm2 import OID_SM3, sm3
@@ -91,21 +91,8 @@ class SignedOfd:
 
 
 def _page_of(pages: tuple[Page, ...], number: int | None) -> Page:
-    n = -1 if number is None else number
-    if isinstance(n, bool) or not isinstance(n, int) or n == 0:
-        raise bad(
-            "页码须为页号（1 为第一页，-1 为最后一页）",
-            "page must be a page number (1 = first, -1 = last)",
-            field="page",
-        )
-    index = n - 1 if n > 0 else len(pages) + n
-    if not 0 <= index < len(pages):
-        raise bad(
-            f"文档中没有第 {n} 页（共 {len(pages)} 页）",
-            f"page {n} is not in the document ({len(pages)} pages)",
-            field="page",
-        )
-    return pages[index]
+    """Page ``number`` (1 = first, -1 = last; None: the last), refused naming ``page``."""
+    return page_at(pages, -1 if number is None else number)
 
 
 def _stamp_box(pkg: OfdPackage, placement: Placement, size: tuple[float, float]):
