@@ -588,6 +588,47 @@ def test_a_template_is_drawn_below_or_above_the_page_as_its_zorder_says(world):
     assert _dark(blank, footer, scale) == 0 and _red(blank, (21, 21, 98, 13), scale) == 0
 
 
+def test_a_page_that_names_itself_as_its_template_is_drawn_once(world):
+    """A page whose ``ofd:Template`` names a ``TemplatePage`` whose ``BaseLoc`` is the page's
+    own ``Content.xml`` (a template referring to itself, as a hand-edited or hostile file has
+    it) was drawn twice: once as its template, once as itself — a half-transparent picture on
+    it came out twice as deep, its text's edges darker (ofdrw's reader draws each template it
+    is given without this check). A template page is drawn under or over a page (GB/T 33190
+    §7.7); the page itself is not a layer of itself, so a cycle back to it is drawn once, as
+    the page, whatever its ``ZOrder``: the page comes out as if it named no template."""
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    glass = io.BytesIO()  # red at half opacity: drawn once (255, 127, 127), twice (255, 64, 64)
+    Image.new("RGBA", (20, 20), (255, 0, 0, 128)).save(glass, "PNG")
+    plain = _zip(make_ofd([["技术服务合同"]]))
+    plain["Doc_0/Res/glass.png"] = glass.getvalue()
+    res = "Doc_0/PublicRes.xml"
+    media = (
+        '<ofd:MultiMedias><ofd:MultiMedia ID="910" Type="Image">'
+        "<ofd:MediaFile>glass.png</ofd:MediaFile></ofd:MultiMedia></ofd:MultiMedias></ofd:Res>"
+    )
+    plain[res] = plain[res].replace(b"</ofd:Res>", media.encode(), 1)
+    picture = '<ofd:ImageObject ID="911" ResourceID="910" Boundary="20 60 100 40"/>'
+    plain[page] = plain[page].replace(b"</ofd:Layer>", picture.encode() + b"</ofd:Layer>", 1)
+    scale = 100 / 25.4
+    alone = Image.open(io.BytesIO(render_page(_rezip(plain), 1, dpi=100))).convert("RGB")
+    crop = (int(30 * scale), int(70 * scale), int(110 * scale), int(90 * scale))
+    once = alone.crop(crop).tobytes()  # RGB triples
+    assert {once[i : i + 3] for i in range(0, len(once), 3)} == {bytes((255, 127, 127))}
+    for zorder in ("", "Background", "Foreground"):
+        parts = _zip(_with_template(_rezip(plain), None, f"1000 {zorder}".strip()))
+        doc_xml = "Doc_0/Document.xml"
+        parts[doc_xml] = parts[doc_xml].replace(
+            b'BaseLoc="Tpls/Tpl_0/Content.xml"', b'BaseLoc="Pages/Page_0/Content.xml"'
+        )
+        data = _rezip(parts)
+        assert read_document(OfdPackage.read(data)).pages[0].drawn == (page,), zorder
+        img = Image.open(io.BytesIO(render_page(data, 1, dpi=100))).convert("RGB")
+        raw = img.crop(crop).tobytes()
+        deep = sum(1 for i in range(0, len(raw), 3) if raw[i + 1] < 100 and raw[i + 2] < 100)
+        assert deep == 0, (zorder, deep)  # not drawn over itself
+        assert img.tobytes() == alone.tobytes(), zorder  # text and all: once
+
+
 def _spy_parses(monkeypatch, module) -> list[str]:
     """The parts ``module.parse_xml`` parses from now on, in order (to count repeated work)."""
     parsed: list[str] = []

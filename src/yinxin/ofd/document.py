@@ -11,7 +11,8 @@ A page may draw on template pages (``CommonData/TemplatePage``, named by the pag
 ``ofd:Template``): letterheads, footers, signature lines. Their content is the page's too, in
 the page's coordinates, below the page's own (``ZOrder`` ``Background``, the default) or above
 it (``Foreground``); a template named but not declared, or declared without its file, is
-passed over, as a reader does.
+passed over, as a reader does. Each file is drawn once: a template named twice, or one that is
+the page's own file (a cycle back to the page), adds no layer.
 """
 
 from __future__ import annotations
@@ -187,12 +188,14 @@ def read_document(pkg: OfdPackage) -> Document:
         # (order, content): templates in the order the page names them, then the page itself,
         # sorted stably by ZOrder, as ofdrw's PageInfo#getOrderRelatedPageList
         layers: list[tuple[int, str]] = []
-        named: set[str] = set()
+        # the page itself is no template of itself: a template whose BaseLoc is the page's
+        # own file (a cycle back to it) is drawn once, as the page, not under or over it too
+        named: set[str] = {content}
         for t in page_xml.findall(q("Template")):
             tid = t.get("TemplateID", "").strip()
             part = template_part(tid)
             if part is None or part in named:
-                continue  # named again: drawn once
+                continue  # named again, or the page itself: drawn once
             named.add(part)
             order = (t.get("ZOrder") or template_orders.get(tid) or "").strip()
             layers.append((_Z_ORDER.get(order, 0), part))
