@@ -4,6 +4,7 @@ file, a directory or a path climbing out with ``..`` gets (docs/web.md, "Static 
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import socket
 from collections.abc import Iterator
@@ -143,3 +144,43 @@ def test_etag_follows_the_bytes_not_the_date(tmp_path: Path) -> None:
         # unchanged bytes keep their ETag: still a 304
         same = c.get("/static/api.js", headers={"if-none-match": again.headers["etag"]})
         assert same.status_code == 304
+
+
+def test_types_do_not_follow_the_hosts_mime_types(tmp_path: Path, monkeypatch) -> None:
+    """The type of a static file was Python's ``mimetypes`` guess, which reads the host's
+    /etc/mime.types: on a host whose file maps ``js`` to ``text/plain`` (and ``css``, ``svg``
+    with it) every page's module scripts were sent as plain text, which a browser refuses to
+    run, and with ``nosniff`` the stylesheets were refused too — the pages blank. The files
+    we ship now have their types from our own table, whatever the host says."""
+    hostile = tmp_path / "mime.types"
+    hostile.write_text(
+        "text/plain\tjs mjs css svg md\napplication/x-hostile\tLICENSE\n", encoding="ascii"
+    )
+    # mimetypes.init replaces these module globals; monkeypatch puts the host's back after
+    for name in ("inited", "_db", "types_map", "common_types", "encodings_map", "suffix_map"):
+        monkeypatch.setattr(mimetypes, name, getattr(mimetypes, name))
+    mimetypes.init([str(hostile)])
+    assert mimetypes.guess_type("api.js")[0] == "text/plain"  # the host's word, as set up
+    expected = {
+        ".js": "text/javascript; charset=utf-8",
+        ".css": "text/css; charset=utf-8",
+        ".svg": "image/svg+xml",
+        ".md": "text/markdown; charset=utf-8",
+        "": "text/plain; charset=utf-8",  # the vendored LICENSE and NOTICE
+    }
+    app = Starlette(routes=[Mount("/static", StaticAssets(directory=str(STATIC)))])
+    shipped = [f for f in STATIC.rglob("*") if f.is_file()]
+    assert {f.suffix for f in shipped} <= set(expected), {f.suffix for f in shipped}
+    with TestClient(app) as c:
+        for f in shipped:
+            name = f.relative_to(STATIC).as_posix()
+            for r in (c.get(f"/static/{name}"), c.head(f"/static/{name}?v=1")):
+                assert r.status_code == 200, name
+                assert r.headers["content-type"] == expected[f.suffix], (name, r.headers)
+                assert r.headers["x-content-type-options"] == "nosniff", name
+        # a suffix we do not ship is not guessed either
+        (tmp_path / "notes.txt").write_text("x", encoding="ascii")
+        other = Starlette(routes=[Mount("/s", StaticAssets(directory=str(tmp_path)))])
+        with TestClient(other) as o:
+            r = o.get("/s/notes.txt")
+            assert r.headers["content-type"] == "application/octet-stream", r.headers

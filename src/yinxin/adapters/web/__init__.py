@@ -157,6 +157,20 @@ def _environment():
 STATIC_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 
+# The type of each kind of file we ship, by its suffix — not Python's ``mimetypes``, which
+# reads the host's /etc/mime.types (and others): a host mapping ``.js`` to ``text/plain`` had
+# every page's module scripts refused by the browser (a module script must be served as
+# JavaScript; with ``nosniff`` a stylesheet must be ``text/css``). A suffix not listed is
+# ``application/octet-stream``; the files without one are the vendored licence texts.
+STATIC_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".md": "text/markdown",
+    "": "text/plain",
+}
+
+
 class StaticAssets(StaticFiles):
     """Static files: a day's cache life at a URL that carries the version (``?v=``); checked
     again on every use at a plain one — the modules pages import by their plain URL
@@ -164,7 +178,8 @@ class StaticAssets(StaticFiles):
     an upgrade (an unchanged file costs a 304, which says the same Cache-Control: RFC 9110
     §15.4.5 asks it, and before it said none).
 
-    Each is sent ``nosniff`` and ``STATIC_POLICY``: before, neither, so an SVG here opened in
+    Each is sent its type from ``STATIC_TYPES``, whatever the host's mime.types says, with
+    ``nosniff`` and ``STATIC_POLICY``: before, neither, so an SVG here opened in
     a tab would have run its script as a page of this origin. The ETag is a digest of the
     file's bytes, not Starlette's of its date and size: an install that keeps the archive's
     dates (reproducible builds set them all to one instant) or two edits in one second left a
@@ -188,7 +203,10 @@ class StaticAssets(StaticFiles):
     def file_response(
         self, full_path: Any, stat_result: os.stat_result, scope: Any, status_code: int = 200
     ) -> Response:
-        response = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
+        kind = STATIC_TYPES.get(Path(full_path).suffix.lower(), "application/octet-stream")
+        response = FileResponse(
+            full_path, status_code=status_code, stat_result=stat_result, media_type=kind
+        )
         versioned = b"v=" in scope.get("query_string", b"")
         response.headers["ETag"] = self._etag(full_path, stat_result)
         response.headers["Cache-Control"] = "public, max-age=86400" if versioned else "no-cache"
