@@ -101,10 +101,28 @@ def test_a_batch_gets_no_code_for_a_field_its_seal_cannot_meet(world, case, leve
     assert dbdump.diff(before, dbdump.dump(p)) == []
 
 
+def _second_seal(w: World, algorithm: str | None = None) -> str:
+    """王五 given a personal seal of his own (``algorithm``: its key's, e.g. ``sm2``) beside
+    the contract seal his grant lets him use; its esID."""
+    from tests.integration.signing_flow import PERSON_PIN, _form, _issue
+
+    key = {"algorithm": algorithm} if algorithm else {}
+    if algorithm:
+        w.p.ca.add_hierarchy(algorithm)
+    cert = _issue(w.p, w.member.id, "person-signing", pin=PERSON_PIN, **key)
+    return w.p.seals.create(
+        subscriber_id=w.member.id,
+        kind="personal",
+        certificate_serial=cert.serial,
+        form=_form("王五", "350102198511223455"),
+    ).es_id
+
+
 def test_signing_is_refused_on_the_seed_value_before_the_code_is_checked(world):
-    """A code asked for without the seal (`sign code`, a batch's code without --seal): the
-    signing is refused on the seed value before the code is checked or the PIN tried — a
-    mistyped code costs no try (the challenge's row unchanged), a right one stays usable."""
+    """A code asked for without the seal where it cannot be told (`sign code` without
+    --field, a batch's code without its seal by a signer with two seals): the signing is
+    refused on the seed value before the code is checked or the PIN tried — a mistyped code
+    costs no try (the challenge's row unchanged), a right one stays usable."""
     w, p = world, world.p
     pdf = _contract(w, "subject-other")
     # one document
@@ -128,7 +146,8 @@ def test_signing_is_refused_on_the_seed_value_before_the_code_is_checked(world):
         )
     assert (e.value.field, e.value.code) == ("field_name", "seed_value"), e.value.message
     assert dbdump.diff(snap, dbdump.dump(p)) == []  # the wrong code was not counted
-    # a batch
+    # a batch, its signer able to sign with two seals: which one is not known at the code
+    _second_seal(w)
     w.clock.advance(minutes=7)
     before = outbox_lines(w.outbox)
     ch = p.batch.request_code(signer_subscriber_id=w.jia.id, items=_items(pdf))  # no seal
@@ -250,3 +269,72 @@ def test_an_sm2_seal_is_not_a_crash_at_the_seed_check(world):
         signer_subscriber_id=w.member.id, items=_items(pdf, "乙方"), seal=seal.es_id
     )
     assert ch.challenge_id
+
+
+def test_a_code_without_the_seal_is_judged_with_the_signers_only_seal(world):
+    """王五 can sign a PDF with one seal only (the contract seal his grant names; an SM2 seal
+    of his own signs OFDs): a batch's code asked for without ``seal`` is judged with it —
+    refused naming the field, the message naming the seal, no SMS, nothing stored. Before,
+    the code was sent, and the signing refused once it was typed in."""
+    w, p = world, world.p
+    _second_seal(w, "sm2")
+    pdf = _contract(w, "subject-other")
+    mark, before = outbox_lines(w.outbox), dbdump.dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.batch.request_code(signer_subscriber_id=w.jia.id, items=_items(pdf))
+    field = "items[0].field_name"
+    assert (e.value.field, e.value.code) == (field, "seed_value"), e.value.message
+    assert "'甲方签章'" in e.value.message and "/Cert" in e.value.message, e.value.message
+    assert w.jia.seal.es_id in e.value.message, e.value.message
+    assert outbox_lines(w.outbox) == mark  # no SMS
+    assert dbdump.diff(before, dbdump.dump(p)) == []
+
+
+def _api_doc(pdf: bytes, role: str = "甲方") -> dict:
+    import base64
+
+    return {
+        "name": "技术服务合同.pdf",
+        "content_base64": base64.b64encode(pdf).decode(),
+        "field_name": "甲方签章",
+        "role": role,
+    }
+
+
+def test_the_apis_batch_code_judges_the_field_with_the_seal_and_level(world, client):
+    """``POST /batches/code``: without ``seal`` the signer's only seal judges the field; its
+    ``level`` (validated as ``/batches/sign`` does) judges a /TimeStamp seed value — 422
+    naming ``items[0].field_name`` (or ``level``), no SMS, nothing stored. Before, the
+    request had no ``level`` (422 as an unknown field) and, without ``seal``, the code was
+    sent for a seal that could never be made."""
+    w, p = world, world.p
+    secret = p.api_keys.create(name="oa", role="integration", actor="t").secret
+    h = {"Authorization": f"Bearer {secret}"}
+
+    def ask(case: str, **more) -> object:
+        body = {"signer_subscriber_id": w.jia.id, "documents": [_api_doc(_contract(w, case))]}
+        return client.post("/api/v1/batches/code", json={**body, **more}, headers=h)
+
+    ask("reasons-other", seal=w.jia.seal.es_id)  # the key's first use is written now
+    mark, before = outbox_lines(w.outbox), dbdump.dump(p)
+    named_field = "items[0].field_name"
+    for case, more, field, named in [
+        ("subject-other", {}, named_field, "/Cert"),
+        ("timestamp", {"level": "B-B"}, named_field, "/TimeStamp"),
+        ("timestamp", {"level": "B-B", "seal": w.jia.seal.es_id}, named_field, "/TimeStamp"),
+        ("timestamp", {"level": "B-X"}, "level", None),
+    ]:  # fmt: skip
+        r = ask(case, **more)
+        assert r.status_code == 422, r.text
+        body = r.json()
+        assert body["field"] == field, body
+        if named:
+            assert body["code"] == "seed_value" and named in body["detail"], body
+            assert "甲方签章" in body["detail"], body
+    assert outbox_lines(w.outbox) == mark  # no SMS
+    assert dbdump.diff(before, dbdump.dump(p)) == []
+    schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["BatchCodeIn"]
+    assert "level" in schema["properties"], schema
+    r = ask("timestamp", level="B-T")  # a level that timestamps: the code is sent
+    assert r.status_code == 201, r.text
+    assert outbox_lines(w.outbox) == mark + 1

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
@@ -40,7 +40,7 @@ from yinxin.registry import lifecycle as cert_lifecycle
 from yinxin.results import from_row
 from yinxin.seals import lifecycle
 from yinxin.seals.catalogue import ORGANIZATION_KINDS, SealKind
-from yinxin.seals.grants import use_grant
+from yinxin.seals.grants import usable_grants, use_grant
 from yinxin.seals.rows import (
     actor_name,
     audit_seal,
@@ -180,6 +180,25 @@ class SealPins:
             *_, p = self._state(s, seal, member_subscriber_id, uses)
         if p is not None:
             raise p
+
+    def usable_by(self, subscriber_id: int) -> list[int]:
+        """The ids of the seals this subscriber could sign with now, PIN aside: its own and
+        those a grant in force lets it use, each as ``check_usable`` judges it. What a code
+        request that names no seal is judged with when there is only one (the seal is then
+        known before the SMS, as if it had been named)."""
+        with self.db.read() as s:
+            q = (
+                select(Seal.id)
+                .where(
+                    or_(
+                        Seal.subscriber_id == subscriber_id,
+                        usable_grants(subscriber_id, self.clock.now()),
+                    )
+                )
+                .order_by(Seal.id)
+            )
+            ids = list(s.execute(q).scalars())
+            return [i for i in ids if self._state(s, i, subscriber_id)[-1] is None]
 
     def _state(self, s: Session, seal: int | str, member_subscriber_id: int | None, uses: int = 1):
         """The seal's row, certificate and key as they are now, who acts (``None``: the holder

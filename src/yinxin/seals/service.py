@@ -214,6 +214,7 @@ class Seals:
     change_pin = _Verb("_pins", "change_pin")
     usable = _Verb("_pins", "usable")
     check_usable = _Verb("_pins", "check_usable")
+    usable_by = _Verb("_pins", "usable_by")
     can_use = _Verb("_pins", "can_use")
     unlock_for_signing = _Verb("_pins", "unlock_for_signing")
     hold_usable = _Verb("_pins", "hold_usable")

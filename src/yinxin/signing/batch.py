@@ -226,23 +226,30 @@ class BatchSigning:
         return client_ip, who, ctx
 
     def _check_placements(
-        self, checked: Sequence[_Checked], seal: int | str | None, level: str | None = None
+        self,
+        checked: Sequence[_Checked],
+        seal: int | str | None,
+        level: str | None = None,
+        *,
+        judge: int | str | None = None,
     ) -> None:
         """Refuse, naming ``items[i].placement`` as sealing would, a document's placement it
         does not take (a page it has not, an anchor text it does not hold) and, with ``seal``,
         the seal at its size running off the page, and a prepared field's seed values its
         certificate, the item's role or ``level`` (None: not known yet) cannot meet (naming
         ``items[i].field_name``) — all found without the seal's key, so before the code is
-        sent (``request_code``) and before it is checked (``sign``)."""
+        sent (``request_code``) and before it is checked (``sign``). ``judge``: the seal the
+        seed values are judged with when ``seal`` is not given (the signer's only one)."""
         signers: dict[Role | None, FieldSigner | None] = {}
+        judge = seal if seal is not None else judge
         for i, c in enumerate(checked):
             try:
                 if c.field_name:  # the prepared field is where the seal goes
                     signer = None
-                    if seal is not None:
+                    if judge is not None:
                         if c.role not in signers:
                             signers[c.role] = self.signing.field_signer(
-                                seal, role=c.role, level=level
+                                judge, role=c.role, level=level
                             )
                         signer = signers[c.role]
                     check_field(c.pdf, c.field_name, c.placement, signer=signer)
@@ -271,14 +278,23 @@ class BatchSigning:
         or a grant past its end or with fewer uses left than the batch has documents: ``403
         grant_used_up``) comes now, before any SMS is sent or counted against the hour; so
         does a prepared field whose seed values the seal's certificate cannot meet (with
-        ``level``, the level :meth:`sign` will be given, a timestamp one asks for too)."""
+        ``level``, the level :meth:`sign` will be given, a timestamp one asks for too).
+        Without ``seal``, the seed values are judged with the signer's only seal that signs a
+        PDF (``SigningService.judging_seal``), if it has only one: the code was sent, and
+        the signing refused once it was typed in."""
         checked = self._check(items)
         if level is not None:
             level, _ = SigningService.check_options(level, None)
+        judge, found = seal, False
+        if seal is None and any(c.field_name for c in checked):
+            judge, found = self.signing.judging_seal(None, signer_subscriber_id)
         # a placement signing would refuse (with ``seal``, the seal running off the page too,
         # and a field's seed values) gets no code: it was sent one, and refused once the code
         # was typed in
-        self._check_placements(checked, seal, level)
+        try:
+            self._check_placements(checked, seal, level, judge=judge)
+        except ValidationError as e:
+            raise self.signing.named_seal(e, judge) if found else e from None
         if seal is not None:
             self.seals.check_usable(seal, signer_subscriber_id, uses=len(checked))
         manifest = self._manifest(checked)

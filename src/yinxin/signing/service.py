@@ -339,6 +339,39 @@ class SigningService:
             None if level is None else level != Level.B_B,
         )
 
+    def judging_seal(
+        self, seal: int | str | None, signer_subscriber_id: int
+    ) -> tuple[int | str | None, bool]:
+        """The seal a prepared field's seed values are judged with when a code is asked for,
+        and whether it was found rather than named: ``seal`` if given, else the signer's only
+        seal that makes a PDF signature now (its own or one a grant lets it use; an SM2 seal
+        signs OFDs) — the seal signing will be given, unless another becomes usable
+        meanwhile. ``(None, False)`` when it cannot be told (no seal, or several): the seed
+        values are then judged when the seal is named, still before the code is checked."""
+        if seal is not None:
+            return seal, False
+        found = []
+        for seal_id in self.seals.usable_by(signer_subscriber_id):
+            signer = self.field_signer(seal_id, role=None, level=None)
+            if signer is not None and signer.hash_name is not None:
+                found.append(seal_id)
+        return (found[0], True) if len(found) == 1 else (None, False)
+
+    def named_seal(self, e: ValidationError, seal: int | str | None) -> ValidationError:
+        """``e``, a seed value refused with a seal the signer did not name, saying which seal
+        judged it (the only one the signer can sign a PDF with): else the refusal spoke of
+        "this seal" while the request named none."""
+        if seal is None or getattr(e, "code", None) != "seed_value":
+            return e
+        with self.db.read() as s:
+            es_id = seal_row(s, seal).es_id
+        e.message = (
+            f"{e.message} (judged with seal {es_id}, the only seal the signer can sign a PDF "
+            "with now)"
+        )
+        e.args = (e.message,)
+        return e
+
     def sign_request(
         self,
         document: bytes,

@@ -73,7 +73,17 @@ class BatchCodeIn(Strict):
             "the seal the batch will be signed with (id or esID); given, a batch it could not "
             "sign is refused before any code is sent, as /batches/sign would refuse it before "
             "the PIN (e.g. 403 grant_used_up: the signer's seal grant has fewer uses left than "
-            "there are documents)"
+            "there are documents); not given, a prepared field's seed values are judged "
+            "with the signer's only seal that signs a PDF, if it has only one"
+        ),
+    )
+    level: str | None = Field(
+        None,
+        max_length=8,
+        description=(
+            "the level /batches/sign will be given (B-B, B-T, B-LT, B-LTA; refused as there, "
+            "422 naming level): a prepared field asking for a timestamp (/SV /TimeStamp) is "
+            "then judged before any code is sent. Not given: judged at /batches/sign"
         ),
     )
 
@@ -83,7 +93,7 @@ class BatchSignIn(BatchCodeIn):
     pin: str = Field(min_length=1, max_length=200)
     challenge_id: str = Field(min_length=1, max_length=64)
     code: str = Field(min_length=1, max_length=12)
-    level: str = Field("B-LT", max_length=8)
+    level: str = Field("B-LT", max_length=8, description="B-B, B-T, B-LT or B-LTA")
 
 
 class BatchOut(BaseModel):
@@ -124,13 +134,15 @@ def _items(body: BatchCodeIn) -> list[BatchItem]:
 def batch_code(body: BatchCodeIn, platform: Plat, principal: Signer):
     """One code for the whole list; its SMS says how many documents it covers. With ``seal``,
     a batch that seal could not sign for the signer gets no code (the refusal /batches/sign
-    would give before the PIN)."""
+    would give before the PIN); nor does a prepared field whose seed values that seal (or,
+    not named, the signer's only seal) cannot meet at ``level``."""
     scope_subscriber(platform, principal, body.signer_subscriber_id, field="signer_subscriber_id")
     return platform.batch.request_code(
         signer_subscriber_id=body.signer_subscriber_id,
         items=_items(body),
         actor=principal.actor,
         seal=body.seal,
+        level=body.level,
     )
 
 

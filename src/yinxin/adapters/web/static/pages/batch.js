@@ -18,6 +18,9 @@ Object.assign(MESSAGES, {
 Object.assign(FIELD_MESSAGES, { pin: "请输入印章密码", seal: "请输入可用的印章编码", items: "请选择 PDF 文件" });
 
 const $ = (id) => document.getElementById(id);
+// the level the batch is signed at, sent with the code request too: a prepared field asking
+// for a timestamp it would not make is refused before the SMS, not after the code
+const LEVEL = "B-LT";
 const sealLabel = (s) => (s.via_grant ? `${s.name}（授权使用）` : s.name);
 
 // the file list first, before anything is awaited: files picked or dropped while the session
@@ -90,7 +93,8 @@ bindForm($("prepare-form"), {
     try {
       return await api("POST", "/batches/code", {
         // the seal and the list: a batch the seal cannot sign gets no code
-        json: { signer_subscriber_id: session.subscriber_id, documents: documents(), seal: $("seal").value.trim() || undefined },
+        // and the level it will sign at: a field asking for what it cannot give gets no code
+        json: { signer_subscriber_id: session.subscriber_id, documents: documents(), seal: $("seal").value.trim() || undefined, level: LEVEL },
         idempotencyKey: key,
       });
     } catch (e) { throw e instanceof ApiError ? fields(e) : e; }
@@ -112,7 +116,7 @@ bindForm($("batch-form"), {
       return await api("POST", "/batches/sign", {
         json: {
           signer_subscriber_id: session.subscriber_id, documents: documents(), seal: $("seal").value.trim(),
-          pin: data.pin, challenge_id: data.challenge_id, code: data.code.trim(),
+          pin: data.pin, challenge_id: data.challenge_id, code: data.code.trim(), level: LEVEL,
         },
         idempotencyKey: key,
       });
