@@ -271,23 +271,61 @@ def test_an_sm2_seal_is_not_a_crash_at_the_seed_check(world):
     assert ch.challenge_id
 
 
-def test_a_code_without_the_seal_is_judged_with_the_signers_only_seal(world):
+@pytest.mark.parametrize("how", ["batch", "one document"])
+def test_a_code_without_the_seal_is_judged_with_the_signers_only_seal(world, how):
     """王五 can sign a PDF with one seal only (the contract seal his grant names; an SM2 seal
-    of his own signs OFDs): a batch's code asked for without ``seal`` is judged with it —
-    refused naming the field, the message naming the seal, no SMS, nothing stored. Before,
-    the code was sent, and the signing refused once it was typed in."""
+    of his own signs OFDs): a code asked for without naming it (a batch's code without
+    ``seal``, ``sign code --field``) is judged with it — refused naming the field, the
+    message naming the seal, no SMS, nothing stored. Before, the code was sent, and the
+    signing refused once it was typed in."""
     w, p = world, world.p
     _second_seal(w, "sm2")
     pdf = _contract(w, "subject-other")
     mark, before = outbox_lines(w.outbox), dbdump.dump(p)
     with pytest.raises(ValidationError) as e:
-        p.batch.request_code(signer_subscriber_id=w.jia.id, items=_items(pdf))
-    field = "items[0].field_name"
+        if how == "batch":
+            p.batch.request_code(signer_subscriber_id=w.jia.id, items=_items(pdf))
+        else:
+            p.signing.request_confirmation(
+                signer_subscriber_id=w.jia.id,
+                document=pdf,
+                document_name="技术服务合同.pdf",
+                field_name="甲方签章",
+                role="甲方",
+            )
+    field = "items[0].field_name" if how == "batch" else "field_name"
     assert (e.value.field, e.value.code) == (field, "seed_value"), e.value.message
     assert "'甲方签章'" in e.value.message and "/Cert" in e.value.message, e.value.message
     assert w.jia.seal.es_id in e.value.message, e.value.message
     assert outbox_lines(w.outbox) == mark  # no SMS
     assert dbdump.diff(before, dbdump.dump(p)) == []
+
+
+def test_a_single_documents_code_naming_the_field_and_seal_is_judged(world):
+    """``request_confirmation`` with ``field_name`` and ``seal`` (``sign code --field
+    --seal``): the field is judged with that seal, its role, level and lock as ``sign`` will
+    be given them — a timestamp at B-B refused, nothing sent; a field the seal can meet gets
+    its code; a field already signed or of another name's type is refused as ``sign`` would."""
+    w, p = world, world.p
+    pdf = _contract(w, "timestamp")
+    mark, before = outbox_lines(w.outbox), dbdump.dump(p)
+    ask = {
+        "signer_subscriber_id": w.yi.id,
+        "document": pdf,
+        "document_name": "技术服务合同.pdf",
+        "seal": w.yi.seal.es_id,
+        "role": "乙方",
+    }
+    with pytest.raises(ValidationError) as e:
+        p.signing.request_confirmation(**ask, field_name="甲方签章", level="B-B")
+    assert (e.value.field, e.value.code) == ("field_name", "seed_value"), e.value.message
+    assert "/TimeStamp" in e.value.message, e.value.message
+    with pytest.raises(ValidationError) as e:
+        p.signing.request_confirmation(**ask, field_name="甲方签章", level="B-X")
+    assert e.value.field == "level", e.value.message
+    assert outbox_lines(w.outbox) == mark and dbdump.diff(before, dbdump.dump(p)) == []
+    ch = p.signing.request_confirmation(**ask, field_name="甲方签章", level="B-T")
+    assert ch.challenge_id and outbox_lines(w.outbox) == mark + 1
 
 
 def _api_doc(pdf: bytes, role: str = "甲方") -> dict:

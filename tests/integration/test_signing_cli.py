@@ -1145,3 +1145,73 @@ def test_seed_values_the_seal_cannot_meet_are_refused_before_the_code(home, tmp_
     assert "/Cert" in got["message"] and not out.exists()
     with w.p.db.read() as s:
         assert s.get(IntentChallenge, ch["challenge_id"]).failed_attempts == 0
+
+
+def test_sign_code_with_the_field_judges_its_seed_values_before_the_sms(home, tmp_path):
+    """`sign code --field` judges the field with the seal `sign pdf` will use — `--seal`, or
+    the signer's only seal — and its --role/--level/--lock: a field asking for the
+    organization's certificate of 张三 (one seal, his own) exits 2 ``seed_value`` naming
+    ``field``, with no SMS and no challenge row; so does --level B-B on a field asking for a
+    timestamp, and --lock without --field (naming ``lock``). Before, `sign code` took no
+    --field: the code was sent and `sign pdf` refused once it was typed in. A field the seal
+    meets gets its code."""
+    import datetime as dt
+
+    from asn1crypto import x509 as a_x509
+    from pyhanko.sign import fields
+
+    from tests.dbdump import count
+    from yinxin.store.models.notify import IntentChallenge
+
+    w = home.w
+    yi = w.yi
+    with w.p.db.transaction() as s:  # as if the one-code-a-minute limit had been waited out
+        q = select(IntentChallenge).where(IntentChallenge.subscriber_id == yi.id)
+        for earlier in s.execute(q).scalars():
+            earlier.created_at -= dt.timedelta(minutes=2)
+    contract = home.contract.read_bytes()
+    org = a_x509.Certificate.load(
+        x509.load_pem_x509_certificate(w.org_cert.pem.encode()).public_bytes(
+            serialization.Encoding.DER
+        )
+    )
+    flags = fields.SigCertConstraintFlags
+    theirs = tmp_path / "theirs.pdf"
+    theirs.write_bytes(
+        _seed_field(
+            contract,
+            fields.SigSeedValueSpec(
+                cert=fields.SigCertConstraints(flags=flags.SUBJECT, subjects=[org])
+            ),
+        )
+    )
+    stamped = tmp_path / "timestamp.pdf"
+    stamped.write_bytes(
+        _seed_field(
+            contract,
+            fields.SigSeedValueSpec(
+                timestamp_required=True, timestamp_server_url="http://127.0.0.1:9/tsa"
+            ),
+        )
+    )
+    code = ["sign", "code", "--signer", str(yi.id), "--field", "乙方签章", "--role", "乙方"]
+    before = outbox_lines(w.outbox)
+    challenges = count(w.p, IntentChallenge)
+    for args, named in [
+        (["--in", str(theirs)], "/Cert"),  # his only seal, not named
+        (["--in", str(theirs), "--seal", yi.seal.es_id], "/Cert"),
+        (["--in", str(stamped), "--level", "B-B"], "/TimeStamp"),
+    ]:
+        proc = home.run(*code, *args, "--json")
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        got = json.loads(proc.stdout)
+        assert (got["error"], got["field"]) == ("seed_value", "field"), got
+        assert named in got["message"] and "乙方签章" in got["message"], got
+    # --lock says how the field is sealed: without --field it was a code for nothing judged
+    proc = home.run("sign", "code", "--in", str(theirs), "--signer", str(yi.id), "--lock", "--json")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["field"] == "lock", proc.stdout
+    assert outbox_lines(w.outbox) == before  # no SMS
+    assert count(w.p, IntentChallenge) == challenges
+    ok_json(home.run(*code, "--in", str(stamped), "--json"))  # B-LT timestamps
+    assert outbox_lines(w.outbox) == before + 1

@@ -195,7 +195,16 @@ class SigningService:
 
     # --- intent ------------------------------------------------------------------------------
     def request_confirmation(
-        self, *, signer_subscriber_id: int, document: bytes, document_name: str
+        self,
+        *,
+        signer_subscriber_id: int,
+        document: bytes,
+        document_name: str,
+        field_name: str | None = None,
+        seal: int | str | None = None,
+        role: str | None = None,
+        level: str | None = None,
+        lock: bool = False,
     ) -> Challenge:
         """Send the signer a one-time code for this document (意愿认证).
 
@@ -204,12 +213,35 @@ class SigningService:
         refuses only after the code is typed in — an SMS, and the minute before the next
         code, spent for nothing; nor does one signed and then altered, or locked by its
         signature (``broken_signature``, ``modified_after_signing``, ``locked``,
-        ``mixed_signatures``). The same checks as a batch's items."""
+        ``mixed_signatures``). The same checks as a batch's items.
+
+        ``seal`` (the seal :meth:`sign` will be given): one it would refuse before the PIN
+        gets no code. ``field_name`` (the prepared field :meth:`sign` will seal into): one
+        sealing would refuse gets no code, nor one whose seed values the seal cannot meet —
+        judged with ``seal`` or, not named, the signer's only seal (:meth:`judging_seal`),
+        and with the ``role``, ``level`` (None: not known, a timestamp not judged) and
+        ``lock`` :meth:`sign` will be given."""
         if b"%PDF-" not in document[:1024] or b"%%EOF" not in document[-2048:]:
             raise ValidationError(
                 "this is not a (whole) PDF document; no code was sent", field="pdf"
             )
         check_signable(document, earlier_signatures=True, prepared_fields=True)
+        the_level, the_role = self.check_options(level or Level.B_LT, role)
+        if field_name is not None:
+            if not isinstance(field_name, str) or not field_name:
+                raise ValidationError("the field name is empty", field="field_name")
+            judge, found = self.judging_seal(seal, signer_subscriber_id)
+            signer = None
+            if judge is not None:
+                signer = self.field_signer(
+                    judge, role=the_role, level=None if level is None else the_level, lock=lock
+                )
+            try:
+                check_field(document, field_name, None, signer=signer)
+            except ValidationError as e:
+                raise self.named_seal(e, judge) if found else e from None
+        if seal is not None:
+            self.seals.check_usable(seal, signer_subscriber_id)
         return self.intent.request_code(
             signer_subscriber_id,
             purpose="sign",

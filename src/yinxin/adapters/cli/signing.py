@@ -32,6 +32,7 @@ from yinxin.adapters.cli.common import (
     PIN_CODE_STDIN,
     PIN_STDIN,
     SEAL_PIN,
+    SIGN_FIELDS,
     SIGNER,
     OptionGroup,
     Platform,
@@ -50,6 +51,7 @@ from yinxin.adapters.cli.common import (
     read_pin_and_code,
     read_secret,
     refuse_for_signing,
+    refuse_given,
     run,
     same_file,
     say,
@@ -188,11 +190,59 @@ PLACEMENT = OptionGroup(
 def sign_code(
     input: Path = IN,
     signer: int = SIGNER,
+    field: str | None = typer.Option(
+        None,
+        "--field",
+        help="The empty signature field `sign pdf --field` will seal into: a field it would"
+        " refuse, or whose seed values the seal cannot meet, gets no code.",
+    ),
+    seal: str | None = typer.Option(
+        None,
+        help="The seal `sign pdf` will use (id or esID): one it would refuse gets no code;"
+        " not given, --field is judged with the signer's only seal, if there is one.",
+        callback=seal_ref,
+    ),
+    role: str | None = typer.Option(None, help="With --field: the --role `sign pdf` will get."),
+    level: str | None = typer.Option(
+        None, help="With --field: the --level `sign pdf` will get (default B-LT)."
+    ),
+    lock: bool = typer.Option(False, help="With --field: `sign pdf` will be given --lock."),
     home: Path | None = HOME,
     as_json: bool = JSON,
 ) -> None:
-    """Send the signer a one-time code for this document (intent confirmation)."""
-    request_code("signing", input, signer, home, as_json)
+    """Send the signer a one-time code for this document (intent confirmation).
+
+    With --field, the field is judged now as `sign pdf --field` will judge it — its seed
+    values (/SV) with --seal (or the signer's only seal), --role, --level and --lock — so a
+    seal that could never be made costs no SMS."""
+    if field is None and not (role or level or lock):
+        request_code("signing", input, signer, home, as_json, seal=seal)
+        return
+
+    def send():
+        # they only say how the field is sealed: without it they were dropped without a word
+        refuse_given(
+            {"role": role, "level": level, "lock": lock} if field is None else {},
+            "{option} says how `sign pdf --field` will seal: give --field too",
+        )
+        if not field:
+            raise ValidationError("the field name is empty", field="field")
+        data = read_input(input, "in")
+        return as_options(
+            {**SIGN_FIELDS, "field_name": "field"},
+            lambda: platform(home).signing.request_confirmation(
+                signer_subscriber_id=signer,
+                document=data,
+                document_name=input.name,
+                field_name=field,
+                seal=seal,
+                role=role,
+                level=level,
+                lock=lock,
+            ),
+        )
+
+    run(as_json, send)
 
 
 @sign_app.command("pdf")
