@@ -890,3 +890,82 @@ def test_a_certificate_the_check_refuses_fails_pyhankos_validation(pki, case):  
     st = validate_pdf_signature(emb, ValidationContext(trust_roots=[root], allow_fetching=False))
     assert st.intact and st.valid and st.trusted
     assert not st.seed_value_ok and not st.bottom_line, st.pretty_print_details()
+
+
+def _judged_alike(pki_, pdf: bytes, name: str, role: str):  # noqa: ANN001, ANN202
+    """``check_field``'s refusal of a seal into ``name`` and sealing's, as (field, code) or
+    None, and the sealed file when sealing made one."""
+    from yinxin.pdf.sign import FieldSigner, check_field
+
+    req = pki_.request(pdf, role, placement=None, field_name=name)
+    try:
+        check_field(pdf, name, signer=FieldSigner.of(req))
+        checked = None
+    except SigningError as e:
+        checked = (e.field, e.code)
+    try:
+        out = sign_pdf(req)
+        sealed = None
+    except SigningError as e:
+        out, sealed = None, (e.field, e.code)
+    return checked, sealed, out
+
+
+@pytest.mark.parametrize(
+    "case, refused",
+    [
+        # 甲方签章's lock names 乙方签章: only 丙方签章 is left
+        ("include", {"乙方签章": ("field_name", "field_locked")}),
+        # every field but 丙方签章
+        ("exclude", {"乙方签章": ("field_name", "field_locked")}),
+        # every field
+        (
+            "all",
+            {
+                "乙方签章": ("field_name", "field_locked"),
+                "丙方签章": ("field_name", "field_locked"),
+            },
+        ),
+        # /Lock /P 1 (PDF 2.0): nothing may change after 甲方's seal
+        ("all-p1", {"乙方签章": ("pdf", "locked"), "丙方签章": ("pdf", "locked")}),
+        ("include-p1", {"乙方签章": ("pdf", "locked"), "丙方签章": ("pdf", "locked")}),
+    ],
+)
+def test_check_field_refuses_what_an_earlier_signature_locks_as_sealing_does(
+    pki,  # noqa: F811
+    case,
+    refused,
+    tmp_path,
+):
+    """甲方 sealed 甲方签章, whose /Lock (FieldMDP) covers 乙方签章 (or ends the document):
+    ``check_field`` — what `sign pdf --field`, a batch's code and a flow's create ask before
+    any code — let the next seal into a locked field through, and sealing refused it after
+    the code was sent and typed in. Now both refuse it alike, naming the field (``pdf`` for a
+    document the lock ends); what both let through is sealed and every judge (pdfsig,
+    pyHanko: intact, docmdp_ok; our verifier) calls valid."""
+    from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
+
+    lock = {
+        "include": FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["乙方签章"]),
+        "exclude": FieldMDPSpec(FieldMDPAction.EXCLUDE, fields=["丙方签章"]),
+        "all": FieldMDPSpec(FieldMDPAction.ALL),
+        "all-p1": FieldMDPSpec(FieldMDPAction.ALL),
+        "include-p1": FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["乙方签章"]),
+    }[case]
+    pdf = _locked_contract(lock)
+    if case.endswith("-p1"):
+        pdf = _edit_lock(pdf, "甲方签章", "/P", 1)
+    one = _seal_into(pki, pdf, "甲方", "甲方签章")
+    for name in ("乙方签章", "丙方签章"):
+        checked, sealed, out = _judged_alike(pki, one, name, "乙方")
+        assert checked == sealed == refused.get(name), (name, checked, sealed)
+        if out is not None:
+            judge(out, pki, 2, tmp_path)
+
+
+def test_check_field_refuses_a_document_certified_with_no_changes(pki):  # noqa: F811
+    """A contract certified with DocMDP P=1 before its fields were sealed: sealing refuses
+    any seal (``pdf``, ``locked``); ``check_field`` let a prepared field through."""
+    pdf = _contract(pki, level=1)
+    checked, sealed, _ = _judged_alike(pki, pdf, "甲方签章", "甲方")
+    assert checked == sealed == ("pdf", "locked"), (checked, sealed)

@@ -376,3 +376,100 @@ def test_the_apis_batch_code_judges_the_field_with_the_seal_and_level(world, cli
     r = ask("timestamp", level="B-T")  # a level that timestamps: the code is sent
     assert r.status_code == 201, r.text
     assert outbox_lines(w.outbox) == mark + 1
+
+
+# --- field locks (FieldMDP) ---------------------------------------------------------------------
+
+
+def _other_platform_key():  # noqa: ANN202
+    """A key and self-signed certificate of another platform, which signed before ours."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "别家签约平台")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _locked_by_intermediary() -> bytes:
+    """A contract whose 中介方签章 — its /Lock naming 甲方签章 (FieldMDP /Include) — another
+    platform has signed: 甲方签章 can no longer be sealed, 乙方签章 can."""
+    from pyhanko.sign import signers
+
+    from tests.integration.pdf_inputs_corpus import pyhanko_signer
+
+    lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["甲方签章"])
+    writer = IncrementalPdfFileWriter(io.BytesIO(contract_pdf(1)))
+    for spec in (
+        fields.SigFieldSpec("中介方签章", box=(60, 300, 220, 400), on_page=0, field_mdp_spec=lock),
+        fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0),
+        fields.SigFieldSpec("乙方签章", box=B_BOX, on_page=0),
+    ):
+        fields.append_signature_field(writer, spec)
+    buf = io.BytesIO()
+    writer.write(buf)
+    key, cert = _other_platform_key()
+    meta = signers.PdfSignatureMetadata(
+        field_name="中介方签章", subfilter=fields.SigSeedSubFilter.PADES
+    )
+    out = signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(buf.getvalue())), meta, signer=pyhanko_signer(key, cert)
+    )
+    return out.getvalue()
+
+
+def test_a_field_an_earlier_signature_locked_is_refused_before_any_code(world):
+    """甲方签章 locked by the intermediary's signature (FieldMDP): a batch's code (with the seal
+    or without), `sign pdf --field` with a wrong code and a flow naming it for 甲方 are refused
+    naming the field (``field_locked``), with no SMS, no try of the code and nothing stored.
+    Before, the code was sent (and a wrong one counted) and the flow made: only sealing
+    refused it, after the code, and a flow's 甲方 and everyone after were stuck."""
+    w, p = world, world.p
+    pdf = _locked_by_intermediary()
+    before, mark = dbdump.dump(p), outbox_lines(w.outbox)
+    for seal in (w.jia.seal.es_id, None):
+        with pytest.raises(ValidationError) as e:
+            p.batch.request_code(signer_subscriber_id=w.jia.id, items=_items(pdf), seal=seal)
+        assert (e.value.field, e.value.code) == ("items[0].field_name", "field_locked"), (
+            e.value.message
+        )
+        assert "'甲方签章'" in e.value.message and "'中介方签章'" in e.value.message
+    with pytest.raises(ValidationError) as e:
+        _flow(w, pdf, _jia(w, 1), _yi(w, 2))
+    assert (e.value.field, e.value.code) == ("signers[0].field_name", "field_locked"), (
+        e.value.message
+    )
+    assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
+    # `sign code` has no field: its code is sent; `sign pdf --field` is refused before it
+    ch = p.signing.request_confirmation(
+        signer_subscriber_id=w.jia.id, document=pdf, document_name="技术服务合同.pdf"
+    )
+    code = read_code(w.outbox, w.jia.phone, after=mark)
+    snap = dbdump.dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.signing.sign(
+            pdf,
+            seal=w.jia.seal.es_id,
+            pin=w.jia.pin,
+            signer_subscriber_id=w.jia.id,
+            challenge_id=ch.challenge_id,
+            code="000000" if code != "000000" else "111111",
+            role="甲方",
+            field_name="甲方签章",
+        )
+    assert (e.value.field, e.value.code) == ("field_name", "field_locked"), e.value.message
+    assert dbdump.diff(snap, dbdump.dump(p)) == []  # the wrong code was not counted
+    # the field the lock does not name: the flow is made
+    assert _flow(w, pdf, _yi(w, 1)).id

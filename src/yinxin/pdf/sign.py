@@ -1380,6 +1380,50 @@ def _signed(reader: PdfFileReader) -> bool:
         return True
 
 
+def _check_not_locked(field_name: str, sigs: Sequence) -> None:
+    """Refuse (``field_name``, ``field_locked``) a field an earlier signature's field lock
+    (FieldMDP: /All, /Include naming it, /Exclude not naming it) covers: filling it is a change
+    that signature forbids, and pyHanko and our verifier then call it broken. One rule for
+    sealing and for ``check_field`` (before the code), so neither lets through what the other
+    refuses."""
+    for emb in sigs:
+        try:
+            locked = emb.fieldmdp is not None and emb.fieldmdp.is_locked(field_name)
+        except Exception:  # an unreadable lock: as pyHanko would, judged at verification
+            locked = False
+        if locked:
+            raise _refuse_field(
+                field_name,
+                f"is locked by signature {emb.field_name!r} (FieldMDP); it cannot be "
+                "sealed any more",
+                "field_locked",
+            )
+
+
+def _check_earlier_locks(reader: PdfFileReader, field_name: str) -> None:
+    """Refuse, as sealing would, a seal into ``field_name`` that an earlier signature forbids:
+    one that locked the document (DocMDP P=1, a field lock or FieldMDP with /P 1: ``pdf``,
+    ``locked``, as ``_check_existing_signatures``) or one whose field lock covers the field
+    (``_check_not_locked``). Only the locks are read here (no signature value is checked: the
+    callers' ``check_signable`` and sealing judge those); a form pyHanko cannot read is left
+    to them too."""
+    if not _signed(reader):
+        return
+    try:
+        sigs, _ = _embedded_signatures(reader)
+    except Exception:  # an unreadable signature: sealing refuses it (broken_signature)
+        return
+    for emb in sigs:
+        if locks_document(emb):
+            raise SigningError(
+                f"signature {emb.field_name!r} locked the document; no further signatures are "
+                "allowed",
+                field="pdf",
+                code="locked",
+            )
+    _check_not_locked(field_name, sigs)
+
+
 def check_field(
     pdf: bytes,
     field_name: str,
@@ -1399,9 +1443,16 @@ def check_field(
     spent on a seal that could never be made. Whether the seal is the document's first
     signature (a certification /MDP asks for, /LockDocument) is read from ``pdf``; ``first``
     says it instead when the caller knows better (a sign flow's later signer: False) or
-    cannot know (a parallel flow's: None, refused only what neither way could meet)."""
+    cannot know (a parallel flow's: None, refused only what neither way could meet).
+
+    An earlier signature that forbids the seal is refused as sealing refuses it, with or
+    without ``signer``: one that locked the document (``pdf``, ``locked``), or whose field
+    lock (FieldMDP) covers this field (``field_name``, ``field_locked``) — before, sealing
+    found it only after the code was sent and typed in."""
     reader, pages = _open(pdf)
     found = _named_field(reader, pages, field_name, placement, False)
+    if found is not None:
+        _check_earlier_locks(reader, field_name)
     sv = dget(found.node, "/SV") if found is not None and signer is not None else None
     if signer is None or not isinstance(sv, generic.DictionaryObject):
         return
@@ -1576,20 +1627,7 @@ def sign_pdf_detailed(
     certify_p: int | None = None  # a certification the field's seed value /MDP asks for
     if target is not None:
         field_name = str(req.field_name)
-        for emb in existing:
-            # an earlier signature's field lock (FieldMDP) naming this field: filling it is a
-            # change that signature forbids (pyHanko and our verifier then call it broken)
-            try:
-                locked = emb.fieldmdp is not None and emb.fieldmdp.is_locked(field_name)
-            except Exception:  # an unreadable lock: as pyHanko would, judged at verification
-                locked = False
-            if locked:
-                raise _refuse_field(
-                    field_name,
-                    f"is locked by signature {emb.field_name!r} (FieldMDP); it cannot be "
-                    "sealed any more",
-                    "field_locked",
-                )
+        _check_not_locked(field_name, existing)
         sv = dget(target.node, "/SV")
         if isinstance(sv, generic.DictionaryObject):
             certify_p = _check_seed_values(
