@@ -517,6 +517,8 @@ def _seed(pki_, case: str):  # noqa: ANN001, ANN202
         "attestation": SigSeedValueSpec(flags=must.LEGAL_ATTESTATION, legal_attestations=["无"]),
         "mdp": SigSeedValueSpec(seed_signature_type=SeedSignatureType(fields.MDPPerm(2))),
         "lockdoc": SigSeedValueSpec(flags=must.LOCK_DOCUMENT, lock_document=SeedLockDocument.LOCK),
+        # /MDP /P 0: an approval signature (with --lock as first signer: cannot be met)
+        "approval": SigSeedValueSpec(seed_signature_type=SeedSignatureType(None)),
         # cannot be met
         "issuer-foreign": SigSeedValueSpec(
             cert=SigCertConstraints(flags=cert.ISSUER, issuers=[_foreign_ca()])
@@ -815,6 +817,9 @@ _SEED_AGREE = [
     ("lockdoc", {}),
     ("lockdoc-unlocked", {"lock": True}),
     ("mdp", {"lock": True}),
+    # --lock as the first signer certifies: on a document not yet signed check_field judged
+    # the seal either way (as first or not) and let it through; sealing refused it
+    ("approval", {"lock": True}),
     ("timestamp", {"level": "B-B", "timestamper": None}),
     ("attestation", {}),
     ("subfilter-pkcs7-first", {}),
@@ -849,9 +854,16 @@ def test_check_field_with_the_signer_judges_seed_values_as_sealing(pki, case, ex
     later = outcome(lambda: check_field(pdf, "甲方签章", signer=FieldSigner.of(req), first=False))
     if case == "mdp" and not extra:
         assert later is not None and "/MDP" in later and "already signed" in later, later
-    # either way (a parallel flow's signer): refused only what neither way could meet
-    either = outcome(lambda: check_field(pdf, "甲方签章", signer=FieldSigner.of(req), first=None))
-    assert (either is None) == (sealed is None or later is None)
+    # a parallel flow's signer (first or not, whoever signs first decides): a certification
+    # asked for is refused (the flow stuck whenever another signer came first); the rest only
+    # what neither way could meet
+    either = outcome(
+        lambda: check_field(pdf, "甲方签章", signer=FieldSigner.of(req), parallel=True)
+    )
+    if case == "mdp":
+        assert either is not None and "/MDP" in either and "parallel" in either, either
+    else:
+        assert (either is None) == (sealed is None or later is None)
 
 
 @pytest.mark.parametrize("case", ["subject-other", "issuer-foreign"])

@@ -219,7 +219,6 @@ def _sign_link(w: World, token: str, party) -> object:  # noqa: ANN001
     [
         ("subject-ours", (1, 2), "sequential"),  # the field asks for 甲方's own certificate
         ("mdp", (1, 2), "sequential"),  # 甲方 signs first: the certification is made
-        ("mdp", (1, 1), "parallel"),  # who signs first is not known: let through, as before
     ],
 )
 def test_a_field_its_signer_can_meet_is_sealed_and_verifies(world, case, turns, order):
@@ -473,3 +472,21 @@ def test_a_field_an_earlier_signature_locked_is_refused_before_any_code(world):
     assert dbdump.diff(snap, dbdump.dump(p)) == []  # the wrong code was not counted
     # the field the lock does not name: the flow is made
     assert _flow(w, pdf, _yi(w, 1)).id
+
+
+def test_a_certification_field_in_a_parallel_flow_is_not_created(world):
+    """甲方签章 asks (/SV /MDP P=2) for a certification, which only the document's first
+    signature can give. In a parallel flow whoever signs first decides: it was created, and
+    had 乙方 signed first, 甲方's seal was refused (test_a_certification_seed_on_a_signed_
+    document_is_refused) and the flow stuck. Refused at create naming signers[0].field_name;
+    sequential with 甲方 first it is made, sealed and verifies (the parametrized test above)."""
+    w, p = world, world.p
+    pdf = _contract(w, "mdp")
+    before, mark = dbdump.dump(p), outbox_lines(w.outbox)
+    with pytest.raises(ValidationError) as e:
+        _flow(w, pdf, _jia(w, 1), _yi(w, 1), order="parallel")
+    assert (e.value.field, e.value.code) == ("signers[0].field_name", "seed_value"), e.value.message
+    assert "/MDP" in e.value.message and "parallel" in e.value.message, e.value.message
+    assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
+    # a parallel flow of one signer: that signer is first
+    assert _flow(w, pdf, _jia(w, 1), order="parallel").id

@@ -1321,6 +1321,13 @@ def _lock_p(node: generic.DictionaryObject) -> int | None:
     return p if isinstance(p, int) else None
 
 
+def _certification_asked(sv: generic.DictionaryObject) -> int | None:
+    """The P of the certification a field's seed value /MDP asks for (1..3), or None."""
+    mdp = dget(sv, "/MDP")
+    p = dget(mdp, "/P") if isinstance(mdp, dict) else None
+    return p if isinstance(p, int) and not isinstance(p, bool) and p in (1, 2, 3) else None
+
+
 def _named_field(
     reader: PdfFileReader,
     pages: PageTree,
@@ -1431,6 +1438,7 @@ def check_field(
     *,
     signer: FieldSigner | None = None,
     first: bool | None = None,
+    parallel: bool = False,
 ) -> None:
     """Refuse, as sealing would and before a code is used, a prepared field the seal cannot go
     into (naming ``field_name``: another type, signed, locked, split on a signed document) or a
@@ -1441,9 +1449,12 @@ def check_field(
     field's seed values this signer cannot meet (``seed_value``), by the rule sealing applies
     (``_check_seed_values``): a code asked for and typed in, then refused at sealing, was
     spent on a seal that could never be made. Whether the seal is the document's first
-    signature (a certification /MDP asks for, /LockDocument) is read from ``pdf``; ``first``
-    says it instead when the caller knows better (a sign flow's later signer: False) or
-    cannot know (a parallel flow's: None, refused only what neither way could meet).
+    signature (a certification /MDP asks for, /LockDocument) is read from ``pdf`` (unsigned:
+    first); ``first`` says it instead when the caller knows better (a sign flow's signer by
+    turn). ``parallel``: the caller cannot know (a parallel flow of several signers, where
+    whoever signs first decides): a field asking for a certification (/MDP P=1..3, which only
+    the document's first signature can give) is refused, since the flow would stick whenever
+    another signer came first; the rest is refused only if neither way could meet it.
 
     An earlier signature that forbids the seal is refused as sealing refuses it, with or
     without ``signer``: one that locked the document (``pdf``, ``locked``), or whose field
@@ -1460,7 +1471,23 @@ def check_field(
     if hash_name is None:  # no PDF signature at all: sealing refuses the key itself
         return
     signed = _signed(reader)
-    ways = [False] if signed or first is False else [True] if first else [True, False]
+    if parallel and not signed and first is None:
+        asked = _certification_asked(sv)
+        if asked:
+            raise _refuse_field(
+                field_name,
+                f"asks (seed value /MDP) a certification (P={asked}), which only the "
+                "document's first signature can give; in a parallel flow whoever signs first "
+                "decides, and the seal is refused whenever another signer came first — make "
+                "the flow sequential with this signer first",
+                "seed_value",
+            )
+    if signed or first is False:
+        ways = [False]
+    elif first or not parallel:
+        ways = [True]
+    else:
+        ways = [True, False]
     refusals = []
     for way in ways:
         try:

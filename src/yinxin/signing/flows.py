@@ -800,12 +800,18 @@ class SignFlows:
                     raise ValidationError(
                         f"no document at position {pos}", field=_field(i, "placements")
                     )
-            if order == SigningOrder.SEQUENTIAL:
-                first: bool | None = turn == earliest
-            else:
-                first = True if len(signers) == 1 else None
+            parallel = order != SigningOrder.SEQUENTIAL and len(signers) > 1
+            first: bool | None = turn == earliest if not parallel else None
             in_fields = self._signer_fields(
-                i, spec, docs, prepared, per_doc, taken, self._field_signer(s, seal.id, spec), first
+                i,
+                spec,
+                docs,
+                prepared,
+                per_doc,
+                taken,
+                self._field_signer(s, seal.id, spec),
+                first,
+                parallel,
             )
             default = spec.placement or Placement(anchor=f"{spec.role}（签章）")
             placements = []
@@ -879,12 +885,14 @@ class SignFlows:
         taken: dict[tuple[int, str], int],
         signer: Any = None,
         first: bool | None = None,
+        parallel: bool = False,
     ) -> dict[int, str]:
         """The prepared field signer ``i`` seals into on each document (position → name),
         checked before anything is stored: a name is an empty signature field of that
         document, given without a placement there, named by no other signer, whose seed
         values (/SV) ``signer`` (``FieldSigner``: the signer's seal's certificate, role, the
-        link's level) can meet when it signs — ``first`` or after others (None: either) —
+        link's level) can meet when it signs — ``first`` or after others; ``parallel``: not
+        known, and a certification one asks for is refused (whoever signs first decides) —
         a certified document (P=2, P=3) needs one from every signer. ``taken`` gathers the
         names.
 
@@ -935,7 +943,7 @@ class SignFlows:
                 )
             try:  # a field lock (/Lock) the seal cannot honour, a seed value (/SV) the
                 # signer's certificate cannot meet: refused now, not after every signer before
-                check_field(docs[pos][1], name, signer=signer, first=first)
+                check_field(docs[pos][1], name, signer=signer, first=first, parallel=parallel)
             except SigningError as e:
                 raise ValidationError(
                     f"document {pos} ({doc}): {e.message}", field=at, code=e.code
