@@ -490,3 +490,94 @@ def test_a_certification_field_in_a_parallel_flow_is_not_created(world):
     assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
     # a parallel flow of one signer: that signer is first
     assert _flow(w, pdf, _jia(w, 1), order="parallel").id
+
+
+def _jia_locks(case: str) -> bytes:
+    """A contract whose 甲方签章 forbids something of the seals after it: its /Lock covers
+    乙方签章 (``include``), or ends the document (``p1``: a lock naming another field, with
+    /P 1), or its seed value asks for a certification permitting form filling (``mdp``)."""
+    from tests.integration.test_pdf_sign_into_field import _edit_lock
+
+    lock = sv = None
+    if case == "include":
+        lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["乙方签章"])
+    elif case == "p1":
+        lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["丙方签章"])
+    else:
+        sv = fields.SigSeedValueSpec(
+            seed_signature_type=fields.SeedSignatureType(fields.MDPPerm(2))
+        )
+    writer = IncrementalPdfFileWriter(io.BytesIO(contract_pdf(1)))
+    for spec in (
+        fields.SigFieldSpec(
+            "甲方签章", box=A_BOX, on_page=0, field_mdp_spec=lock, seed_value_dict=sv
+        ),
+        fields.SigFieldSpec("乙方签章", box=B_BOX, on_page=0),
+        fields.SigFieldSpec("丙方签章", box=(60, 300, 220, 400), on_page=0),
+    ):
+        fields.append_signature_field(writer, spec)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return _edit_lock(buf.getvalue(), "甲方签章", "/P", 1) if case == "p1" else buf.getvalue()
+
+
+def _yi_placed(w: World, turn: int) -> SignerSpec:
+    return SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id, order=turn)
+
+
+@pytest.mark.parametrize(
+    "case, yi, order, turns, code",
+    [
+        ("include", "field", "sequential", (1, 2), "field_locked"),
+        ("include", "field", "parallel", (1, 1), "field_locked"),
+        ("p1", "field", "sequential", (1, 2), "locked"),
+        ("p1", "placed", "sequential", (1, 2), "locked"),
+        ("mdp", "placed", "sequential", (1, 2), "certified"),
+    ],
+)
+def test_a_signer_an_earlier_signers_field_forbids_is_not_created(
+    world, case, yi, order, turns, code
+):
+    """甲方's field locks 乙方's (or ends the document, or certifies it for its own fields
+    while 乙方 places a new one), and 乙方 signs after 甲方 (or, in a parallel flow, may): the
+    flow was created, 甲方 sealed, and 乙方 was refused at sealing — dead on arrival. Refused
+    at create naming 乙方's field (or placement) with the code sealing gives."""
+    w, p = world, world.p
+    pdf = _jia_locks(case)
+    second = _yi(w, turns[1]) if yi == "field" else _yi_placed(w, turns[1])
+    before, mark = dbdump.dump(p), outbox_lines(w.outbox)
+    with pytest.raises(ValidationError) as e:
+        _flow(w, pdf, _jia(w, turns[0]), second, order=order)
+    named = "signers[1].field_name" if yi == "field" else "signers[1].placement"
+    assert (e.value.field, e.value.code) == (named, code), e.value.message
+    assert "'甲方签章'" in e.value.message, e.value.message
+    assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
+
+
+def test_the_locked_signer_first_is_sealed_and_verifies(world):
+    """The same fields with 乙方 first: 甲方's lock then covers a field already signed, which
+    it permits. Made, sealed through the links, and pyHanko's validator calls both intact,
+    valid, trusted, with their locks and seed values kept (docmdp_ok)."""
+    w, p = world, world.p
+    pdf = _jia_locks("include")
+    flow = _flow(w, pdf, _jia(w, 2), _yi(w, 1))
+    links = {link.subscriber_id: link.token for link in p.flows.start(flow.id).links}
+    _sign_link(w, links[w.yi.id], w.yi)
+    done = _sign_link(w, links[w.jia.id], w.jia)
+    assert done.flow.state == "completed"
+    (doc,) = done.flow.documents
+    signed = p.flows.download(flow.id, doc.id).pdf
+    root = a_x509.Certificate.load(p.ca.certificate("root").public_bytes(Encoding.DER))
+    sigs = [
+        e
+        for e in PdfFileReader(io.BytesIO(signed)).embedded_signatures
+        if e.sig_object_type == "/Sig"
+    ]
+    assert [e.field_name for e in sigs] == ["乙方签章", "甲方签章"]
+    assert sigs[1].fieldmdp is not None and sigs[1].fieldmdp.is_locked("乙方签章")
+    for emb in sigs:
+        st = validate_pdf_signature(
+            emb, ValidationContext(trust_roots=[root], allow_fetching=False)
+        )
+        assert st.intact and st.valid and st.trusted and st.docmdp_ok, st.pretty_print_details()
+        assert st.bottom_line, st.pretty_print_details()

@@ -73,6 +73,7 @@ __all__ = [
     "EmptySignatureField",
     "FieldSigner",
     "Placement",
+    "PreparedLock",
     "RevocationData",
     "SealStamp",
     "SignRequest",
@@ -83,6 +84,7 @@ __all__ = [
     "append_dss",
     "check_field",
     "empty_signature_fields",
+    "prepared_locks",
     "signed_field_names",
     "find_anchor",
     "finish_long_term",
@@ -1109,6 +1111,75 @@ def _empty_fields(reader: PdfFileReader, pages: PageTree) -> list[EmptySignature
                 f.name, page, rect, "/Lock" in f.node, isinstance(dget(f.node, "/SV"), dict)
             )
         )
+    return out
+
+
+@dataclass(frozen=True)
+class PreparedLock:
+    """What a seal into prepared field ``name`` forbids of the seals after it on the document:
+    the fields its /Lock locks (``locks``), all changes (``ends_document``: the lock's /P 1 or a
+    certification with P=1 its seed value /MDP asks for) or a new signature field (``certifies``:
+    P=2 or P=3, which permits only filling the fields the document has). A sign flow judges
+    its signers' fields with it at create: a later signer it forbids would be refused only
+    when their turn came, after every signer before had signed."""
+
+    name: str
+    action: str | None = None  # /All, /Include, /Exclude; None: no /Lock
+    fields: tuple[str, ...] = ()
+    ends_document: bool = False
+    certifies: bool = False
+
+    def locks(self, other: str) -> bool:
+        """Whether the lock covers field ``other`` (pyHanko's ``FieldMDPSpec.is_locked``)."""
+        from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
+
+        if self.action is None:
+            return False
+        spec = FieldMDPSpec(FieldMDPAction(self.action), list(self.fields) or None)
+        return spec.is_locked(other)
+
+    def forbids(self, other: str | None) -> str | None:
+        """Why a later seal into field ``other`` (None: a new field placed beside) is refused
+        after this one — the code sealing gives (``field_locked``, ``locked``, ``certified``)
+        — or None."""
+        if self.ends_document:
+            return "locked"
+        if other is not None and self.locks(other):
+            return "field_locked"
+        if other is None and self.certifies:
+            return "certified"
+        return None
+
+
+def prepared_locks(pdf: bytes) -> dict[str, PreparedLock]:
+    """The empty signature fields of ``pdf`` whose seal forbids something of the seals after
+    it (``PreparedLock``), by name; a /Lock the seal cannot honour is left out (``check_field``
+    refuses the field itself)."""
+    reader, _ = _open(pdf)
+    out: dict[str, PreparedLock] = {}
+    for f in _form_fields(reader):
+        if f.field_type != "/Sig" or f.signed:
+            continue
+        action: str | None = None
+        names: tuple[str, ...] = ()
+        lock_p = None
+        if "/Lock" in f.node:
+            try:
+                _field_lock(f.name, f.node)
+            except SigningError:
+                continue
+            lock = dget(f.node, "/Lock")
+            action = str(dget(lock, "/Action"))
+            if action != "/All":
+                names = tuple(str(n) for n in dget(lock, "/Fields"))
+            lock_p = _lock_p(f.node)
+        sv = dget(f.node, "/SV")
+        mdp = _certification_asked(sv) if isinstance(sv, generic.DictionaryObject) else None
+        ends = 1 in (lock_p, mdp)
+        certifies = not ends and (lock_p in (2, 3) or mdp in (2, 3))
+        if action is None and not ends and not certifies:
+            continue
+        out[f.name] = PreparedLock(f.name, action, names, ends, certifies)
     return out
 
 

@@ -522,6 +522,57 @@ def certified_only_into_fields(pdf: bytes) -> bool:
     return False
 
 
+def _check_locks_between(
+    docs: list[tuple[str, bytes]],
+    sealing: dict[int, list[tuple[int, int, str | None, str]]],
+    *,
+    parallel: bool,
+) -> None:
+    """Refuse a flow in which one signer's prepared field forbids another signer's seal on
+    the same document (``PreparedLock``): its /Lock covers the other's field
+    (``field_locked``), it ends the document (a /Lock /P 1 or a certification P=1:
+    ``locked``), or it certifies with P=2/3 and the other places a new field (``certified``).
+    In a sequential flow only a later turn is forbidden (it was created, every signer before
+    signed, and that one was refused at sealing); in a parallel one any other signer is
+    (whoever signs first decides). Named: the forbidden signer's field or placement."""
+    from yinxin.pdf.sign import SigningError, prepared_locks
+
+    for pos, seals in sealing.items():
+        if len(seals) < 2 or not any(name for _t, _i, name, _at in seals):
+            continue
+        try:
+            locks = prepared_locks(docs[pos][1])
+        except SigningError:  # refused on the document itself already
+            continue
+        for turn, i, name, _at in seals:
+            lock = locks.get(name) if name is not None else None
+            if lock is None:
+                continue
+            for other_turn, j, other, at in seals:
+                if j == i or (not parallel and other_turn <= turn):
+                    continue
+                code = lock.forbids(other)
+                if code is None:
+                    continue
+                what = {
+                    "field_locked": f"locks field {other!r} (FieldMDP /Lock)",
+                    "locked": "ends the document (a lock or certification with P=1)",
+                    "certified": "certifies it to permit only its own fields (P=2/3), and "
+                    f"signer {j} places a new one",
+                }[code]
+                when = (
+                    "in a parallel flow whoever signs first decides, and"
+                    if parallel
+                    else f"signer {j} signs later (turn {other_turn}), and"
+                )
+                raise ValidationError(
+                    f"document {pos} ({docs[pos][0]}): signer {i}'s field {name!r} {what}; "
+                    f"{when} that seal would be refused once signer {i} has sealed",
+                    field=at,
+                    code=code,
+                )
+
+
 def _check_placement(p: Any, name: str) -> Placement:
     if not isinstance(p, Placement):
         raise ValidationError("a placement is an anchor text or page + x/y in mm", field=name)
@@ -744,6 +795,8 @@ class SignFlows:
         anchors: dict[tuple[int, str], set[int]] = {}
         prepared = [prepared_of(pdf) for _name, pdf in docs]
         taken: dict[tuple[int, str], int] = {}  # (document, field) → the signer naming it
+        # document → (turn, signer, the field sealed into or None for a new one, what names it)
+        sealing: dict[int, list[tuple[int, int, str | None, str]]] = {}
         # whether a signer's seal is a document's first (what a seed value /MDP or
         # /LockDocument asks of it): in a sequential flow, the earliest turn's; in a parallel
         # one of several signers, not known (judged then as either way)
@@ -819,9 +872,16 @@ class SignFlows:
                 if pos in in_fields:
                     name = in_fields[pos]
                     placements.append(_field_dict(pos, name, prepared[pos].fields[name]))
+                    at = (
+                        f"{_field(i, 'field_names')}[{pos}]"
+                        if spec.field_names and pos in spec.field_names
+                        else _field(i, "field_name")
+                    )
+                    sealing.setdefault(pos, []).append((turn, i, name, at))
                     continue
                 p = per_doc.get(pos, default)
                 name = _field(i, "placements" if pos in per_doc else "placement")
+                sealing.setdefault(pos, []).append((turn, i, None, name))
                 p = _check_placement(p, name)
                 if p.page is not None and abs(p.page) > _page_count(pdf):
                     raise ValidationError(
@@ -861,6 +921,7 @@ class SignFlows:
                         )
                 placements.append(_placement_dict(pos, p))
             planned.append((spec, seal.id, seal.es_id, placements, turn))
+        _check_locks_between(docs, sealing, parallel=order != SigningOrder.SEQUENTIAL)
         return planned
 
     def _field_signer(self, s: Session, seal_id: int, spec: SignerSpec) -> Any:
