@@ -981,3 +981,83 @@ def test_check_field_refuses_a_document_certified_with_no_changes(pki):  # noqa:
     pdf = _contract(pki, level=1)
     checked, sealed, _ = _judged_alike(pki, pdf, "甲方签章", "甲方")
     assert checked == sealed == ("pdf", "locked"), (checked, sealed)
+
+
+@pytest.mark.parametrize("case", ["include", "exclude", "all-p1", "include-p1", "mdp", "none"])
+def test_what_a_prepared_lock_forbids_is_what_sealing_refuses(pki, case, tmp_path):  # noqa: F811
+    """``prepared_locks`` — what a sign flow judges at create, before anyone signs — says of
+    each later seal (into 乙方签章, 丙方签章, or a new field) what sealing after 甲方's seal
+    into 甲方签章 then gives: the same refusal code, or a seal every judge calls valid."""
+    from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
+
+    from yinxin.pdf.sign import prepared_locks
+
+    lock = {
+        "include": FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["乙方签章"]),
+        "exclude": FieldMDPSpec(FieldMDPAction.EXCLUDE, fields=["丙方签章"]),
+        "all-p1": FieldMDPSpec(FieldMDPAction.ALL),
+        "include-p1": FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["乙方签章"]),
+    }.get(case)
+    if case == "mdp":
+        pdf = _prepared(
+            _text_field(c.mupdf(1)),
+            fields.SigFieldSpec(
+                "甲方签章", box=A_BOX, on_page=0, seed_value_dict=_seed(pki, "mdp")
+            ),
+            fields.SigFieldSpec("乙方签章", box=B_BOX, on_page=0),
+            fields.SigFieldSpec("丙方签章", box=(60, 400, 220, 500), on_page=0),
+        )
+    else:
+        pdf = _locked_contract(lock)
+        if case.endswith("-p1"):
+            pdf = _edit_lock(pdf, "甲方签章", "/P", 1)
+    found = prepared_locks(pdf).get("甲方签章")
+    assert (found is None) == (case == "none"), found
+    one = _seal_into(pki, pdf, "甲方", "甲方签章")
+    for name in ("乙方签章", "丙方签章", None):
+        try:
+            if name is None:
+                out = sign_pdf(
+                    pki.request(one, "乙方", placement=Placement(page=1, x_mm=30, y_mm=40))
+                )
+            else:
+                out = _seal_into(pki, one, "乙方", name)
+            sealed = None
+        except SigningError as e:
+            out, sealed = None, e.code
+        assert sealed == (found.forbids(name) if found else None), (name, sealed)
+        if out is not None:
+            judge(out, pki, 2, tmp_path)
+
+
+@pytest.mark.parametrize("case", ["all", "exclude"])
+def test_a_new_field_an_earlier_lock_covers_is_refused_before_the_code(pki, case, tmp_path):  # noqa: F811
+    """甲方's seal locks every field (/All) or every field but 丙方签章 (/Exclude): a seal in a
+    new field beside it was made, and pyHanko (modification level OTHER, docmdp not ok) and
+    yinxin verify then called 甲方's signature broken. Refused now (``field_locked``) by
+    sealing and by ``check_signable`` — what a code request and a batch ask before the code —
+    naming ``pdf`` (or ``field_name`` for a name given); a free field is still sealed."""
+    from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
+
+    from yinxin.pdf.sign import check_signable
+
+    lock = (
+        FieldMDPSpec(FieldMDPAction.ALL)
+        if case == "all"
+        else FieldMDPSpec(FieldMDPAction.EXCLUDE, fields=["丙方签章"])
+    )
+    one = _seal_into(pki, _locked_contract(lock), "甲方", "甲方签章")
+    placed = pki.request(one, "乙方", placement=Placement(page=1, x_mm=30, y_mm=40))
+    with pytest.raises(SigningError) as err:
+        sign_pdf(placed)
+    assert (err.value.field, err.value.code) == ("pdf", "field_locked"), err.value.message
+    assert "'甲方签章'" in err.value.message and "'Signature1'" in err.value.message
+    with pytest.raises(SigningError) as err:
+        check_signable(one, earlier_signatures=True)
+    assert (err.value.field, err.value.code) == ("pdf", "field_locked"), err.value.message
+    with pytest.raises(SigningError) as err:
+        check_signable(one, earlier_signatures=True, field_name="丁方签章")
+    assert (err.value.field, err.value.code) == ("field_name", "field_locked"), err.value.message
+    if case == "exclude":  # the field the lock leaves free
+        check_signable(one, earlier_signatures=True, field_name="丙方签章")
+        judge(_seal_into(pki, one, "乙方", "丙方签章"), pki, 2, tmp_path)

@@ -494,13 +494,16 @@ def test_a_certification_field_in_a_parallel_flow_is_not_created(world):
 
 def _jia_locks(case: str) -> bytes:
     """A contract whose 甲方签章 forbids something of the seals after it: its /Lock covers
-    乙方签章 (``include``), or ends the document (``p1``: a lock naming another field, with
-    /P 1), or its seed value asks for a certification permitting form filling (``mdp``)."""
+    乙方签章 (``include``), or every field but 乙方签章 (``exclude``: a new one too), or ends
+    the document (``p1``: a lock naming another field, with /P 1), or its seed value asks for
+    a certification permitting form filling (``mdp``)."""
     from tests.integration.test_pdf_sign_into_field import _edit_lock
 
     lock = sv = None
     if case == "include":
         lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["乙方签章"])
+    elif case == "exclude":
+        lock = fields.FieldMDPSpec(fields.FieldMDPAction.EXCLUDE, fields=["乙方签章"])
     elif case == "p1":
         lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["丙方签章"])
     else:
@@ -533,6 +536,8 @@ def _yi_placed(w: World, turn: int) -> SignerSpec:
         ("p1", "field", "sequential", (1, 2), "locked"),
         ("p1", "placed", "sequential", (1, 2), "locked"),
         ("mdp", "placed", "sequential", (1, 2), "certified"),
+        # every field but 乙方签章: a new field beside it is locked too
+        ("exclude", "placed", "sequential", (1, 2), "field_locked"),
     ],
 )
 def test_a_signer_an_earlier_signers_field_forbids_is_not_created(

@@ -305,7 +305,12 @@ def check_signable(
             except Exception:  # an unreadable form: no field to seal into
                 empty = []
             into = field_name in empty if field_name else bool(empty)
-        _check_existing_signatures(reader, into_field=into)
+        sigs = _check_existing_signatures(reader, into_field=into)
+        names = _field_names(reader) if not into else set()
+        if not into and field_name not in names:
+            # a new field is made (a name taken is sealing's field_exists): one an earlier
+            # field lock covers is refused
+            _check_new_field_not_locked(field_name or _unique("Signature", names), field_name, sigs)
 
 
 def _embedded_signatures(reader: PdfFileReader) -> tuple[list, int]:
@@ -1144,7 +1149,8 @@ class PreparedLock:
         — or None."""
         if self.ends_document:
             return "locked"
-        if other is not None and self.locks(other):
+        # a new field's name is made when it is sealed: one in no list (/All, /Exclude lock it)
+        if self.locks(other if other is not None else "\x00 a new field"):
             return "field_locked"
         if other is None and self.certifies:
             return "certified"
@@ -1478,6 +1484,29 @@ def _check_not_locked(field_name: str, sigs: Sequence) -> None:
             )
 
 
+def _check_new_field_not_locked(name: str, named: str | None, sigs: Sequence) -> None:
+    """Refuse (``field_locked``, naming ``field_name`` when the caller named the new field,
+    else ``pdf``) a new signature field ``name`` that an earlier signature's field lock covers
+    (FieldMDP /All, or /Exclude not naming it): pyHanko's validator and ``yinxin verify`` call
+    that signature broken once the field is added (modification level OTHER, docmdp not ok),
+    though nothing it had signed was touched. The seal may go into an empty field the lock
+    leaves free instead."""
+    for emb in sigs:
+        try:
+            locked = emb.fieldmdp is not None and emb.fieldmdp.is_locked(name)
+        except Exception:  # an unreadable lock: as pyHanko would, judged at verification
+            locked = False
+        if locked:
+            raise SigningError(
+                f"signature {emb.field_name!r} locks form fields (FieldMDP "
+                f"{emb.fieldmdp.action.value}) including a new signature field {name!r}: adding "
+                "it would make that signature invalid; name an empty signature field it does "
+                "not lock",
+                field="field_name" if named else "pdf",
+                code="field_locked",
+            )
+
+
 def _check_earlier_locks(reader: PdfFileReader, field_name: str) -> None:
     """Refuse, as sealing would, a seal into ``field_name`` that an earlier signature forbids:
     one that locked the document (DocMDP P=1, a field lock or FieldMDP with /P 1: ``pdf``,
@@ -1747,6 +1776,7 @@ def sign_pdf_detailed(
                 field="field_name",
                 code="field_exists",
             )
+        _check_new_field_not_locked(field_name, req.field_name, existing)
         if "." in field_name:
             raise SigningError(
                 "a new field's name must not contain '.' (it would name a child field)",
