@@ -402,15 +402,16 @@ def _other_platform_key():  # noqa: ANN202
     return key, cert
 
 
-def _locked_by_intermediary() -> bytes:
-    """A contract whose 中介方签章 — its /Lock naming 甲方签章 (FieldMDP /Include) — another
-    platform has signed: 甲方签章 can no longer be sealed, 乙方签章 can."""
+def locked_by_intermediary(locked: str = "甲方签章", pdf: bytes | None = None) -> bytes:
+    """A contract (``pdf``, or the sample) whose 中介方签章 — its /Lock naming ``locked``
+    (FieldMDP /Include) — another platform has signed: ``locked`` can no longer be sealed, the
+    other of 甲方签章 and 乙方签章 can."""
     from pyhanko.sign import signers
 
     from tests.integration.pdf_inputs_corpus import pyhanko_signer
 
-    lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["甲方签章"])
-    writer = IncrementalPdfFileWriter(io.BytesIO(contract_pdf(1)))
+    lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=[locked])
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf or contract_pdf(1)))
     for spec in (
         fields.SigFieldSpec("中介方签章", box=(60, 300, 220, 400), on_page=0, field_mdp_spec=lock),
         fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0),
@@ -436,7 +437,7 @@ def test_a_field_an_earlier_signature_locked_is_refused_before_any_code(world):
     Before, the code was sent (and a wrong one counted) and the flow made: only sealing
     refused it, after the code, and a flow's 甲方 and everyone after were stuck."""
     w, p = world, world.p
-    pdf = _locked_by_intermediary()
+    pdf = locked_by_intermediary()
     before, mark = dbdump.dump(p), outbox_lines(w.outbox)
     for seal in (w.jia.seal.es_id, None):
         with pytest.raises(ValidationError) as e:

@@ -1215,3 +1215,40 @@ def test_sign_code_with_the_field_judges_its_seed_values_before_the_sms(home, tm
     assert count(w.p, IntentChallenge) == challenges
     ok_json(home.run(*code, "--in", str(stamped), "--json"))  # B-LT timestamps
     assert outbox_lines(w.outbox) == before + 1
+
+
+def test_sign_pdf_into_a_field_an_earlier_signature_locked_exits_2_before_the_code(home, tmp_path):
+    """`sign pdf --field 乙方签章` on a contract whose intermediary's signature locks 乙方签章
+    (FieldMDP): exit 2 ``field_locked`` naming the field, the wrong code given not counted.
+    Before, the code was checked (exit 5, a try used) — with a right one, sealing refused
+    after the code and the PIN."""
+    import datetime as dt
+
+    from tests.integration.test_seed_values_first import locked_by_intermediary
+    from yinxin.store.models.notify import IntentChallenge
+
+    w = home.w
+    yi = w.yi
+    with w.p.db.transaction() as s:  # as if the one-code-a-minute limit had been waited out
+        q = select(IntentChallenge).where(IntentChallenge.subscriber_id == yi.id)
+        for earlier in s.execute(q).scalars():
+            earlier.created_at -= dt.timedelta(minutes=2)
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(locked_by_intermediary("乙方签章", home.contract.read_bytes()))
+    before = outbox_lines(w.outbox)
+    ch = ok_json(home.run("sign", "code", "--in", str(locked), "--signer", str(yi.id), "--json"))
+    code = read_code(w.outbox, yi.phone, after=before)
+    out = tmp_path / "never.pdf"
+    args = [
+        "sign", "pdf", "--in", str(locked), "--out", str(out), "--seal", yi.seal.es_id,
+        "--signer", str(yi.id), "--challenge", ch["challenge_id"], "--role", "乙方",
+        "--field", "乙方签章", "--json",
+    ]  # fmt: skip
+    proc = home.run(*args, env={"YINXIN_SEAL_PIN": yi.pin, "YINXIN_CODE": wrong_code(code)})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    got = json.loads(proc.stdout)
+    assert (got["error"], got["field"]) == ("field_locked", "field"), got
+    assert "'乙方签章'" in got["message"] and "'中介方签章'" in got["message"], got
+    assert not out.exists()
+    with w.p.db.read() as s:
+        assert s.get(IntentChallenge, ch["challenge_id"]).failed_attempts == 0
