@@ -402,15 +402,17 @@ def _other_platform_key():  # noqa: ANN202
     return key, cert
 
 
-def locked_by_intermediary(locked: str = "甲方签章", pdf: bytes | None = None) -> bytes:
+def locked_by_intermediary(
+    locked: str = "甲方签章", pdf: bytes | None = None, action: str = "include"
+) -> bytes:
     """A contract (``pdf``, or the sample) whose 中介方签章 — its /Lock naming ``locked``
-    (FieldMDP /Include) — another platform has signed: ``locked`` can no longer be sealed, the
-    other of 甲方签章 and 乙方签章 can."""
+    (FieldMDP /Include; ``exclude``: every field but it) — another platform has signed: the
+    fields it locks can no longer be sealed."""
     from pyhanko.sign import signers
 
     from tests.integration.pdf_inputs_corpus import pyhanko_signer
 
-    lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=[locked])
+    lock = fields.FieldMDPSpec(fields.FieldMDPAction(f"/{action.title()}"), fields=[locked])
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf or contract_pdf(1)))
     for spec in (
         fields.SigFieldSpec("中介方签章", box=(60, 300, 220, 400), on_page=0, field_mdp_spec=lock),
@@ -473,6 +475,24 @@ def test_a_field_an_earlier_signature_locked_is_refused_before_any_code(world):
     assert dbdump.diff(snap, dbdump.dump(p)) == []  # the wrong code was not counted
     # the field the lock does not name: the flow is made
     assert _flow(w, pdf, _yi(w, 1)).id
+
+
+def test_a_signer_placing_a_new_field_an_earlier_lock_covers_is_not_created(world):
+    """The intermediary's signature locks every field but 甲方签章 (/Exclude), so a new field
+    too: a flow whose 乙方 places the seal beside the fields was created (the document has an
+    empty field, so its own check let it through), and 乙方 was refused at sealing. Refused
+    at create naming signers[1].placement (``field_locked``); 甲方 into 甲方签章 alone is made."""
+    w, p = world, world.p
+    pdf = locked_by_intermediary(action="exclude")
+    before, mark = dbdump.dump(p), outbox_lines(w.outbox)
+    with pytest.raises(ValidationError) as e:
+        _flow(w, pdf, _jia(w, 1), _yi_placed(w, 2))
+    assert (e.value.field, e.value.code) == ("signers[1].placement", "field_locked"), (
+        e.value.message
+    )
+    assert "'中介方签章'" in e.value.message, e.value.message
+    assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
+    assert _flow(w, pdf, _jia(w, 1)).id
 
 
 def test_a_certification_field_in_a_parallel_flow_is_not_created(world):

@@ -522,6 +522,21 @@ def certified_only_into_fields(pdf: bytes) -> bool:
     return False
 
 
+def _new_field_refusal(pdf: bytes) -> Any:
+    """Why sealing refuses a seal in a new field beside ``pdf``'s signatures (the
+    ``SigningError``), or None: an earlier signature's field lock covering every new field
+    (FieldMDP /All, /Exclude: ``field_locked``). The document itself passed
+    ``_check_signable``, which lets a document with empty fields through for a signer sealing
+    into one; a signer placing the seal beside them was refused only at sealing."""
+    from yinxin.pdf.sign import SigningError, check_signable
+
+    try:
+        check_signable(pdf, earlier_signatures=True)
+    except SigningError as e:
+        return e
+    return None
+
+
 def _check_locks_between(
     docs: list[tuple[str, bytes]],
     sealing: dict[int, list[tuple[int, int, str | None, str]]],
@@ -797,6 +812,8 @@ class SignFlows:
         taken: dict[tuple[int, str], int] = {}  # (document, field) → the signer naming it
         # document → (turn, signer, the field sealed into or None for a new one, what names it)
         sealing: dict[int, list[tuple[int, int, str | None, str]]] = {}
+        # document → why a seal in a new field beside its signatures is refused (None: it is not)
+        beside: dict[int, Any] = {}
         # whether a signer's seal is a document's first (what a seed value /MDP or
         # /LockDocument asks of it): in a sequential flow, the earliest turn's; in a parallel
         # one of several signers, not known (judged then as either way)
@@ -883,6 +900,14 @@ class SignFlows:
                 name = _field(i, "placements" if pos in per_doc else "placement")
                 sealing.setdefault(pos, []).append((turn, i, None, name))
                 p = _check_placement(p, name)
+                if pos not in beside:
+                    beside[pos] = _new_field_refusal(pdf)
+                if beside[pos] is not None:
+                    raise ValidationError(
+                        f"document {pos} ({docs[pos][0]}): {beside[pos].message}",
+                        field=name,
+                        code=beside[pos].code,
+                    )
                 if p.page is not None and abs(p.page) > _page_count(pdf):
                     raise ValidationError(
                         f"document {pos} ({docs[pos][0]}) has no page {p.page}", field=name
