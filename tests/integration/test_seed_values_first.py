@@ -495,6 +495,44 @@ def test_a_signer_placing_a_new_field_an_earlier_lock_covers_is_not_created(worl
     assert _flow(w, pdf, _jia(w, 1)).id
 
 
+def test_a_new_field_an_earlier_lock_covers_gets_no_code_or_no_try(world):
+    """The intermediary's signature locks every field (/Exclude naming none of them, a new
+    one too): `sign code` sent the code (the document has empty fields, so a field could
+    still be named), and sealing refused whatever came. Refused now (``pdf``,
+    ``field_locked``) with no SMS. With one field left free (/Exclude), the code is sent (that
+    field can be sealed), and `sign pdf` placing the seal beside the fields with a wrong code
+    is refused before the code is checked — before, the wrong code was counted, and a right
+    one spent on a seal sealing refused."""
+    w, p = world, world.p
+    every = locked_by_intermediary(action="exclude", locked="(none)")
+    before, mark = dbdump.dump(p), outbox_lines(w.outbox)
+    with pytest.raises(ValidationError) as e:
+        p.signing.request_confirmation(
+            signer_subscriber_id=w.jia.id, document=every, document_name="技术服务合同.pdf"
+        )
+    assert (e.value.field, e.value.code) == ("pdf", "field_locked"), e.value.message
+    assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
+    pdf = locked_by_intermediary(action="exclude")  # 甲方签章 free
+    ch = p.signing.request_confirmation(
+        signer_subscriber_id=w.jia.id, document=pdf, document_name="技术服务合同.pdf"
+    )
+    code = read_code(w.outbox, w.jia.phone, after=mark)
+    snap = dbdump.dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.signing.sign(
+            pdf,
+            seal=w.jia.seal.es_id,
+            pin=w.jia.pin,
+            signer_subscriber_id=w.jia.id,
+            challenge_id=ch.challenge_id,
+            code="000000" if code != "000000" else "111111",
+            role="甲方",
+        )
+    assert (e.value.field, e.value.code) == ("pdf", "field_locked"), e.value.message
+    assert "'中介方签章'" in e.value.message, e.value.message
+    assert dbdump.diff(snap, dbdump.dump(p)) == []  # the wrong code was not counted
+
+
 def test_a_certification_field_in_a_parallel_flow_is_not_created(world):
     """甲方签章 asks (/SV /MDP P=2) for a certification, which only the document's first
     signature can give. In a parallel flow whoever signs first decides: it was created, and

@@ -83,6 +83,7 @@ __all__ = [
     "append_document_timestamp",
     "append_dss",
     "check_field",
+    "check_new_field",
     "empty_signature_fields",
     "prepared_locks",
     "signed_field_names",
@@ -295,10 +296,15 @@ def check_signable(
     A certification permitting form filling (P=2, P=3) refuses a new field (``certified``),
     not a seal into a prepared one: so not when ``field_name`` names an empty signature field
     of the document, nor with ``prepared_fields`` when it has one (a code is asked for before
-    the field is named; sealing judges the field named)."""
+    the field is named; sealing judges the field named).
+
+    A new field an earlier signature's field lock covers (FieldMDP /All, /Exclude) is refused
+    (``field_locked``); with ``prepared_fields``, so is a document whose empty fields that
+    lock covers too: nothing is left to seal."""
     reader, pages = _open(pdf)
     if earlier_signatures:
         into = False
+        empty: list[str] = []
         if field_name or prepared_fields:
             try:
                 empty = [f.name for f in _empty_fields(reader, pages)]
@@ -306,6 +312,8 @@ def check_signable(
                 empty = []
             into = field_name in empty if field_name else bool(empty)
         sigs = _check_existing_signatures(reader, into_field=into)
+        if into and not field_name and all(_lock_of(n, sigs) for n in empty):
+            into = False  # every empty field is locked: only a new one is left
         names = _field_names(reader) if not into else set()
         if not into and field_name not in names:
             # a new field is made (a name taken is sealing's field_exists): one an earlier
@@ -1484,6 +1492,35 @@ def _check_not_locked(field_name: str, sigs: Sequence) -> None:
             )
 
 
+def _lock_of(field_name: str, sigs: Sequence) -> object | None:
+    """The earlier signature (pyHanko's ``EmbeddedPdfSignature``) whose field lock (FieldMDP)
+    covers ``field_name``, or None."""
+    for emb in sigs:
+        try:
+            if emb.fieldmdp is not None and emb.fieldmdp.is_locked(field_name):
+                return emb
+        except Exception:  # an unreadable lock: as pyHanko would, judged at verification
+            continue
+    return None
+
+
+def check_new_field(pdf: bytes) -> None:
+    """Refuse, as sealing would and before a code is used, a seal in a new field beside
+    ``pdf``'s signatures that one of them forbids: it locked the document (``pdf``,
+    ``locked``) or its field lock covers the new field (FieldMDP /All, /Exclude: ``pdf``,
+    ``field_locked``). Only the locks are read (no signature value is checked: sealing judges
+    those); a form pyHanko cannot read is left to sealing."""
+    reader, _ = _open(pdf)
+    if not _signed(reader):
+        return
+    try:
+        sigs, _ = _embedded_signatures(reader)
+    except Exception:  # an unreadable signature: sealing refuses it (broken_signature)
+        return
+    _check_document_not_locked(sigs)
+    _check_new_field_not_locked(_unique("Signature", _field_names(reader)), None, sigs)
+
+
 def _check_new_field_not_locked(name: str, named: str | None, sigs: Sequence) -> None:
     """Refuse (``field_locked``, naming ``field_name`` when the caller named the new field,
     else ``pdf``) a new signature field ``name`` that an earlier signature's field lock covers
@@ -1520,6 +1557,13 @@ def _check_earlier_locks(reader: PdfFileReader, field_name: str) -> None:
         sigs, _ = _embedded_signatures(reader)
     except Exception:  # an unreadable signature: sealing refuses it (broken_signature)
         return
+    _check_document_not_locked(sigs)
+    _check_not_locked(field_name, sigs)
+
+
+def _check_document_not_locked(sigs: Sequence) -> None:
+    """Refuse (``pdf``, ``locked``, as ``_check_existing_signatures``) a document one of
+    ``sigs`` locked (DocMDP P=1, a lock or FieldMDP with /P 1)."""
     for emb in sigs:
         if locks_document(emb):
             raise SigningError(
@@ -1528,7 +1572,6 @@ def _check_earlier_locks(reader: PdfFileReader, field_name: str) -> None:
                 field="pdf",
                 code="locked",
             )
-    _check_not_locked(field_name, sigs)
 
 
 def check_field(

@@ -37,6 +37,7 @@ from yinxin.pdf.sign import (
     SignRequest,
     check_field,
     check_fits,
+    check_new_field,
     check_placement,
     check_signable,
     sign_pdf_detailed,
@@ -630,6 +631,9 @@ class SigningService:
         else:
             check_placement(document, placement or Placement(page=-1))
             self.check_fits(document, seal, placement)  # the seal's size: its row's, no PIN
+            # a new field an earlier signature's lock forbids (its code was sent: the document
+            # had an empty field the lock leaves free, and the seal goes beside it instead)
+            check_new_field(document)
         digest = sha256_hex(document)
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
