@@ -47,6 +47,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -1478,21 +1479,16 @@ def _check_not_locked(field_name: str, sigs: Sequence) -> None:
     that signature forbids, and pyHanko and our verifier then call it broken. One rule for
     sealing and for ``check_field`` (before the code), so neither lets through what the other
     refuses."""
-    for emb in sigs:
-        try:
-            locked = emb.fieldmdp is not None and emb.fieldmdp.is_locked(field_name)
-        except Exception:  # an unreadable lock: as pyHanko would, judged at verification
-            locked = False
-        if locked:
-            raise _refuse_field(
-                field_name,
-                f"is locked by signature {emb.field_name!r} (FieldMDP); it cannot be "
-                "sealed any more",
-                "field_locked",
-            )
+    emb = _lock_of(field_name, sigs)
+    if emb is not None:
+        raise _refuse_field(
+            field_name,
+            f"is locked by signature {emb.field_name!r} (FieldMDP); it cannot be sealed any more",
+            "field_locked",
+        )
 
 
-def _lock_of(field_name: str, sigs: Sequence) -> object | None:
+def _lock_of(field_name: str, sigs: Sequence) -> Any:
     """The earlier signature (pyHanko's ``EmbeddedPdfSignature``) whose field lock (FieldMDP)
     covers ``field_name``, or None."""
     for emb in sigs:
@@ -1528,20 +1524,16 @@ def _check_new_field_not_locked(name: str, named: str | None, sigs: Sequence) ->
     that signature broken once the field is added (modification level OTHER, docmdp not ok),
     though nothing it had signed was touched. The seal may go into an empty field the lock
     leaves free instead."""
-    for emb in sigs:
-        try:
-            locked = emb.fieldmdp is not None and emb.fieldmdp.is_locked(name)
-        except Exception:  # an unreadable lock: as pyHanko would, judged at verification
-            locked = False
-        if locked:
-            raise SigningError(
-                f"signature {emb.field_name!r} locks form fields (FieldMDP "
-                f"{emb.fieldmdp.action.value}) including a new signature field {name!r}: adding "
-                "it would make that signature invalid; name an empty signature field it does "
-                "not lock",
-                field="field_name" if named else "pdf",
-                code="field_locked",
-            )
+    emb = _lock_of(name, sigs)
+    if emb is not None:
+        raise SigningError(
+            f"signature {emb.field_name!r} locks form fields (FieldMDP "
+            f"{emb.fieldmdp.action.value}) including a new signature field {name!r}: adding "
+            "it would make that signature invalid; name an empty signature field it does "
+            "not lock",
+            field="field_name" if named else "pdf",
+            code="field_locked",
+        )
 
 
 def _check_earlier_locks(reader: PdfFileReader, field_name: str) -> None:
