@@ -983,7 +983,9 @@ def test_check_field_refuses_a_document_certified_with_no_changes(pki):  # noqa:
     assert checked == sealed == ("pdf", "locked"), (checked, sealed)
 
 
-@pytest.mark.parametrize("case", ["include", "exclude", "all-p1", "include-p1", "mdp", "none"])
+@pytest.mark.parametrize(
+    "case", ["include", "exclude", "all-p1", "include-p1", "all-p2", "mdp", "none"]
+)
 def test_what_a_prepared_lock_forbids_is_what_sealing_refuses(pki, case, tmp_path):  # noqa: F811
     """``prepared_locks`` — what a sign flow judges at create, before anyone signs — says of
     each later seal (into 乙方签章, 丙方签章, or a new field) what sealing after 甲方's seal
@@ -997,6 +999,7 @@ def test_what_a_prepared_lock_forbids_is_what_sealing_refuses(pki, case, tmp_pat
         "exclude": FieldMDPSpec(FieldMDPAction.EXCLUDE, fields=["丙方签章"]),
         "all-p1": FieldMDPSpec(FieldMDPAction.ALL),
         "include-p1": FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["乙方签章"]),
+        "all-p2": FieldMDPSpec(FieldMDPAction.ALL),
     }.get(case)
     if case == "mdp":
         pdf = _prepared(
@@ -1009,8 +1012,8 @@ def test_what_a_prepared_lock_forbids_is_what_sealing_refuses(pki, case, tmp_pat
         )
     else:
         pdf = _locked_contract(lock)
-        if case.endswith("-p1"):
-            pdf = _edit_lock(pdf, "甲方签章", "/P", 1)
+        if case[-3:] in ("-p1", "-p2"):
+            pdf = _edit_lock(pdf, "甲方签章", "/P", int(case[-1]))
     found = prepared_locks(pdf).get("甲方签章")
     assert (found is None) == (case == "none"), found
     one = _seal_into(pki, pdf, "甲方", "甲方签章")

@@ -1158,11 +1158,11 @@ class PreparedLock:
         — or None."""
         if self.ends_document:
             return "locked"
+        if other is None and self.certifies:  # sealing judges the certification first
+            return "certified"
         # a new field's name is made when it is sealed: one in no list (/All, /Exclude lock it)
         if self.locks(other if other is not None else "\x00 a new field"):
             return "field_locked"
-        if other is None and self.certifies:
-            return "certified"
         return None
 
 
