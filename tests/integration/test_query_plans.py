@@ -75,6 +75,12 @@ def seed_rows(conn: Any, name: str, n: int, **vary: Callable[[int], Any]) -> Non
         conn.execute(table.insert(), rows)
 
 
+def _held_by(holder: int) -> int:
+    """A seeded certificate's or seal's ``organization_id`` (``holder_organization``): the
+    seeded organization for its members (every 10th seeded subscriber), else the holder."""
+    return ORG if (holder - BASE) % 10 == 1 else holder
+
+
 def _seed_all(p: Platform) -> None:
     """The big tables a CA grows, a parent row for each foreign key, then ANALYZE."""
     states = ["sent"] * 8 + ["failed", "queued"]
@@ -106,6 +112,7 @@ def _seed_all(p: Platform) -> None:
             "certificates",
             N,
             subscriber_id=lambda i: BASE + i % 100,
+            organization_id=lambda i: _held_by(BASE + i % 100),
             status=lambda i: "revoked" if i % 100 == 0 else "active",
         )
         seed_rows(
@@ -113,6 +120,7 @@ def _seed_all(p: Platform) -> None:
             "seals",
             N,
             subscriber_id=lambda i: BASE + i % 100,
+            organization_id=lambda i: _held_by(BASE + i % 100),
             state=lambda i: "revoked" if i % 100 == 0 else "active",
             kind=lambda i: f"k{i}",  # one live seal of a kind per holder
         )
@@ -175,6 +183,19 @@ def _seed_all(p: Platform) -> None:
             job=lambda i: f"job{i % 12}",
             state=lambda i: "failed" if i % 25 == 0 else "done",
         )
+        seed_rows(conn, "desk_contracts", 20, contract_id=lambda i: None)
+        seed_rows(
+            conn,
+            "service_requests",
+            N,
+            contract_id=lambda i: BASE + i % 20,
+            # years of requests closed, a few open: a rare state and a common one
+            state=lambda i: "open" if i % 200 == 0 else "record_signed",
+            notice_at=lambda i: (
+                dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=(i * 37) % N)
+            ),
+            record_flow_id=lambda i: None,
+        )
         seed_rows(
             conn,
             "webhook_subscriptions",
@@ -225,6 +246,22 @@ SEEDED: list[tuple[str, str, Lister]] = [
         "deliveries in a state",
         "webhook_deliveries",
         lambda p: p.webhooks.deliveries(SUBSCRIPTION, state="failed", after=BASE + N // 2),
+    ),
+    (
+        "desk requests of a contract",
+        "service_requests",
+        lambda p: p.desk.list(contract="v3", limit=51),
+    ),
+    (
+        "desk requests of a contract, newest first",
+        "service_requests",
+        lambda p: p.desk.list(contract="v3", after=BASE + N // 2, limit=51, order="newest"),
+    ),
+    ("desk requests open", "service_requests", lambda p: p.desk.list(state="open", limit=51)),
+    (
+        "desk requests closed, deep",
+        "service_requests",
+        lambda p: p.desk.list(state="record_signed", after=BASE + N // 2, limit=51),
     ),
     ("obligations first page", "obligations", lambda p: p.obligations.overview()),
     (
@@ -300,11 +337,33 @@ BY_ID: list[tuple[str, str, Lister]] = [
         lambda p: p.certificates.list(organization_id=ORG, limit=51),
     ),
     ("seals of a big organization", "seals", lambda p: p.seals.list(organization_id=ORG, limit=51)),
+    (
+        "certificates of an organization, deep",
+        "certificates",
+        lambda p: p.certificates.list(organization_id=ORG, after=BASE + N // 2, limit=51),
+    ),
+    (
+        "seals of an organization, deep",
+        "seals",
+        lambda p: p.seals.list(organization_id=ORG, after=BASE + N // 2, limit=51),
+    ),
+    (
+        "certificates of a person on their own as an organization",
+        "certificates",
+        lambda p: p.certificates.list(organization_id=BASE + 3, limit=51),
+    ),
+    (
+        "seals of a member as an organization",
+        "seals",
+        lambda p: p.seals.list(organization_id=BASE + 1, limit=51),
+    ),
 ]
-# An organization's certificates and seals are those of its members (``of_organization``):
-# one whose members hold many rows is read along the primary key, each row's holder looked up
-# (above); a small one's rows are found through its members and sorted, a few rows — both
-# planners choose between the two by the statistics, so only the big one is asserted.
+# An organization's certificates and seals are its own and its members' (``of_organization``):
+# before 0034 one whose members held many rows was read along the primary key, each row's
+# holder looked up, and a small one's rows were found through its members and sorted. Each is
+# a range of ``(organization_id, id)`` now (``of_organization_held``), whatever its size; a
+# member named as the organization (a person's own session) reads its own, ``(subscriber_id,
+# id)``.
 
 # The lists on tables left empty here: SQLite plans them by its rules (no statistics), which
 # are what it does at volume too; PostgreSQL's plan of an empty table says nothing.
@@ -470,6 +529,16 @@ SQLITE_SEEKS: dict[str, str] = {
     "authorizations of a big holder": "holder_subscriber_id=?",
     "authorizations withdrawn": "state=?",
     "deliveries, first page": "subscription_id=?",
+    "certificates of a big organization": "organization_id=?",
+    "seals of a big organization": "organization_id=?",
+    "certificates of an organization, deep": "organization_id=?",
+    "seals of an organization, deep": "organization_id=?",
+    "certificates of a person on their own as an organization": "organization_id=?",
+    "seals of a member as an organization": "subscriber_id=?",
+    "desk requests of a contract": "contract_id=?",
+    "desk requests of a contract, newest first": "contract_id=?",
+    "desk requests open": "state=?",
+    "desk requests closed, deep": "state=?",
 }
 
 

@@ -94,7 +94,14 @@ from yinxin.store.models import (
     StatusRevision,
     Subscriber,
 )
-from yinxin.store.queries import of_organization, one_or_404, paged, select_where
+from yinxin.store.queries import (
+    holder_organization,
+    of_organization,
+    of_organization_held,
+    one_or_404,
+    paged,
+    select_where,
+)
 from yinxin.transitions import listed
 
 if TYPE_CHECKING:
@@ -769,6 +776,7 @@ class Certificates:
             serial_hex=hexs,
             issuer_role=issuer_role,
             subscriber_id=sub.id,
+            organization_id=holder_organization(sub),
             application_id=application_id,
             profile=profile_name,
             subject=cert.subject.rfc4514_string(),
@@ -2004,7 +2012,7 @@ class Certificates:
                     Certificate.subscriber_id == c.subscriber_id,
                     Certificate.status.in_([ACTIVE, ON_HOLD]),
                 )
-            q = q.where(of_organization(Certificate.subscriber_id, organization_id))
+            q = q.where(of_organization_held(s, Certificate, organization_id))
             q = paged(q, Certificate.id, after=after, limit=limit)
             return [certificate_view(c) for c in s.execute(q).scalars()]
 

@@ -64,6 +64,7 @@ from yinxin.seals.view import SealView, SealViews
 from yinxin.store.db import Database, add_unique
 from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.seals import Seal
+from yinxin.store.queries import holder_organization
 
 if TYPE_CHECKING:
     from yinxin.registry.ca import CertificateAuthority
@@ -329,6 +330,7 @@ class SealIssuance:
                 es_id=None,
                 kind=kind,
                 subscriber_id=sub.id,
+                organization_id=holder_organization(sub),
                 certificate_id=cert.id,
                 name=seal_name(sub, kind),
                 **form.holder_columns(),

@@ -58,7 +58,7 @@ from yinxin.seals.view import (
 )
 from yinxin.store.db import Database
 from yinxin.store.models.seals import Seal
-from yinxin.store.queries import of_organization, paged, select_where
+from yinxin.store.queries import of_organization_held, paged, select_where
 from yinxin.transitions import listed
 
 if TYPE_CHECKING:
@@ -272,7 +272,7 @@ class Seals:
             state, kind = listed(SealState, state, "state"), listed(SealKind, kind, "kind")
             now = self.clock.now()
             q = select_where(Seal, subscriber_id=subscriber_id, state=state, kind=kind)
-            own = of_organization(Seal.subscriber_id, organization_id)
+            own = of_organization_held(s, Seal, organization_id)
             if granted_to is not None:
                 q = q.where(or_(own, usable_grants(granted_to, now)))
             else:

@@ -99,3 +99,34 @@ def of_organization(subscriber_column: Any, organization_id: int | None) -> Any:
         or_(Subscriber.id == organization_id, Subscriber.organization_id == organization_id)
     )
     return subscriber_column.in_(members)
+
+
+def holder_organization(holder: Subscriber) -> int:
+    """The organization a row held by ``holder`` counts toward (``organization_id`` of a
+    certificate or a seal): the one the holder is registered under, or the holder itself when
+    under none (an organization, a person on their own). A holder's organization is set when
+    it is registered and never changes, so the value is kept on the row, not looked up."""
+    return holder.id if holder.organization_id is None else holder.organization_id
+
+
+def of_organization_held(s: Session, model: Any, organization_id: int | None) -> Any:
+    """The rows of ``model`` (certificates, seals: a ``subscriber_id`` and the
+    ``organization_id`` ``holder_organization`` gave) that ``of_organization`` keeps, as one
+    condition an index on ``(organization_id, id)`` serves in id order: an organization's own
+    and its members' rows are a range of that index, where "the holder is one of these 2 000
+    subscribers" made each page read and sort all of them.
+
+    ``organization_id`` may name any subscriber (a person's own session lists through it). A
+    member of an organization (registered under it) has no members of its own, so its rows
+    are those it holds, while its ``organization_id`` column names its organization: for it
+    the condition is the holder's. For anyone else — an organization, a person on their own,
+    an id of nobody — the column is the holder's own id or an organization's: the two agree.
+    ``None``: no condition."""
+    if organization_id is None:
+        return true()
+    above = s.execute(
+        select(Subscriber.organization_id).where(Subscriber.id == organization_id)
+    ).first()
+    if above is not None and above[0] is not None:
+        return model.subscriber_id == organization_id
+    return model.organization_id == organization_id

@@ -182,11 +182,17 @@ class Certificate(Base):
         # a list narrowed by these, a page at a time in id order (0033)
         Index("ix_certificates_subscriber_id_id", "subscriber_id", "id"),
         Index("ix_certificates_status_id", "status", "id"),
+        # an organization's (its own and its members'), a page at a time in id order (0034)
+        Index("ix_certificates_organization_id_id", "organization_id", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     serial_hex: Mapped[str] = mapped_column(String(40), unique=True)
     issuer_role: Mapped[str] = mapped_column(String(20))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    # the organization the certificate counts toward: its holder's, or the holder itself when
+    # registered under none (``store.queries.holder_organization``); set at issuance, for
+    # older rows by migration 0034 — what an organization's list reads in id order
+    organization_id: Mapped[int | None]
     application_id: Mapped[int | None]
     profile: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(Text)

@@ -14,7 +14,7 @@ Money is kept as decimal strings (``"28000.00"``), never floats; times are aware
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 import yinxin.store.models.contracts  # noqa: F401  (tables our foreign keys name)
@@ -51,8 +51,13 @@ class ServiceRequest(Base):
     ``None`` while the clock is paused before the deadline (it is not known yet)."""
 
     __tablename__ = "service_requests"
+    __table_args__ = (
+        # the requests of one contract, or in one state, a page at a time in notice order (0034)
+        Index("ix_service_requests_contract_id_notice_at_id", "contract_id", "notice_at", "id"),
+        Index("ix_service_requests_state_notice_at_id", "state", "notice_at", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    contract_id: Mapped[int] = mapped_column(ForeignKey("desk_contracts.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("desk_contracts.id"))
     channel: Mapped[str] = mapped_column(String(16))  # phone | web | on_site
     severity: Mapped[str] = mapped_column(String(16))  # low | normal | high | critical
     description: Mapped[str] = mapped_column(Text)
@@ -67,7 +72,7 @@ class ServiceRequest(Base):
     on_site_budget_minutes: Mapped[int | None]
     response_due: Mapped[dt.datetime | None] = mapped_column(index=True)
     on_site_due: Mapped[dt.datetime | None] = mapped_column(index=True)
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[str] = mapped_column(String(16))
     clock: Mapped[str] = mapped_column(String(8))  # running | paused
     responded_at: Mapped[dt.datetime | None]
     responded_by: Mapped[str | None] = mapped_column(String(100))

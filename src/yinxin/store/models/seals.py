@@ -43,6 +43,8 @@ class Seal(HeldSeal, Base):
         # a list narrowed by these, a page at a time in id order (0033)
         Index("ix_seals_subscriber_id_id", "subscriber_id", "id"),
         Index("ix_seals_state_id", "state", "id"),
+        # an organization's (its own and its members'), a page at a time in id order (0034)
+        Index("ix_seals_organization_id_id", "organization_id", "id"),
         partial_unique("uq_seals_live_kind", "subscriber_id", "kind", where=LIVE_STATES_SQL),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,6 +52,10 @@ class Seal(HeldSeal, Base):
     es_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # organization|contract|finance|personal
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    # the organization the seal counts toward: its holder's, or the holder itself when
+    # registered under none (``store.queries.holder_organization``); set when the seal is
+    # made, for older rows by migration 0034 — what an organization's list reads in id order
+    organization_id: Mapped[int | None]
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))  # SESeal property name
     image_source: Mapped[str] = mapped_column(String(16))  # software | scan
