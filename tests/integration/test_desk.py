@@ -1570,3 +1570,38 @@ def test_api_and_cli_list_desk_requests_newest_first(platform, clock, tmp_path) 
     shown = ok("list", "--newest-first", "--limit", "2")
     assert shown.rstrip().endswith("more: --after 1") and "#3 " not in shown, shown
     assert [r["id"] for r in json.loads(ok("list", "--json"))["items"]] == [3, 1, 2]
+
+
+def test_the_desk_list_reads_a_page_in_a_few_queries(any_platform, clock) -> None:
+    """Each request of a listed page asked for its pauses and its breaches on its own: a page
+    of 50 was a hundred queries more, ten times the page's own reading (``bench/pages``).
+    They are read for the whole page now, in a fixed number of queries however long the page,
+    and each request shows what it shows on its own (``get``), pauses and breaches in their
+    order."""
+    from tests.integration.test_query_plans import _captured
+
+    p = any_platform
+    clock.set(bj(2026, 11, 30, 9, 0))
+    add_003(p)
+    ids = []
+    for i in range(12):
+        notice = bj(2026, 10, 12, 9, 0) + dt.timedelta(days=i)
+        r = p.desk.open(
+            NUMBER, channel="web", description=f"报修{i}", notice_at=notice, reported_by="甲方"
+        )
+        if i % 3 == 0:  # two pauses, then answered
+            for k in (1, 3):
+                p.desk.pause(r.id, f"等待甲方{k}", at=notice + dt.timedelta(minutes=10 * k))
+                p.desk.resume(r.id, at=notice + dt.timedelta(minutes=10 * k + 5))
+            p.desk.respond(r.id, at=notice + dt.timedelta(hours=1))
+        elif i % 3 == 1:  # answered late: a breach
+            p.desk.respond(r.id, at=notice + dt.timedelta(hours=9))
+        ids.append(r.id)
+    p.desk.flag_breaches()
+    alone = [p.desk.get(i) for i in ids]
+    assert sum(len(v.pauses) for v in alone) == 8 and any(v.breaches for v in alone)
+    for limit in (3, 12):
+        with _captured(p) as ran:
+            listed = p.desk.list(contract=NUMBER, limit=limit)
+        assert listed == alone[:limit]
+        assert len(ran) <= 5, (limit, [sql[:80] for sql, _ in ran])
