@@ -536,9 +536,9 @@ SQLITE_SEEKS: dict[str, str] = {
     "certificates of a person on their own as an organization": "organization_id=?",
     "seals of a member as an organization": "subscriber_id=?",
     "desk requests of a contract": "contract_id=?",
-    "desk requests of a contract, newest first": "contract_id=?",
+    "desk requests of a contract, newest first": "contract_id=? AND notice_at<?",
     "desk requests open": "state=?",
-    "desk requests closed, deep": "state=?",
+    "desk requests closed, deep": "state=? AND notice_at>?",
 }
 
 

@@ -1152,14 +1152,23 @@ class ServiceDesk:
                 def past(column: Any, value: Any) -> Any:
                     return column < value if newest else column > value
 
+                # the bound on notice_at alone says what the OR below implies, so that the
+                # page is read from the cursor's place in the (…, notice_at, id) index: with
+                # the OR only, SQLite walked every row of the state or contract before it
+                reached = (
+                    ServiceRequest.notice_at <= last.notice_at
+                    if newest
+                    else ServiceRequest.notice_at >= last.notice_at
+                )
                 q = q.where(
+                    reached,
                     or_(
                         past(ServiceRequest.notice_at, last.notice_at),
                         and_(
                             ServiceRequest.notice_at == last.notice_at,
                             past(ServiceRequest.id, last.id),
                         ),
-                    )
+                    ),
                 )
             if contract is not None:
                 q = q.where(ServiceRequest.contract_id == self._contract(s, contract).id)
