@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from PIL import Image
 from typer.testing import CliRunner
 
 from tests import dbdump
+from tests.certs import self_signed
 from tests.conftest import cli_env
 from tests.fixtures.samples import contract_pdf
 from yinxin.adapters.cli import app as cli_app
@@ -40,25 +39,14 @@ def _kit(work: Path) -> None:
     work.mkdir()
     (work / "a.pdf").write_bytes(contract_pdf(1))
     (work / "a.ofd").write_bytes(OFD.read_bytes())
-    key = ec.generate_private_key(ec.SECP256R1())
+    key, cert = self_signed("赵六")
+    name, now = cert.subject, dt.datetime.now(dt.UTC)
     (work / "key.pem").write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-    )
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "赵六")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
     )
     (work / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (work / "root.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))

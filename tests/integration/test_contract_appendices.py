@@ -32,6 +32,7 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from tests import dbdump
+from tests.certs import self_signed
 from tests.clock import real_now
 from tests.integration.signing_flow import (
     World,
@@ -714,28 +715,12 @@ def test_an_appendix_prepared_with_fields_and_certified_leaves_none_in_the_contr
     are not copied. So a contract's flow (and the service record's, rendered the same way)
     never meets a prepared field or a certification: its signers are placed by the parties'
     anchors, and ``Contracts.start_signing`` needs no field per signer (docs/sign-flows.md)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
     from tests.integration import pdf_inputs_corpus as corpus
     from yinxin.pdf.sign import check_signable
     from yinxin.signing.flows import prepared_of
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "WPS 拟定方")])
-    now = real_now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = self_signed("WPS 拟定方", start=real_now())
     spec = corpus.prepared_and_certified(_spec_pdf(SPEC_PAGES), key, cert)
     before = prepared_of(spec)
     assert set(before.fields) == {"甲方签章", "乙方签章"} and before.certified

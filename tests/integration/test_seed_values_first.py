@@ -382,24 +382,31 @@ def test_the_apis_batch_code_judges_the_field_with_the_seal_and_level(world, cli
 
 def _other_platform_key():  # noqa: ANN202
     """A key and self-signed certificate of another platform, which signed before ours."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from tests.certs import self_signed
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "别家签约平台")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
+    return self_signed("别家签约平台")
+
+
+def _a_wrong_code_for_jia(w, pdf: bytes, mark: int, **more):  # noqa: ANN202
+    """甲方 asks for a code for ``pdf`` (it is sent) and signs with a wrong one: the refusal
+    raised, and the database as it was before the signing (a wrong code counted would show)."""
+    ch = w.p.signing.request_confirmation(
+        signer_subscriber_id=w.jia.id, document=pdf, document_name="技术服务合同.pdf"
     )
-    return key, cert
+    code = read_code(w.outbox, w.jia.phone, after=mark)
+    snap = dbdump.dump(w.p)
+    with pytest.raises(ValidationError) as e:
+        w.p.signing.sign(
+            pdf,
+            seal=w.jia.seal.es_id,
+            pin=w.jia.pin,
+            signer_subscriber_id=w.jia.id,
+            challenge_id=ch.challenge_id,
+            code="000000" if code != "000000" else "111111",
+            role="甲方",
+            **more,
+        )
+    return e, snap
 
 
 def locked_by_intermediary(
@@ -455,22 +462,7 @@ def test_a_field_an_earlier_signature_locked_is_refused_before_any_code(world):
     )
     assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
     # `sign code` has no field: its code is sent; `sign pdf --field` is refused before it
-    ch = p.signing.request_confirmation(
-        signer_subscriber_id=w.jia.id, document=pdf, document_name="技术服务合同.pdf"
-    )
-    code = read_code(w.outbox, w.jia.phone, after=mark)
-    snap = dbdump.dump(p)
-    with pytest.raises(ValidationError) as e:
-        p.signing.sign(
-            pdf,
-            seal=w.jia.seal.es_id,
-            pin=w.jia.pin,
-            signer_subscriber_id=w.jia.id,
-            challenge_id=ch.challenge_id,
-            code="000000" if code != "000000" else "111111",
-            role="甲方",
-            field_name="甲方签章",
-        )
+    e, snap = _a_wrong_code_for_jia(w, pdf, mark, field_name="甲方签章")
     assert (e.value.field, e.value.code) == ("field_name", "field_locked"), e.value.message
     assert dbdump.diff(snap, dbdump.dump(p)) == []  # the wrong code was not counted
     # the field the lock does not name: the flow is made
@@ -513,21 +505,7 @@ def test_a_new_field_an_earlier_lock_covers_gets_no_code_or_no_try(world):
     assert (e.value.field, e.value.code) == ("pdf", "field_locked"), e.value.message
     assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
     pdf = locked_by_intermediary(action="exclude")  # 甲方签章 free
-    ch = p.signing.request_confirmation(
-        signer_subscriber_id=w.jia.id, document=pdf, document_name="技术服务合同.pdf"
-    )
-    code = read_code(w.outbox, w.jia.phone, after=mark)
-    snap = dbdump.dump(p)
-    with pytest.raises(ValidationError) as e:
-        p.signing.sign(
-            pdf,
-            seal=w.jia.seal.es_id,
-            pin=w.jia.pin,
-            signer_subscriber_id=w.jia.id,
-            challenge_id=ch.challenge_id,
-            code="000000" if code != "000000" else "111111",
-            role="甲方",
-        )
+    e, snap = _a_wrong_code_for_jia(w, pdf, mark)
     assert (e.value.field, e.value.code) == ("pdf", "field_locked"), e.value.message
     assert "'中介方签章'" in e.value.message, e.value.message
     assert dbdump.diff(snap, dbdump.dump(p)) == []  # the wrong code was not counted

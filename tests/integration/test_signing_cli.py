@@ -382,27 +382,9 @@ def test_a_relying_party_elsewhere_verifies_with_its_own_trust_anchor(home, sign
 def foreign_root(common_name: str = "Some other root"):  # noqa: ANN201
     """A self-signed CA certificate of another platform (cryptography's): a root our
     signers' certificates are not from."""
-    import datetime as dt
+    from tests.certs import self_signed
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    return self_signed(common_name, ca=True)[1]
 
 
 def make_foreign_root(directory: Path) -> Path:
@@ -1078,6 +1060,32 @@ def _seed_field(contract: bytes, sv) -> bytes:  # noqa: ANN001
     return buf.getvalue()
 
 
+def _yi_signs_with_a_wrong_code(home, pdf: Path, before: int):  # noqa: ANN202
+    """乙方 asks `sign code` for ``pdf`` (the code is sent) and runs `sign pdf --field 乙方签章`
+    with a wrong one, which must exit 2: its JSON refusal, the output path (never to exist),
+    and the challenge."""
+    w, yi = home.w, home.w.yi
+    ch = ok_json(home.run("sign", "code", "--in", str(pdf), "--signer", str(yi.id), "--json"))
+    code = read_code(w.outbox, yi.phone, after=before)
+    out = pdf.parent / "never.pdf"
+    args = [
+        "sign", "pdf", "--in", str(pdf), "--out", str(out), "--seal", yi.seal.es_id,
+        "--signer", str(yi.id), "--challenge", ch["challenge_id"], "--role", "乙方",
+        "--field", "乙方签章", "--json",
+    ]  # fmt: skip
+    proc = home.run(*args, env={"YINXIN_SEAL_PIN": yi.pin, "YINXIN_CODE": wrong_code(code)})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    return json.loads(proc.stdout), out, ch
+
+
+def _no_try_used(w, ch: dict) -> None:
+    """The challenge counts no failed try: the refusal came before the code was checked."""
+    from yinxin.store.models.notify import IntentChallenge
+
+    with w.p.db.read() as s:
+        assert s.get(IntentChallenge, ch["challenge_id"]).failed_attempts == 0
+
+
 def test_seed_values_the_seal_cannot_meet_are_refused_before_the_code(home, tmp_path):
     """`sign batch --field` (first run, with --seal and --level B-B) on a field asking for a
     timestamp, and `sign pdf --field` with a wrong code on a field asking (/Cert /Subject)
@@ -1130,21 +1138,10 @@ def test_seed_values_the_seal_cannot_meet_are_refused_before_the_code(home, tmp_
             ),
         )
     )
-    ch = ok_json(home.run("sign", "code", "--in", str(theirs), "--signer", str(yi.id), "--json"))
-    code = read_code(w.outbox, yi.phone, after=before)
-    out = tmp_path / "never.pdf"
-    args = [
-        "sign", "pdf", "--in", str(theirs), "--out", str(out), "--seal", yi.seal.es_id,
-        "--signer", str(yi.id), "--challenge", ch["challenge_id"], "--role", "乙方",
-        "--field", "乙方签章", "--json",
-    ]  # fmt: skip
-    proc = home.run(*args, env={"YINXIN_SEAL_PIN": yi.pin, "YINXIN_CODE": wrong_code(code)})
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    got = json.loads(proc.stdout)
+    got, out, ch = _yi_signs_with_a_wrong_code(home, theirs, before)
     assert (got["error"], got["field"]) == ("seed_value", "field"), got
     assert "/Cert" in got["message"] and not out.exists()
-    with w.p.db.read() as s:
-        assert s.get(IntentChallenge, ch["challenge_id"]).failed_attempts == 0
+    _no_try_used(w, ch)
 
 
 def test_sign_code_with_the_field_judges_its_seed_values_before_the_sms(home, tmp_path):
@@ -1236,19 +1233,8 @@ def test_sign_pdf_into_a_field_an_earlier_signature_locked_exits_2_before_the_co
     locked = tmp_path / "locked.pdf"
     locked.write_bytes(locked_by_intermediary("乙方签章", home.contract.read_bytes()))
     before = outbox_lines(w.outbox)
-    ch = ok_json(home.run("sign", "code", "--in", str(locked), "--signer", str(yi.id), "--json"))
-    code = read_code(w.outbox, yi.phone, after=before)
-    out = tmp_path / "never.pdf"
-    args = [
-        "sign", "pdf", "--in", str(locked), "--out", str(out), "--seal", yi.seal.es_id,
-        "--signer", str(yi.id), "--challenge", ch["challenge_id"], "--role", "乙方",
-        "--field", "乙方签章", "--json",
-    ]  # fmt: skip
-    proc = home.run(*args, env={"YINXIN_SEAL_PIN": yi.pin, "YINXIN_CODE": wrong_code(code)})
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    got = json.loads(proc.stdout)
+    got, out, ch = _yi_signs_with_a_wrong_code(home, locked, before)
     assert (got["error"], got["field"]) == ("field_locked", "field"), got
     assert "'乙方签章'" in got["message"] and "'中介方签章'" in got["message"], got
     assert not out.exists()
-    with w.p.db.read() as s:
-        assert s.get(IntentChallenge, ch["challenge_id"]).failed_attempts == 0
+    _no_try_used(w, ch)

@@ -28,11 +28,11 @@ import pytest
 from asn1crypto import core, tsp
 from asn1crypto import ocsp as a_ocsp
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import NameOID
 
+from tests.certs import self_signed
 from tests.integration.server import (
     PASSPHRASE,
     Server,
@@ -743,20 +743,7 @@ def test_pkilint_on_live_responses(env: Env, new_cert, client: httpx.Client) -> 
 
 # --- malformed requests --------------------------------------------------------------------------
 def _foreign_ca() -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Someone Else's CA")])
-    now = dt.datetime.now(dt.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    return self_signed("Someone Else's CA", ca=True, serial=1, days=1)[1]
 
 
 def _tsq(alg: str = "sha256", digest: bytes | None = None, **more) -> bytes:

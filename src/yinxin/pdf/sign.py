@@ -1507,14 +1507,24 @@ def check_new_field(pdf: bytes) -> None:
     ``field_locked``). Only the locks are read (no signature value is checked: sealing judges
     those); a form pyHanko cannot read is left to sealing."""
     reader, _ = _open(pdf)
-    if not _signed(reader):
-        return
-    try:
-        sigs, _ = _embedded_signatures(reader)
-    except Exception:  # an unreadable signature: sealing refuses it (broken_signature)
+    sigs = _lock_holders(reader)
+    if sigs is None:
         return
     _check_document_not_locked(sigs)
     _check_new_field_not_locked(_unique("Signature", _field_names(reader)), None, sigs)
+
+
+def _lock_holders(reader: PdfFileReader) -> Sequence | None:
+    """The earlier signatures whose locks a new seal must respect, or None when there are none
+    to read: the document is not signed, or a signature cannot be read — sealing refuses that
+    one (``broken_signature``), so the lock checks before a code leave it to sealing."""
+    if not _signed(reader):
+        return None
+    try:
+        sigs, _ = _embedded_signatures(reader)
+    except Exception:  # an unreadable signature: sealing refuses it (broken_signature)
+        return None
+    return sigs
 
 
 def _check_new_field_not_locked(name: str, named: str | None, sigs: Sequence) -> None:
@@ -1543,11 +1553,8 @@ def _check_earlier_locks(reader: PdfFileReader, field_name: str) -> None:
     (``_check_not_locked``). Only the locks are read here (no signature value is checked: the
     callers' ``check_signable`` and sealing judge those); a form pyHanko cannot read is left
     to them too."""
-    if not _signed(reader):
-        return
-    try:
-        sigs, _ = _embedded_signatures(reader)
-    except Exception:  # an unreadable signature: sealing refuses it (broken_signature)
+    sigs = _lock_holders(reader)
+    if sigs is None:
         return
     _check_document_not_locked(sigs)
     _check_not_locked(field_name, sigs)
