@@ -346,3 +346,21 @@ def test_a_double_click_on_download_saves_the_contract_once(site: Site, page):
     assert saved == [f"{c.number}.pdf"]
     assert len(asked) == 1
     expect(page.locator("#download")).to_be_enabled()
+
+
+def test_a_refused_value_in_english_words_is_said_by_the_apis_chinese(site: Site, page):
+    """A blank refused with the value quoted in its Chinese half ("工作日响应时限（小时）：
+    'four hours' 不是整数 / not a whole number"): the page declined that half for the two
+    English words of the value and said only 「…」填写的内容不符合要求，请检查. It now shows
+    the API's Chinese, the value as typed, at the field and without the English half."""
+    subscriber_login(site, page, ORG_PHONE, "/contracts/new?template=om-service")
+    field = '[name="values.response_hours_workday"]'
+    page.locator(field).wait_for()
+    page.click("#fill-example")
+    page.fill(field, "four hours")
+    page.click("#save")
+    error = page.locator(f".field:has({field}) .field-error")
+    error.wait_for()
+    shot(page, "contract-new-refused-value")
+    assert error.inner_text() == "工作日响应时限（小时）：'four hours' 不是整数"
+    assert "/contracts/new" in page.url  # nothing was saved

@@ -236,16 +236,50 @@ export function fieldMessage(field) {
 }
 
 const CJK = /[\u3400-\u9fff]/;
+// What a detail quotes: a value or a name as the server writes it — Python's repr ('…' or "…"),
+// “…”, 「…」, 《…》. A quoted part is the user's or the file's, in any language.
+const QUOTED = /'[^']*'|"[^"]*"|“[^”]*”|「[^」]*」|《[^》]*》/g;
+const CLOSES = { "'": "'", '"': '"', "“": "”", "「": "」", "《": "》" };
 
-/** The Chinese part of a refusal's detail where the API words it in Chinese — a contract's
- * blanks, attachments and price lines say "委托方名称：不能为空 / must not be empty": the text
- * before the " / " that starts the English. null for an English detail, also one that merely
- * quotes a Chinese value ("cannot freeze seal 张三之印: it is revoked"). */
+/** Where the server's separator stands in `detail`: a "/" after a space or a closing bracket
+ * (" / ", "）/ ") with a space after it, outside quotes (with `quotes`), the Chinese before it
+ * and no Chinese character right after it (the English half, which may start with a quoted
+ * name: "'北京…' valid at …"). -1 when there is none. A quote left open makes the scan give
+ * up; the caller then looks again without minding quotes. */
+function separatorAt(detail, quotes) {
+  let open = null;
+  for (let i = 0; i < detail.length; i++) {
+    const c = detail[i];
+    if (open) { if (c === open) open = null; continue; }
+    if (quotes && CLOSES[c]) {
+      // an apostrophe inside a word (an English half's "seal's") opens no quote
+      if (c === "'" && /[A-Za-z]/.test(detail[i - 1] || "")) continue;
+      open = CLOSES[c];
+      continue;
+    }
+    if (c !== "/" || i === 0 || !/[\s）)]/.test(detail[i - 1]) || !/\s/.test(detail[i + 1] || "")) continue;
+    const after = detail.slice(i + 1).trimStart();
+    if (after && !CJK.test(after[0]) && CJK.test(detail.slice(0, i).replace(QUOTED, ""))) return i;
+  }
+  return -1;
+}
+
+/** The Chinese part of a refusal's detail where the API words it in Chinese. The server writes
+ * these "中文 / English" (contract blanks "委托方名称：不能为空 / must not be empty", OFD's and
+ * the seals' "OFD 文件：… / OFD: …", a seal check's "'北京…' 的证书在 … 有效 / '北京…' valid
+ * at …"): the text before that separator — not before a " / " inside a quoted value (“A / B”)
+ * or between Chinese words (应为 是 / 否 之一). null for an English detail, also one that
+ * merely quotes a Chinese value ("cannot freeze seal '张三之印': it is revoked"), and for a
+ * Chinese half with English words of its own (a library's message); English inside quotes is
+ * the value refused ("'four hours' 不是整数") and is shown as it is. */
 export function chineseDetail(detail) {
   if (!detail || !CJK.test(detail)) return null;
-  const m = /^([^]*?)(?:\s|(?<=[）)]))\/\s*(?=[A-Za-z])/.exec(detail);
-  const text = (m && CJK.test(m[1]) ? m[1] : detail).trim();
-  return /[a-z]{2,}[\s,:;']+[a-z]{2,}/.test(text) ? null : text;
+  let at = separatorAt(detail, true);
+  if (at < 0) at = separatorAt(detail, false);
+  const text = (at < 0 ? detail : detail.slice(0, at)).trim();
+  const own = text.replace(QUOTED, " ");
+  if (!CJK.test(own)) return null;
+  return /[a-z]{2,}[\s,:;']+[a-z]{2,}/.test(own) ? null : text;
 }
 
 /** The Chinese message for a refusal. The API's English is never shown: a page's own text

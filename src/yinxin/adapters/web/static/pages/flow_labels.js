@@ -1,5 +1,5 @@
 // Chinese names and badges for sign-flow and signer states, shared by the flow pages.
-import { el } from "/static/api.js";
+import { chineseDetail, el } from "/static/api.js";
 
 export const FLOW_STATES = {
   draft: ["草稿", "warn"], started: ["签署中", "warn"], completed: ["已完成", "ok"],
@@ -50,8 +50,9 @@ export function explainSigners(err) {
       : /integer/.test(err.problem.detail || "") ? "签署人编号应为数字" : "签署人不能重复，且须为已登记的用户");
   } else if (/\.seal$/.test(f)) {
     // a seal not of the party the contract names: the API says whose it is, in Chinese first
+    // (the party's name as the contract gives it may itself hold " / ": chineseDetail)
     say(err.code === "not_found" ? "未找到该印章编码"
-      : err.code === "not_the_party" ? (err.problem.detail || "").split(" / ")[0]
+      : err.code === "not_the_party" ? chineseDetail(err.problem.detail) || "该印章不属于合同所写的这一方"
       : "该印章不能由此签署人使用（未授权、已冻结或已失效）");
   }
   else if (/\.placements?$/.test(f)) say(/anchor/.test(err.problem.detail || "") ? "文件中找不到该关键字" : "盖章位置无效或超出页面");

@@ -1,0 +1,125 @@
+"""The web pages show a refusal's Chinese half (``chineseDetail`` in static/api.js), split at the
+separator the server writes ("中文 / English", "…）/ English"), whatever either half quotes.
+The function runs under node over refusals the server code itself makes (a contract blank,
+an OFD part, a seal check), each with what a Chinese page must show."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from yinxin.contracts.templates import get_template
+from yinxin.errors import ValidationError
+from yinxin.ofd.document import Box
+from yinxin.seals import ses_signature
+
+API_JS = Path(__file__).parents[2] / "src/yinxin/adapters/web/static/api.js"
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+
+
+def chinese_detail(tmp_path: Path, details: list[str]) -> list[str | None]:
+    """``chineseDetail`` of each detail, as the page's own api.js says it (run by node)."""
+    module = tmp_path / "api.mjs"  # api.js is an ES module; node reads .mjs as one
+    module.write_text(API_JS.read_text("utf-8"), "utf-8")
+    script = (
+        # the module binds its page handlers as it loads: a page still loading, no window
+        "const none = { addEventListener() {} };\n"
+        "globalThis.document = { ...none, readyState: 'loading', cookie: '' };\n"
+        "globalThis.window = none;\n"
+        f"const {{ chineseDetail }} = await import({json.dumps(module.as_uri())});\n"
+        "let input = '';\n"
+        "for await (const chunk of process.stdin) input += chunk;\n"
+        "process.stdout.write(JSON.stringify(JSON.parse(input).map((d) => chineseDetail(d))));\n"
+    )
+    run = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        input=json.dumps(details),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def refusal(call) -> str:
+    """The detail the API would give for what ``call`` refuses."""
+    with pytest.raises(ValidationError) as e:
+        call()
+    return e.value.message
+
+
+def fill(code: str, **values: str) -> str:
+    t = get_template(code)
+    return refusal(lambda: t.fill({**t.example_values(), **values}))
+
+
+def test_the_chinese_half_is_taken_at_the_servers_separator(tmp_path):
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC).isoformat()
+    signer = "北京某某科技有限公司"
+    seal = "北京 / Beijing 合同专用章"
+    cases = [
+        # a seal check's detail: the English half starts with the quoted name (ses_signature)
+        (
+            ses_signature._bi(f"{signer!r} 的证书在 {when} 有效", f"{signer!r} valid at {when}"),
+            f"'{signer}' 的证书在 {when} 有效",
+        ),
+        # a quoted name with " / " in it, in both halves
+        (
+            ses_signature._bi(
+                f"电子印章 {seal!r}（1101）：制章者签名验证通过",
+                f"seal {seal!r} (1101): maker signature verifies",
+            ),
+            f"电子印章 '{seal}'（1101）：制章者签名验证通过",
+        ),
+        # a bad value of two lowercase English words, quoted in the Chinese half
+        (
+            refusal(lambda: Box.parse("abc def", "StampAnnot Boundary")),
+            "OFD 文件：StampAnnot Boundary 不是“x y w h”形式的矩形（'abc def'）",
+        ),
+        (
+            fill("om-service", response_hours_workday="four hours"),
+            "工作日响应时限（小时）：'four hours' 不是整数",
+        ),
+        # " / " between Chinese words in the Chinese half (the choices)
+        (
+            fill("platform-integration", settlement="wire transfer"),
+            "结算方式：应为 转账 / 现金 之一",
+        ),
+        (fill("tech-service", price="12.345"), "本项目报酬：金额最多两位小数"),
+        # the separator after a closing bracket (pdf/verify, contracts/service)
+        (
+            f"签署时证书不在有效期内（{when}）/ the certificate was not valid at {when}",
+            f"签署时证书不在有效期内（{when}）",
+        ),
+        # the party's name as the contract gives it (contracts/parties), with " / " in it
+        (
+            "合同的甲方是“华信 / Huaxin Co”，印章 1101 属于“张三”，不能为甲方签章 / the contract "
+            "names 甲方 'Huaxin / Huaxin Co'; seal 1101 is '张三''s",
+            "合同的甲方是“华信 / Huaxin Co”，印章 1101 属于“张三”，不能为甲方签章",
+        ),
+        # a PDF name in the Chinese half is not the separator (no space after its slash)
+        (
+            "签名域的 /Lock 为 /All，不能再加签名 / the field's /Lock is /All",
+            "签名域的 /Lock 为 /All，不能再加签名",
+        ),
+        # English that merely quotes a Chinese value: not shown
+        ("cannot freeze seal '张三之印': it is revoked", None),
+        ("cannot freeze seal 张三之印: it is revoked", None),
+        # a Chinese half saying a library's English outside quotes: not shown
+        (
+            "OFD 文件：OFD.xml 不是格式正确的 XML（Opening and ending tag mismatch） / OFD: "
+            "OFD.xml is not well-formed XML",
+            None,
+        ),
+        ("note: String should have at most 500 characters", None),
+        ("", None),
+    ]
+    got = chinese_detail(tmp_path, [d for d, _ in cases])
+    assert [(d, g) for (d, _), g in zip(cases, got, strict=True)] == cases
