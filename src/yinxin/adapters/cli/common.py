@@ -871,23 +871,30 @@ def deadline_at(p: Platform, deadline: str | None, days: int | None) -> dt.datet
     return when
 
 
-def signer_pairs(text: str, field: str, keys: set[str], hint: str) -> dict[str, str]:
+def signer_pairs(
+    text: str, field: str, keys: set[str], hint: str, *, numbered: tuple[str, ...] = ()
+) -> dict[str, str]:
     """One ``--signer`` value, ``key=value`` pairs separated by commas, as a dict; refuses a
     part without ``=`` (naming ``hint``, the option's own help), any key not in ``keys`` and a
     key given twice (the last one was taken: ``seal=A,seal=B`` signed with B, where a person
-    reading the command saw A). ``yinxin contract`` and ``yinxin flow`` take their signers this
-    way, each its own keys."""
+    reading the command saw A). A key starting with one of ``numbered`` (``field.``) is taken
+    too, whatever follows, for the caller to read its number. ``yinxin contract`` and
+    ``yinxin flow`` take their signers this way, each its own keys.
+
+    Spaces (any Unicode white space, the full-width one too) around a key and around its value
+    are dropped, deliberately: ``subscriber=3, role=甲方`` and ``field= 甲方签章`` are how
+    people type a list, and a role, an anchor or a field whose name starts or ends with a space
+    is a typo, not a name meant (the API, given JSON, takes a name as it is given)."""
     values: dict[str, str] = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise ValidationError(f"{part!r} is not key=value ({hint})", field=field)
-        if key.strip() in values and key.strip() in keys:
-            raise ValidationError(
-                f"{key.strip()}= is given twice; give it once", field=f"{field}.{key.strip()}"
-            )
-        values[key.strip()] = value.strip()
-    unknown = set(values) - keys
+        if key in values and (key in keys or key.startswith(numbered)):
+            raise ValidationError(f"{key}= is given twice; give it once", field=f"{field}.{key}")
+        values[key] = value.strip()
+    unknown = {k for k in values if k not in keys and not k.startswith(numbered)}
     if unknown:
         raise ValidationError(f"unknown signer key(s): {', '.join(sorted(unknown))}", field=field)
     return values

@@ -11,7 +11,9 @@ signs them all with the seal PIN and that code.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
@@ -54,6 +56,11 @@ from yinxin.adapters.cli.common import (
 from yinxin.adapters.cli.common import OPERATOR as ACTOR  # the operator's --actor
 from yinxin.errors import ValidationError, YinxinError
 
+if TYPE_CHECKING:
+    from yinxin.signing.flows import SignerSpec
+
+T = TypeVar("T")
+
 flow_app = typer.Typer(no_args_is_help=True, help="Sign flows (签署流程): many parties, in turn.")
 FLOW = typer.Argument(..., help="The flow.")
 LINK = typer.Option(
@@ -64,20 +71,24 @@ LINK = typer.Option(
 )
 SIGNER_HELP = (
     "A signer as key=value pairs, comma-separated: subscriber=ID,role=甲方,seal=ESID "
-    "[,order=N][,anchor=TEXT | page=N,x=MM,y=MM][,width=MM | field=NAME]; x, y: the seal's "
-    "lower-left corner, mm from the page's lower-left corner (as sign pdf's --x/--y); field: "
-    "the empty signature field the contract was prepared with that this signer seals into "
-    "(`yinxin sign fields` lists them; a contract certified with DocMDP P=2 needs one per "
-    "signer). Repeat for each signer."
+    "[,order=N][,anchor=TEXT | page=N,x=MM,y=MM][,width=MM | field=NAME][,field.N=NAME…]; "
+    "x, y: the seal's lower-left corner, mm from the page's lower-left corner (as sign pdf's "
+    "--x/--y); field: the empty signature field the contract was prepared with that this "
+    "signer seals into, on every --doc (`yinxin sign fields` lists them; a contract certified "
+    "with DocMDP P=2 needs one per signer); field.N: the field on the --doc at position N only, "
+    "counted from 0 (field.0=甲方签章: the first --doc), the placement or field= on the "
+    "others. Spaces around a key or value are dropped. Repeat for each signer."
 )
 
 
-def _signer(text: str, i: int):
+def _signer(text: str, i: int, docs: int) -> SignerSpec:
+    """Signer ``i``'s ``--signer`` value as the service's ``SignerSpec``, ``docs`` the number
+    of ``--doc`` given (what a ``field.N`` may name)."""
     from yinxin.signing.flows import SignerSpec
 
     field = f"signers[{i}]"
     keys = {"subscriber", "role", "seal", "order", "field", *PLACING}
-    values = signer_pairs(text, field, keys, SIGNER_HELP)
+    values = signer_pairs(text, field, keys, SIGNER_HELP, numbered=(FIELD_AT,))
     if "subscriber" not in values:
         raise ValidationError("subscriber=ID is needed", field=f"{field}.subscriber")
     order = values.get("order")
@@ -90,7 +101,62 @@ def _signer(text: str, i: int):
         placement=_placement(values, field),
         order=None if order is None else whole_number(order, f"{field}.order", "order"),
         field_name=values.get("field"),
+        field_names=_field_names(values, field, docs),
     )
+
+
+# a --signer's key naming the field on one --doc: field.0 (the first), field.1, …
+FIELD_AT = "field."
+_POSITION = re.compile(r"0|[1-9][0-9]{0,8}")
+
+
+def _field_names(values: dict[str, str], field: str, docs: int) -> dict[int, str] | None:
+    """The service's ``field_names`` ({position: name}) from a ``--signer``'s ``field.N``
+    keys, refused here naming the key typed (``signers[0].field.2``) where the service could
+    only say ``field_names``: N not a --doc's position (written one way: ``field.01`` or
+    ``field.+1`` is no second spelling of ``field.1``, so two keys never name one document),
+    or a ``field=`` or a placement that the ``field.N`` keys leave for no document (it said
+    something the flow would ignore)."""
+    named: dict[int, str] = {}
+    for key, name in values.items():
+        if not key.startswith(FIELD_AT):
+            continue
+        n = key.removeprefix(FIELD_AT)
+        last = f"0–{docs - 1}" if docs > 1 else "0"
+        if not _POSITION.fullmatch(n):
+            raise ValidationError(
+                f"{key}= is not field.N=NAME, N the --doc's position counted from 0 ({last})",
+                field=f"{field}.{key}",
+            )
+        if int(n) >= docs:
+            raise ValidationError(
+                f"{key}= names --doc {n}, but {docs} --doc {'was' if docs == 1 else 'were'} "
+                f"given: N is the --doc's position counted from 0 ({last})",
+                field=f"{field}.{key}",
+            )
+        named[int(n)] = name
+    if named and len(named) == docs:
+        left = ["field"] if "field" in values else [k for k in PLACING if k in values]
+        if left:
+            raise ValidationError(
+                f"field.N= names a field on every --doc, so {left[0]}= is used on none; leave "
+                f"it out, or name no field.N for the documents it is for",
+                field=f"{field}.{left[0]}",
+            )
+    return named or None
+
+
+def _field_keys(call: Callable[[], T]) -> T:
+    """``call()``, with a refusal of one ``--signer``'s field for one document under the
+    service's name (``signers[0].field_names[1]``) renamed to the key typed
+    (``signers[0].field.1``); its kind, code, message and exit code unchanged."""
+    try:
+        return call()
+    except YinxinError as e:
+        m = re.fullmatch(r"(signers\[\d+\])\.field_names\[(\d+)\]", e.field or "")
+        if m is None:
+            raise
+        raise type(e)(e.message, field=f"{m[1]}.{FIELD_AT}{m[2]}", code=e.code) from None
 
 
 # the keys of a --signer that place the seal
@@ -224,7 +290,7 @@ def flow_create(
 
     def go():
         docs = [(p.name, read_input(p, "doc")) for p in doc]
-        specs = [_signer(t, i) for i, t in enumerate(signer)]
+        specs = [_signer(t, i, len(doc)) for i, t in enumerate(signer)]
         p = platform(home)
         when = deadline_at(p, deadline, days)
 
@@ -248,7 +314,9 @@ def flow_create(
         }
         return as_options(
             {"owner_subscriber_id": "owner", "signers": "signer"},
-            lambda: as_signer_keys(signer_keys, lambda: _docs_as_option(doc, create)),
+            lambda: as_signer_keys(
+                signer_keys, lambda: _field_keys(lambda: _docs_as_option(doc, create))
+            ),
         )
 
     run(as_json, go, _show)
