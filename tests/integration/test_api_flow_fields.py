@@ -265,6 +265,10 @@ def test_bad_field_names_are_refused_naming_the_field_with_nothing_stored(served
     )
     detail = refused([jia, unused], "signers[1].placement")
     assert "no document" in detail, detail
+    # a field per document on every one, and a field_name left for none of them
+    unused = _signer(w.yi, 2, field_names={"0": "乙方签章"}, field_name="乙方签章")
+    detail = refused([jia, unused], "signers[1].field_name")
+    assert "no document" in detail, detail
     # a field and a placement for the same document
     both = _signer(
         w.yi, 2, field_names={"0": "乙方签章"}, placements={"0": {"anchor": "乙方（签章）"}}

@@ -987,7 +987,8 @@ class SignFlows:
         and an annex without any is sealed as meant, in one flow. A placement left for no
         document is refused (it said something the flow would ignore), as are a field and a
         placement for the same document (``placements``), and ``field_name`` with
-        ``placement``: both mean every document."""
+        ``placement``: both mean every document. So is a ``field_name`` that ``field_names``
+        overrides on every document."""
         from yinxin.pdf.sign import SigningError, check_field
 
         names: dict[int, tuple[str, str]] = {}  # position → (name, the field naming it)
@@ -1043,6 +1044,17 @@ class SignFlows:
                 )
             taken[pos, name] = i
             out[pos] = name
+        if (
+            spec.field_name is not None
+            and spec.field_names
+            and all(p in spec.field_names for p in range(len(docs)))
+        ):  # as a placement left for no document: it said something the flow would ignore
+            raise ValidationError(
+                f"signer {i} names a field per document on every document (field_names), so "
+                "field_name is used on no document; leave it out, or name no field_names "
+                "entry for the documents it is for",
+                field=_field(i, "field_name"),
+            )
         if spec.placement is not None and out and all(p in out for p in range(len(docs))):
             raise ValidationError(
                 f"signer {i} seals into a field on every document, so the placement is used "
