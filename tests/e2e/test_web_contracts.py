@@ -353,6 +353,9 @@ def test_a_refused_value_in_english_words_is_said_by_the_apis_chinese(site: Site
     'four hours' 不是整数 / not a whole number"): the page declined that half for the two
     English words of the value and said only 「…」填写的内容不符合要求，请检查. It now shows
     the API's Chinese, the value as typed, at the field and without the English half."""
+    from tests.e2e.test_web_signing import codes_a_minute_ago
+
+    codes_a_minute_ago(site, site.world.org.id)  # the organization logged in a test ago
     subscriber_login(site, page, ORG_PHONE, "/contracts/new?template=om-service")
     field = '[name="values.response_hours_workday"]'
     page.locator(field).wait_for()
