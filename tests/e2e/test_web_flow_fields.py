@@ -25,14 +25,15 @@ from tests.integration import pdf_inputs_corpus as corpus
 from tests.integration.signing_flow import _issue, outbox_lines
 from tests.integration.test_api_flow_fields import _prepared_only
 from tests.integration.test_ca_lifecycle import make_csr
-from tests.integration.test_sign_flows import make_agent
+from tests.integration.test_sign_flows import AGENT_ID, make_agent
 
 
-def test_the_start_page_offers_the_contracts_fields_and_each_signer_seals_into_one(
-    site: Site, page, tmp_path
-):
-    w = site.world
-    certifier = make_agent(w)  # the platform that drew the contract up, its key its own
+def _certified_contract(w, locks: tuple[str, ...] = ()) -> bytes:  # noqa: ANN001
+    """采购合同 with 甲方签章 and 乙方签章 prepared, certified (P=2) by the platform that drew
+    it up (中介方, registered once per site, its key its own); the certification locks the
+    fields ``locks`` names (FieldMDP /Include)."""
+    found = w.p.subscribers.find_person(AGENT_ID)
+    certifier = found if found is not None else make_agent(w)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = x509.load_pem_x509_certificate(
         _issue(w.p, certifier.id, "person-signing", csr=make_csr(key)).pem.encode()
@@ -40,9 +41,21 @@ def test_the_start_page_offers_the_contracts_fields_and_each_signer_seals_into_o
     chain = [w.p.ca.certificate("issuing"), w.p.ca.certificate("root")]
     # pyHanko signs through asyncio.run: in a thread of its own, away from Playwright's loop
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pdf = pool.submit(
-            corpus.prepared_and_certified, contract_pdf(1, title="采购合同"), key, cert, chain
+        return pool.submit(
+            corpus.prepared_and_certified,
+            contract_pdf(1, title="采购合同"),
+            key,
+            cert,
+            chain,
+            locks=locks,
         ).result()
+
+
+def test_the_start_page_offers_the_contracts_fields_and_each_signer_seals_into_one(
+    site: Site, page, tmp_path
+):
+    w = site.world
+    pdf = _certified_contract(w)
     path = tmp_path / "采购合同.pdf"
     path.write_bytes(pdf)
 
@@ -155,3 +168,38 @@ def test_a_role_changed_after_the_field_was_picked_picks_its_field_again(
         ("乙方", "乙方签章"),
         ("甲方", "甲方签章"),
     ]
+
+
+def test_a_field_an_earlier_signature_locked_is_shown_but_not_offered(site: Site, page, tmp_path):
+    """The contract's certification locks 乙方签章 (FieldMDP /Include): the start page offered
+    it to 乙方 (picked by its role), and the flow was refused at create (field_locked) after
+    the rows were filled. It is now listed disabled with the reason in Chinese, never picked;
+    the free 甲方签章 is offered and sealed into as before."""
+    w = site.world
+    pdf = _certified_contract(w, locks=("乙方签章",))
+    path = tmp_path / "采购合同.pdf"
+    path.write_bytes(pdf)
+
+    jia, yi = start_page_with_two_signers(site, page)
+    page.set_input_files("#file", str(path))
+    page.locator('.page-canvas[data-page="1"] img').wait_for()
+    hint = page.locator("#fields-hint")
+    hint.wait_for(state="visible")
+    text = hint.inner_text()
+    assert "（甲方签章）" in text and "乙方签章已被签名“Certification”锁定" in text, text
+    locked = yi.locator('.field-select option[value="乙方签章"]')
+    assert locked.is_disabled()
+    assert (
+        locked.inner_text().strip()
+        == "乙方签章（第 1 页）（已被签名“Certification”锁定，不能再盖章）"
+    )
+    assert not yi.locator('.field-select option[value="甲方签章"]').is_disabled()
+    for row in (jia, yi):  # 乙方's own field is locked: the free one is picked, never the locked
+        assert row.locator('[data-name="field_name"]').input_value() == "甲方签章"
+    shot(page, "flow-new-fields-locked")
+    yi.locator(".remove").click()
+    page.fill("#title", "采购合同")
+    page.click("#send-flow")
+    page.wait_for_url("**/flows/*?sent=1")
+    flow = w.p.flows.get(int(page.url.split("/flows/")[1].split("?")[0]))
+    assert [s.placements[0].field_name for s in flow.signers] == ["甲方签章"]

@@ -233,15 +233,32 @@ def compressed(data: bytes) -> bytes:
 PREPARED_BOXES = (("甲方签章", (60, 80, 220, 200)), ("乙方签章", (330, 80, 490, 200)))
 
 
-def prepared_and_certified(pdf: bytes, key, cert, chain=(), *, page: int = 0) -> bytes:  # noqa: ANN001
+def prepared_and_certified(
+    pdf: bytes,
+    key,  # noqa: ANN001
+    cert,  # noqa: ANN001
+    chain=(),  # noqa: ANN001
+    *,
+    page: int = 0,
+    locks: tuple[str, ...] = (),
+) -> bytes:
     """``pdf`` as Acrobat or WPS prepares a contract: empty fields 甲方签章 and 乙方签章 on
     ``page`` (0-based), then certified (DocMDP P=2: form filling and signing permitted) by
-    pyHanko with ``key`` and ``cert`` (cryptography objects; ``chain``: their issuers)."""
+    pyHanko with ``key`` and ``cert`` (cryptography objects; ``chain``: their issuers).
+    ``locks``: the certification's field was prepared with a /Lock naming these fields
+    (FieldMDP /Include, Acrobat's "mark as read-only after signing"), so they cannot be
+    sealed into after it."""
     from pyhanko.sign import fields, signers
 
     w = IncrementalPdfFileWriter(io.BytesIO(pdf))
     for name, box in PREPARED_BOXES:
         fields.append_signature_field(w, fields.SigFieldSpec(name, box=box, on_page=page))
+    if locks:
+        lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=list(locks))
+        spec = fields.SigFieldSpec(
+            "Certification", box=(0, 0, 0, 0), on_page=0, field_mdp_spec=lock
+        )
+        fields.append_signature_field(w, spec)
     buf = io.BytesIO()
     w.write(buf)
     signer = pyhanko_signer(key, cert, chain)
@@ -255,7 +272,9 @@ def prepared_and_certified(pdf: bytes, key, cert, chain=(), *, page: int = 0) ->
         IncrementalPdfFileWriter(io.BytesIO(buf.getvalue())),
         meta,
         signer=signer,
-        new_field_spec=fields.SigFieldSpec("Certification", box=(0, 0, 0, 0), on_page=0),
+        new_field_spec=None
+        if locks
+        else fields.SigFieldSpec("Certification", box=(0, 0, 0, 0), on_page=0),
     )
     return out.getvalue()
 

@@ -37,15 +37,15 @@ from yinxin.store.models.flows import SignFlow, SignFlowSigner
 BOXES = dict(corpus.PREPARED_BOXES)  # 甲方签章, 乙方签章 on page 1, in points
 
 
-def certified_contract(w, agent) -> bytes:  # noqa: ANN001
+def certified_contract(w, agent, locks: tuple[str, ...] = ()) -> bytes:  # noqa: ANN001
     """A contract with 甲方签章 and 乙方签章 prepared on page 1, certified (DocMDP P=2) by
     the platform that drew it up: 中介方 (``agent``), with a key of its own under the
-    platform's CA."""
+    platform's CA; its certification locks the fields ``locks`` names (FieldMDP)."""
     key = ec.generate_private_key(ec.SECP256R1())
     view = _issue(w.p, agent.id, "person-signing", csr=make_csr(key))
     cert = x509.load_pem_x509_certificate(view.pem.encode())
     chain = [w.p.ca.certificate("issuing"), w.p.ca.certificate("root")]
-    return corpus.prepared_and_certified(contract_pdf(1), key, cert, chain)
+    return corpus.prepared_and_certified(contract_pdf(1), key, cert, chain, locks=locks)
 
 
 def _body(w, pdf: bytes, signers: list[dict]) -> dict:  # noqa: ANN001
@@ -294,6 +294,47 @@ def test_bad_field_names_are_refused_naming_the_field_with_nothing_stored(served
         json=_body(w, pdf, [jia, _signer(w.yi, 2, field_names={"0": "乙方签章"})]),
     )
     assert ok.status_code == 201, ok.text
+
+
+def test_the_lists_of_fields_mark_a_field_an_earlier_signature_locked(served, tmp_path):  # noqa: F811
+    """The certification's field locks 乙方签章 (FieldMDP /Include, Acrobat's "mark as
+    read-only after signing"): a flow naming it is refused at create (``field_locked``), yet
+    POST /flows/fields and `yinxin sign fields` listed it as empty and free (``locked`` says
+    only whether the field has a /Lock of its own), and the start page offered it. Both lists
+    now name the signature that locks it (``locked_by``, ``locked_code`` as create refuses
+    it); 甲方签章, which the lock leaves free, is listed as before."""
+    w, agent, c, home = served
+    api = c["org"]
+    pdf = certified_contract(w, agent, locks=("乙方签章",))
+    r = api.post("/flows/fields", content=pdf, headers={"Content-Type": "application/pdf"})
+    assert r.status_code == 200, r.text
+    listed = {f["name"]: f for f in r.json()["fields"]}
+    assert list(listed) == ["甲方签章", "乙方签章"]
+    marks = {n: (f["locked"], f["locked_by"], f["locked_code"]) for n, f in listed.items()}
+    assert marks == {
+        "甲方签章": (False, None, None),
+        "乙方签章": (False, "Certification", "field_locked"),
+    }, marks
+    # the list says what create does: the locked field refused with the code, the free one not
+    flows = dbdump.count(w.p, SignFlow)
+    r = api.post("/flows", json=_body(w, pdf, [_signer(w.yi, 1, field_name="乙方签章")]))
+    got = problem_of(r, 422)
+    assert (got["field"], got["code"]) == ("signers[0].field_name", "field_locked"), got
+    assert dbdump.count(w.p, SignFlow) == flows
+    r = api.post("/flows", json=_body(w, pdf, [_signer(w.jia, 1, field_name="甲方签章")]))
+    assert r.status_code == 201, r.text
+
+    doc = tmp_path / "locked.pdf"
+    doc.write_bytes(pdf)
+    run = yinxin_cli(["sign", "fields", "--in", str(doc), "--json"], home)
+    got = {
+        f["name"]: (f["locked"], f["locked_by"], f["locked_code"]) for f in json.loads(run.stdout)
+    }
+    assert got == marks, got
+    run = yinxin_cli(["sign", "fields", "--in", str(doc)], home)
+    lines = {line.split()[0]: line for line in run.stdout.splitlines()}
+    assert "not-signable" not in lines["甲方签章"], run.stdout
+    assert "not-signable: signature 'Certification' locks it" in lines["乙方签章"], run.stdout
 
 
 def test_an_uncertified_contract_is_filled_not_signed_beside_its_fields(served):  # noqa: F811

@@ -953,7 +953,8 @@ def test_check_field_refuses_what_an_earlier_signature_locks_as_sealing_does(
     ``check_field`` — what `sign pdf --field`, a batch's code and a flow's create ask before
     any code — let the next seal into a locked field through, and sealing refused it after
     the code was sent and typed in. Now both refuse it alike, naming the field (``pdf`` for a
-    document the lock ends); what both let through is sealed and every judge (pdfsig,
+    document the lock ends), and ``empty_signature_fields`` marks it with the same code and
+    the locking signature (``locked_by``); what both let through is sealed and every judge (pdfsig,
     pyHanko: intact, docmdp_ok; our verifier) calls valid."""
     from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
 
@@ -968,9 +969,13 @@ def test_check_field_refuses_what_an_earlier_signature_locks_as_sealing_does(
     if case.endswith("-p1"):
         pdf = _edit_lock(pdf, "甲方签章", "/P", 1)
     one = _seal_into(pki, pdf, "甲方", "甲方签章")
+    # the list of fields (`sign fields`, POST /flows/fields) marks what both refuse, alike
+    marks = {f.name: (f.locked_by, f.locked_code) for f in empty_signature_fields(one)}
     for name in ("乙方签章", "丙方签章"):
         checked, sealed, out = _judged_alike(pki, one, name, "乙方")
         assert checked == sealed == refused.get(name), (name, checked, sealed)
+        code = refused[name][1] if name in refused else None
+        assert marks[name] == (("甲方签章", code) if code else (None, None)), (name, marks)
         if out is not None:
             judge(out, pki, 2, tmp_path)
 

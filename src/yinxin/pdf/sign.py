@@ -45,7 +45,7 @@ import io
 import re
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -996,13 +996,21 @@ class EmptySignatureField:
     """A signature field the document was prepared with and nobody has signed yet (甲方签章 …):
     its qualified name, the 1-based page its first widget is on (None if on none) and that
     widget's rectangle in the page's user space; ``locked`` and ``seed_values`` say it carries
-    a /Lock or /SV a seal may not be able to honour (``sign_pdf`` judges them)."""
+    a /Lock or /SV a seal may not be able to honour (``sign_pdf`` judges them).
+
+    ``locked_by`` names the earlier signature (its field) that forbids sealing into this field
+    any more, and ``locked_code`` says how, as ``check_field`` and sealing refuse it: its field
+    lock (FieldMDP) covers the field (``field_locked``) or it ended the document (``locked``:
+    DocMDP P=1, a lock with /P 1). None: nothing earlier forbids it. A list offering such a
+    field as free let a sender pick one that a flow's create then refused."""
 
     name: str
     page: int | None
     rect: tuple[float, float, float, float] | None
     locked: bool = False
     seed_values: bool = False
+    locked_by: str | None = None
+    locked_code: str | None = None
 
 
 @dataclass
@@ -1098,9 +1106,24 @@ def _rect_of(widget: generic.DictionaryObject) -> tuple[float, float, float, flo
 
 def empty_signature_fields(pdf: bytes) -> list[EmptySignatureField]:
     """The unsigned signature fields ``pdf`` was prepared with, in form order: what
-    ``SignRequest.field_name`` may name to seal into (``yinxin pdf fields`` lists them)."""
+    ``SignRequest.field_name`` may name to seal into (``yinxin pdf fields`` lists them), each
+    marked with the earlier signature that forbids it (``locked_by``, ``locked_code``) by the
+    rule ``check_field`` refuses it with (``_earlier_lock``)."""
     reader, pages = _open(pdf)
-    return _empty_fields(reader, pages)
+    found = _empty_fields(reader, pages)
+    if not found or not _signed(reader):
+        return found
+    try:
+        sigs, _ = _embedded_signatures(reader)
+    except Exception:  # an unreadable signature: unmarked, as check_field leaves it to sealing
+        return found
+    out = []
+    for f in found:
+        lock = _earlier_lock(f.name, sigs)
+        if lock is not None:
+            f = replace(f, locked_by=lock[0].field_name, locked_code=lock[1])
+        out.append(f)
+    return out
 
 
 def signed_field_names(pdf: bytes) -> list[str]:
@@ -1481,11 +1504,16 @@ def _check_not_locked(field_name: str, sigs: Sequence) -> None:
     refuses."""
     emb = _lock_of(field_name, sigs)
     if emb is not None:
-        raise _refuse_field(
-            field_name,
-            f"is locked by signature {emb.field_name!r} (FieldMDP); it cannot be sealed any more",
-            "field_locked",
-        )
+        raise _field_locked_error(field_name, emb)
+
+
+def _field_locked_error(field_name: str, emb: Any) -> SigningError:
+    """The refusal of a seal into ``field_name`` that signature ``emb``'s field lock covers."""
+    return _refuse_field(
+        field_name,
+        f"is locked by signature {emb.field_name!r} (FieldMDP); it cannot be sealed any more",
+        "field_locked",
+    )
 
 
 def _lock_of(field_name: str, sigs: Sequence) -> Any:
@@ -1550,14 +1578,29 @@ def _check_earlier_locks(reader: PdfFileReader, field_name: str) -> None:
     """Refuse, as sealing would, a seal into ``field_name`` that an earlier signature forbids:
     one that locked the document (DocMDP P=1, a field lock or FieldMDP with /P 1: ``pdf``,
     ``locked``, as ``_check_existing_signatures``) or one whose field lock covers the field
-    (``_check_not_locked``). Only the locks are read here (no signature value is checked: the
-    callers' ``check_signable`` and sealing judge those); a form pyHanko cannot read is left
-    to them too."""
+    (``_check_not_locked``), by ``_earlier_lock``, the rule the lists of fields mark them
+    with (``empty_signature_fields``). Only the locks are read here (no signature value is
+    checked: the callers' ``check_signable`` and sealing judge those); a form pyHanko cannot
+    read is left to them too."""
     sigs = _lock_holders(reader)
     if sigs is None:
         return
-    _check_document_not_locked(sigs)
-    _check_not_locked(field_name, sigs)
+    lock = _earlier_lock(field_name, sigs)
+    if lock is not None:
+        emb, code = lock
+        raise _locked_error(emb) if code == "locked" else _field_locked_error(field_name, emb)
+
+
+def _earlier_lock(field_name: str, sigs: Sequence) -> tuple[Any, str] | None:
+    """The earlier signature that forbids a seal into prepared field ``field_name``, and the
+    code sealing refuses it with (the document ended first: ``locked``; then a field lock
+    covering the field: ``field_locked``), or None: what ``check_field`` refuses and the lists
+    of fields (``empty_signature_fields``) mark, by one rule."""
+    for emb in sigs:
+        if locks_document(emb):
+            return emb, "locked"
+    emb = _lock_of(field_name, sigs)
+    return (emb, "field_locked") if emb is not None else None
 
 
 def _check_document_not_locked(sigs: Sequence) -> None:
@@ -1565,12 +1608,16 @@ def _check_document_not_locked(sigs: Sequence) -> None:
     ``sigs`` locked (DocMDP P=1, a lock or FieldMDP with /P 1)."""
     for emb in sigs:
         if locks_document(emb):
-            raise SigningError(
-                f"signature {emb.field_name!r} locked the document; no further signatures are "
-                "allowed",
-                field="pdf",
-                code="locked",
-            )
+            raise _locked_error(emb)
+
+
+def _locked_error(emb: Any) -> SigningError:
+    """The refusal of any seal after signature ``emb``, which locked the document."""
+    return SigningError(
+        f"signature {emb.field_name!r} locked the document; no further signatures are allowed",
+        field="pdf",
+        code="locked",
+    )
 
 
 def check_field(

@@ -106,13 +106,17 @@ def _field_placement(field: str | None, placement: Callable[[], Placement]) -> P
 @dataclass(frozen=True)
 class EmptyField:
     """An empty signature field of a PDF, as ``sign fields`` lists it: its name (for
-    --field), page and rectangle in points, and whether it carries a lock or seed values."""
+    --field), page and rectangle in points, and whether it carries a lock or seed values;
+    ``locked_by`` names the earlier signature that forbids sealing into it any more and
+    ``locked_code`` how (``field_locked``, ``locked``), as `sign pdf --field` refuses it."""
 
     name: str
     page: int | None
     rect: list[float] | None
     locked: bool
     seed_values: bool
+    locked_by: str | None = None
+    locked_code: str | None = None
 
 
 @sign_app.command("fields")
@@ -137,6 +141,8 @@ def sign_fields(input: Path = IN, as_json: bool = JSON) -> None:
                 [round(v, 1) for v in f.rect] if f.rect else None,
                 f.locked,
                 f.seed_values,
+                f.locked_by,
+                f.locked_code,
             )
             for f in found
         ]
@@ -146,6 +152,9 @@ def sign_fields(input: Path = IN, as_json: bool = JSON) -> None:
             where = f"page {f.page}" if f.page else "on no page"
             rect = " ".join(f"{v:g}" for v in f.rect) if f.rect else "-"
             notes = ("locked" if f.locked else "") + (" seed-values" if f.seed_values else "")
+            if f.locked_by is not None:  # what `sign pdf --field` would refuse it with
+                how = "ended the document" if f.locked_code == "locked" else "locks it"
+                notes += f" not-signable: signature {f.locked_by!r} {how}"
             say("{}  ({}, [{}]) {}", f.name, where, rect, notes.strip())
 
     def none() -> str:

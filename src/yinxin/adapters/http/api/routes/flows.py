@@ -267,13 +267,18 @@ class EmptyFieldOut(BaseModel):
     """An empty signature field of a PDF, as ``yinxin sign fields`` lists it: the name a
     signer's ``field_name`` may give, its page (1-based; None: on no page) and rectangle in
     points (lower-left x, y, upper-right x, y), and whether it carries a field lock or seed
-    values (sealing judges those)."""
+    values (sealing judges those). ``locked_by`` names the earlier signature that forbids
+    sealing into it any more, ``locked_code`` how (``field_locked``: its field lock covers the
+    field; ``locked``: it ended the document): a flow naming the field is refused at create
+    with that code, so the start page does not offer it."""
 
     name: str
     page: int | None
     rect: list[float] | None
     locked: bool
     seed_values: bool
+    locked_by: str | None = None
+    locked_code: str | None = None
 
 
 class PreparedFields(BaseModel):
@@ -310,6 +315,8 @@ async def prepared_fields(request: Request, principal: Sender):
                     rect=[round(v, 1) for v in f.rect] if f.rect else None,
                     locked=f.locked,
                     seed_values=f.seed_values,
+                    locked_by=f.locked_by,
+                    locked_code=f.locked_code,
                 )
                 for f in found
             ],

@@ -84,26 +84,39 @@ function addSigner(role) {
 // by default, and in a certified contract every row must take one (the other modes are off).
 // Picked again when the role changes (甲方 → 乙方: 乙方签章; a role no field is named after:
 // back to its anchor), unless the user chose the field or the way of placing by hand.
+// A field an earlier signature locked (locked_by: the flow's create refuses it, field_locked)
+// is listed disabled with the reason, never picked; with none other left, no field is offered.
 function offerFields(row) {
-  const has = state.fields.length > 0;
+  const open = state.fields.filter((f) => !f.locked_by);
+  const has = open.length > 0;
   row.querySelector(".field-mode").hidden = !has;
   for (const r of row.querySelectorAll('input[type=radio]:not([value="field"])')) r.disabled = state.certified;
   const select = row.querySelector(".field-select");
   const before = select.value;
-  select.replaceChildren(...state.fields.map((f) =>
-    el("option", { value: f.name, text: f.page ? `${f.name}（第 ${f.page} 页）` : f.name })));
+  select.replaceChildren(...state.fields.map((f) => el("option", {
+    value: f.name,
+    text: (f.page ? `${f.name}（第 ${f.page} 页）` : f.name) + (f.locked_by ? `（${lockedWhy(f)}）` : ""),
+    disabled: Boolean(f.locked_by),
+  })));
   if (!has) {
     if (row.dataset.mode === "field") setMode(row, "anchor");
     return;
   }
-  const own = state.fields.find((f) => f.name.includes(role(row)));
+  const own = open.find((f) => f.name.includes(role(row)));
   const taken = new Set([...rows.children].filter((o) => o !== row && o.dataset.mode === "field")
     .map((o) => o.querySelector(".field-select").value));
-  const free = state.fields.find((f) => !taken.has(f.name));
-  const kept = row.dataset.fieldByHand && state.fields.some((f) => f.name === before);
-  select.value = kept ? before : (own || free || state.fields[0]).name;
+  const free = open.find((f) => !taken.has(f.name));
+  const kept = row.dataset.fieldByHand && open.some((f) => f.name === before);
+  select.value = kept ? before : (own || free || open[0]).name;
   if (state.certified) setMode(row, "field");
   else if (!row.dataset.modeByHand && !kept) setMode(row, own ? "field" : "anchor");
+}
+
+// why a listed field cannot be sealed into any more, as the flow's create would refuse it
+function lockedWhy(f) {
+  return f.locked_code === "locked"
+    ? `签名“${f.locked_by}”已锁定文档，不能再盖章`
+    : `已被签名“${f.locked_by}”锁定，不能再盖章`;
 }
 
 async function readFields(file) {
@@ -116,10 +129,13 @@ async function readFields(file) {
     state.certified = false;
   }
   const hint = $("fields-hint");
+  const open = state.fields.filter((f) => !f.locked_by).map((f) => f.name).join("、");
+  const shut = state.fields.filter((f) => f.locked_by).map((f) => `${f.name}${lockedWhy(f)}`).join("；");
   hint.hidden = state.fields.length === 0;
-  hint.textContent = state.certified
-    ? `该合同已被认证为仅允许填写表单和签名，每位签署方须盖入一个签名域（${state.fields.map((f) => f.name).join("、")}），且各方不能相同。`
-    : `该合同预留了签名域：${state.fields.map((f) => f.name).join("、")}，可为签署方选择“盖入签名域”。`;
+  hint.textContent = (!open ? "该合同预留的签名域均不能再盖章。"
+    : state.certified
+      ? `该合同已被认证为仅允许填写表单和签名，每位签署方须盖入一个签名域（${open}），且各方不能相同。`
+      : `该合同预留了签名域：${open}，可为签署方选择“盖入签名域”。`) + (shut ? `${shut}。` : "");
   for (const row of rows.children) offerFields(row);
 }
 
