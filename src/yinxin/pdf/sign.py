@@ -1111,11 +1111,8 @@ def empty_signature_fields(pdf: bytes) -> list[EmptySignatureField]:
     rule ``check_field`` refuses it with (``_earlier_lock``)."""
     reader, pages = _open(pdf)
     found = _empty_fields(reader, pages)
-    if not found or not _signed(reader):
-        return found
-    try:
-        sigs, _ = _embedded_signatures(reader)
-    except Exception:  # an unreadable signature: unmarked, as check_field leaves it to sealing
+    sigs = _lock_holders(reader) if found else None
+    if sigs is None:  # none signed, or one unreadable: unmarked, as check_field leaves it
         return found
     out = []
     for f in found:
