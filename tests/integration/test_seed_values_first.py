@@ -214,6 +214,25 @@ def _sign_link(w: World, token: str, party) -> object:  # noqa: ANN001
     return w.p.flows.sign(token, pin=party.pin, challenge_id=ch.challenge_id, code=code)
 
 
+def _both_sign(w, flow, first, second):  # noqa: ANN202
+    """``first`` then ``second`` seal through their links; the completed flow PDF's
+    signatures (the /Sig ones, in order) and our root as pyHanko's validator takes it."""
+    p = w.p
+    links = {link.subscriber_id: link.token for link in p.flows.start(flow.id).links}
+    _sign_link(w, links[first.id], first)
+    done = _sign_link(w, links[second.id], second)
+    assert done.flow.state == "completed"
+    (doc,) = done.flow.documents
+    signed = p.flows.download(flow.id, doc.id).pdf
+    root = a_x509.Certificate.load(p.ca.certificate("root").public_bytes(Encoding.DER))
+    sigs = [
+        e
+        for e in PdfFileReader(io.BytesIO(signed)).embedded_signatures
+        if e.sig_object_type == "/Sig"
+    ]
+    return sigs, root
+
+
 @pytest.mark.parametrize(
     "case, turns, order",
     [
@@ -224,21 +243,10 @@ def _sign_link(w: World, token: str, party) -> object:  # noqa: ANN001
 def test_a_field_its_signer_can_meet_is_sealed_and_verifies(world, case, turns, order):
     """What the check lets through at create is sealed through the links into its field and
     verifies with pyHanko's validator, which judges the field's seed values."""
-    w, p = world, world.p
+    w = world
     pdf = _contract(w, case)
     flow = _flow(w, pdf, _jia(w, turns[0]), _yi(w, turns[1]), order=order)
-    links = {link.subscriber_id: link.token for link in p.flows.start(flow.id).links}
-    _sign_link(w, links[w.jia.id], w.jia)
-    done = _sign_link(w, links[w.yi.id], w.yi)
-    assert done.flow.state == "completed"
-    (doc,) = done.flow.documents
-    signed = p.flows.download(flow.id, doc.id).pdf
-    root = a_x509.Certificate.load(p.ca.certificate("root").public_bytes(Encoding.DER))
-    sigs = [
-        e
-        for e in PdfFileReader(io.BytesIO(signed)).embedded_signatures
-        if e.sig_object_type == "/Sig"
-    ]
+    sigs, root = _both_sign(w, flow, w.jia, w.yi)
     assert [e.field_name for e in sigs] == ["甲方签章", "乙方签章"]
     for emb in sigs:
         st = validate_pdf_signature(
@@ -600,21 +608,10 @@ def test_the_locked_signer_first_is_sealed_and_verifies(world):
     """The same fields with 乙方 first: 甲方's lock then covers a field already signed, which
     it permits. Made, sealed through the links, and pyHanko's validator calls both intact,
     valid, trusted, with their locks and seed values kept (docmdp_ok)."""
-    w, p = world, world.p
+    w = world
     pdf = _jia_locks("include")
     flow = _flow(w, pdf, _jia(w, 2), _yi(w, 1))
-    links = {link.subscriber_id: link.token for link in p.flows.start(flow.id).links}
-    _sign_link(w, links[w.yi.id], w.yi)
-    done = _sign_link(w, links[w.jia.id], w.jia)
-    assert done.flow.state == "completed"
-    (doc,) = done.flow.documents
-    signed = p.flows.download(flow.id, doc.id).pdf
-    root = a_x509.Certificate.load(p.ca.certificate("root").public_bytes(Encoding.DER))
-    sigs = [
-        e
-        for e in PdfFileReader(io.BytesIO(signed)).embedded_signatures
-        if e.sig_object_type == "/Sig"
-    ]
+    sigs, root = _both_sign(w, flow, w.yi, w.jia)
     assert [e.field_name for e in sigs] == ["乙方签章", "甲方签章"]
     assert sigs[1].fieldmdp is not None and sigs[1].fieldmdp.is_locked("乙方签章")
     for emb in sigs:

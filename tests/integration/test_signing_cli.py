@@ -287,19 +287,13 @@ def test_a_wrong_code_with_a_bad_placement_uses_no_try(home, signed, tmp_path):
     tries (exit 5, ``wrong_code``) though the PDF engine would refuse the placement anyway.
     The placement is checked before the code now: exit 2 naming ``placement`` (as with a right
     code), the try counter as it was. A wrong code with a good request still uses a try."""
-    import datetime as dt
-
-    from sqlalchemy import select
 
     from yinxin.store.models.notify import IntentChallenge
 
     w = home.w
     out = tmp_path / "never.pdf"
     org = home.w.org
-    with w.p.db.transaction() as s:  # as if the one-code-a-minute limit had been waited out
-        q = select(IntentChallenge).where(IntentChallenge.subscriber_id == org.id)
-        for earlier in s.execute(q).scalars():
-            earlier.created_at -= dt.timedelta(minutes=2)
+    codes_waited_out(w, org.id)
     before = outbox_lines(w.outbox)
     ch = ok_json(
         home.run("sign", "code", "--in", str(home.contract), "--signer", str(org.id), "--json")
@@ -377,6 +371,21 @@ def test_a_relying_party_elsewhere_verifies_with_its_own_trust_anchor(home, sign
         passphrase=None,
     )
     assert stranger.returncode == 1 and json.loads(stranger.stdout)["valid"] is False
+
+
+def codes_waited_out(w, subscriber_id: int) -> None:
+    """Move a subscriber's code requests two minutes back, as if the test had waited out the
+    one-code-a-minute limit."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from yinxin.store.models.notify import IntentChallenge
+
+    with w.p.db.transaction() as s:
+        q = select(IntentChallenge).where(IntentChallenge.subscriber_id == subscriber_id)
+        for earlier in s.execute(q).scalars():
+            earlier.created_at -= dt.timedelta(minutes=2)
 
 
 def foreign_root(common_name: str = "Some other root"):  # noqa: ANN201
@@ -1092,19 +1101,13 @@ def test_seed_values_the_seal_cannot_meet_are_refused_before_the_code(home, tmp_
     for the organization's certificate: exit 2 ``seed_value`` with no SMS sent and no try of
     the code used. Before, the batch's code was sent, and `sign pdf` counted the wrong code
     (exit 5) — with a right one, sealing refused after the code and the PIN."""
-    import datetime as dt
 
     from asn1crypto import x509 as a_x509
     from pyhanko.sign import fields
 
-    from yinxin.store.models.notify import IntentChallenge
-
     w = home.w
     yi = w.yi
-    with w.p.db.transaction() as s:  # as if the one-code-a-minute limit had been waited out
-        q = select(IntentChallenge).where(IntentChallenge.subscriber_id == yi.id)
-        for earlier in s.execute(q).scalars():
-            earlier.created_at -= dt.timedelta(minutes=2)
+    codes_waited_out(w, yi.id)
     contract = home.contract.read_bytes()
     stamped = tmp_path / "timestamp.pdf"
     stamped.write_bytes(
@@ -1152,7 +1155,6 @@ def test_sign_code_with_the_field_judges_its_seed_values_before_the_sms(home, tm
     timestamp, and --lock without --field (naming ``lock``). Before, `sign code` took no
     --field: the code was sent and `sign pdf` refused once it was typed in. A field the seal
     meets gets its code."""
-    import datetime as dt
 
     from asn1crypto import x509 as a_x509
     from pyhanko.sign import fields
@@ -1162,10 +1164,7 @@ def test_sign_code_with_the_field_judges_its_seed_values_before_the_sms(home, tm
 
     w = home.w
     yi = w.yi
-    with w.p.db.transaction() as s:  # as if the one-code-a-minute limit had been waited out
-        q = select(IntentChallenge).where(IntentChallenge.subscriber_id == yi.id)
-        for earlier in s.execute(q).scalars():
-            earlier.created_at -= dt.timedelta(minutes=2)
+    codes_waited_out(w, yi.id)
     contract = home.contract.read_bytes()
     org = a_x509.Certificate.load(
         x509.load_pem_x509_certificate(w.org_cert.pem.encode()).public_bytes(
@@ -1219,17 +1218,12 @@ def test_sign_pdf_into_a_field_an_earlier_signature_locked_exits_2_before_the_co
     (FieldMDP): exit 2 ``field_locked`` naming the field, the wrong code given not counted.
     Before, the code was checked (exit 5, a try used) — with a right one, sealing refused
     after the code and the PIN."""
-    import datetime as dt
 
     from tests.integration.test_seed_values_first import locked_by_intermediary
-    from yinxin.store.models.notify import IntentChallenge
 
     w = home.w
     yi = w.yi
-    with w.p.db.transaction() as s:  # as if the one-code-a-minute limit had been waited out
-        q = select(IntentChallenge).where(IntentChallenge.subscriber_id == yi.id)
-        for earlier in s.execute(q).scalars():
-            earlier.created_at -= dt.timedelta(minutes=2)
+    codes_waited_out(w, yi.id)
     locked = tmp_path / "locked.pdf"
     locked.write_bytes(locked_by_intermediary("乙方签章", home.contract.read_bytes()))
     before = outbox_lines(w.outbox)
