@@ -440,10 +440,12 @@ def spec_pdf(
     rotate: int = 0,
     encrypt: bool = False,
     helvetica: bool = False,
+    base_font: str = "Helvetica",
     size: tuple[float, float] = (595.28, 841.89),
 ) -> bytes:
     """A customer's PDF: each page a few lines of Chinese in an embedded CJK subset (the
-    first line bold); ``helvetica`` adds a line in the standard, not embedded, Helvetica."""
+    first line bold); ``helvetica`` adds a line in the standard, not embedded, Helvetica
+    (or the font ``base_font`` names)."""
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.generic import pdf_name
     from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
@@ -471,7 +473,7 @@ def spec_pdf(
                 {
                     pdf_name("/Type"): pdf_name("/Font"),
                     pdf_name("/Subtype"): pdf_name("/Type1"),
-                    pdf_name("/BaseFont"): pdf_name("/Helvetica"),
+                    pdf_name("/BaseFont"): pdf_name("/" + base_font),
                 }
             )
         )
@@ -547,7 +549,7 @@ BAD_PDFS = [
     ("truncated", "无法读取"),
     ("encrypted", "已加密"),
     ("rotated", "旋转"),
-    ("helvetica", "未嵌入的字体（Helvetica）"),
+    ("helvetica", "未嵌入的字体（“Helvetica”）"),
     ("anchor", "签章位置文字“甲方（签章）”"),
     ({"sha256": "ab" * 32, "pages": 1}, "已存的"),
     (12345, "base64"),
@@ -732,3 +734,31 @@ def test_an_appendix_prepared_with_fields_and_certified_leaves_none_in_the_contr
     assert after.fields == {} and not after.certified
     check_signable(pdf, earlier_signatures=True)  # nothing sealing would refuse
     assert [h.page for h in find_anchor(pdf, "甲方（签章）")]  # placed by the anchors
+
+
+def test_a_font_name_in_the_refusal_is_shown_whole_on_the_page(client, world, tmp_path):
+    """The refusal of a PDF with fonts not embedded names them in its Chinese half; a name is
+    the file's, so it is quoted there: the page's chineseDetail shows the Chinese half whole,
+    not cut at a " / " in a name, nor dropped for a name of two English words."""
+    from tests.unit.test_chinese_detail import chinese_detail
+
+    secret = world.p.api_keys.create(
+        name="甲方管理员", role="organization_admin", organization_id=world.org.id, actor="t"
+    ).secret
+    base = _values(world, "platform-integration")
+    details = []
+    for name in ("A / B", "four hours"):
+        spec = spec_pdf([list(p) for p in SPEC_PAGES], helvetica=True, base_font=name)
+        r = client.post(
+            "/api/v1/contracts",
+            json={"template": "platform-integration", "values": _with_pdf(base, spec)},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "values.specification_pdf", r.json()
+        details.append(r.json()["detail"])
+    assert chinese_detail(tmp_path, details) == [
+        f"附件 1 技术规范书（PDF 文件，代替上面的文字）：PDF 使用了未嵌入的字体（“{name}”），"
+        "请嵌入字体后再附"
+        for name in ("A / B", "four hours")
+    ]

@@ -149,7 +149,9 @@ def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
         # a file someone else made may break the parser in any way: it is refused, not a 500
         raise refuse(f"PDF 无法读取（{type(e).__name__}）/ the PDF cannot be read") from None
     if missing:
-        names = "、".join(sorted(set(missing))[:5])
+        # the names are the file's, in any language: quoted, so the page shows the Chinese
+        # half whole even where a name holds " / " or English words (chineseDetail)
+        names = "、".join(f"“{n}”" for n in sorted(set(missing))[:5])
         raise refuse(f"PDF 使用了未嵌入的字体（{names}），请嵌入字体后再附 / fonts not embedded")
     from yinxin.pdf.anchors import AnchorReadError, first_of
 
