@@ -62,7 +62,13 @@ def test_every_seal_verb_is_its_parts_own_method(platform: Platform) -> None:
     and docstring are the part's), read once and kept on the instance (replaceable)."""
     seals = platform.seals
     verbs = {n: v for n, v in vars(Seals).items() if isinstance(v, service._Verb)}
-    assert len(verbs) == 26 and {"apply", "hold_usable", "check_usable", "grants"} <= set(verbs)
+    assert len(verbs) == 27 and {
+        "apply",
+        "hold_usable",
+        "check_usable",
+        "usable_by",
+        "grants",
+    } <= set(verbs)
     for name, verb in verbs.items():
         method = getattr(seals, name)
         part = getattr(seals, verb.part)
