@@ -422,13 +422,17 @@ UNSEEDED: list[tuple[str, str, Lister]] = [
 
 @contextmanager
 def _captured(p: Platform) -> Iterator[list[tuple[str, Any]]]:
-    """The statements the platform's readers and writers run meanwhile, with their values."""
+    """The statements the platform's readers and writers run meanwhile, with their values;
+    not a SQLite reader's ``BEGIN``, which starts its snapshot and reads nothing. On
+    PostgreSQL the reader engine is the writer's with options (one pool, whose events both
+    hear): it is listened to once."""
     got: list[tuple[str, Any]] = []
 
     def hear(conn, cursor, statement, parameters, context, executemany) -> None:
-        got.append((statement, parameters))
+        if statement != "BEGIN":
+            got.append((statement, parameters))
 
-    engines = {id(e): e for e in (p.db.engine, p.db.read_engine)}.values()
+    engines = {id(e.pool): e for e in (p.db.engine, p.db.read_engine)}.values()
     for e in engines:
         event.listen(e, "before_cursor_execute", hear)
     try:

@@ -167,14 +167,11 @@ def verdict(report: Any) -> dict:
 # --- reading the database -----------------------------------------------------------------------
 @contextmanager
 def _snapshot(db: Database) -> Iterator[Connection]:
-    """A connection that sees one moment of the database across every table it reads:
-    PostgreSQL's REPEATABLE READ, SQLite's read transaction (WAL keeps writers going)."""
+    """A connection that sees one moment of the database across every table it reads: the
+    reader engine's transaction (PostgreSQL's REPEATABLE READ READ ONLY, SQLite's read
+    transaction, where WAL keeps writers going), as ``Database.read()`` has."""
     with db.read_engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            conn.begin()
-        else:
-            conn.exec_driver_sql("BEGIN")
+        conn.begin()
         try:
             yield conn
         finally:

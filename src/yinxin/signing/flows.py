@@ -1433,7 +1433,7 @@ class SignFlows:
         now = self.clock.now()
         with self.db.read() as s:
             flow = self._flow(s, flow_id)
-            x = self._signer(s, flow, signer_id)
+            x = self._signer(s, flow, signer_id, lock=False)
             self._usable(flow, x, now)
             view = self._view(s, flow)
         ctx = LinkContext(view, view.signer(signer_id))
@@ -1777,10 +1777,13 @@ class SignFlows:
             lock=lock,
         )
 
-    def _signer(self, s: Session, flow: SignFlow, signer_id: int) -> SignFlowSigner:
-        x = s.execute(
-            select(SignFlowSigner).where(SignFlowSigner.id == signer_id).with_for_update()
-        ).scalar_one_or_none()
+    def _signer(
+        self, s: Session, flow: SignFlow, signer_id: int, *, lock: bool = True
+    ) -> SignFlowSigner:
+        """The flow's signer, locked unless ``lock`` is False: a ``Database.read()`` is read
+        only on PostgreSQL and refuses SELECT ... FOR UPDATE (``sign_authorized``'s check)."""
+        q = select(SignFlowSigner).where(SignFlowSigner.id == signer_id)
+        x = s.execute(q.with_for_update() if lock else q).scalar_one_or_none()
         if x is None or x.flow_id != flow.id:
             raise NotFound(f"flow {flow.id} has no signer {signer_id}", field="signer_id")
         return x

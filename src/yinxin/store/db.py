@@ -30,7 +30,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def make_engine(url: str, *, writer: bool = True) -> Engine:
     """An engine; on SQLite a writer engine takes the write lock at BEGIN (so two writers queue
-    instead of deadlocking on lock upgrade) while a reader engine never takes it."""
+    instead of deadlocking on lock upgrade) while a reader engine never takes it.
+
+    A SQLite reader begins a plain (deferred) transaction and refuses writes (``query_only``):
+    the driver's own transaction handling begins one only before a write, so each SELECT of a
+    ``Database.read()`` ran on its own and a read of several statements could mix two moments.
+    Now its first SELECT takes a WAL snapshot that the rest of the read shares."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -47,6 +52,17 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
             @event.listens_for(engine, "begin")
             def _begin(conn):  # pragma: no cover - trivial
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        else:
+
+            @event.listens_for(engine, "connect")
+            def _reader(dbapi_conn, _record):  # pragma: no cover - trivial
+                dbapi_conn.isolation_level = None  # the driver begins nothing; we do, below
+                dbapi_conn.execute("PRAGMA query_only=ON")
+
+            @event.listens_for(engine, "begin")
+            def _begin_read(conn):  # pragma: no cover - trivial
+                conn.exec_driver_sql("BEGIN")
 
         engine.dialect._yinxin_sqlite = True  # type: ignore[attr-defined]
         return engine
@@ -213,7 +229,14 @@ class Database:
         if url.startswith("sqlite"):
             self.read_engine = make_engine(url, writer=False)
         else:
-            self.read_engine = self.engine
+            # One snapshot for the whole read: READ COMMITTED, PostgreSQL's default, gives
+            # each statement its own, so a read of several statements (a page of obligations,
+            # then their payments) could show a row committed between two of them next to
+            # rows read before it. The option engine shares the writer's pool; SQLAlchemy sets
+            # both characteristics on checkout and resets them when the connection returns.
+            self.read_engine = self.engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @functools.cached_property
@@ -249,7 +272,11 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only look; objects stay readable afterwards (close() does not expire them)."""
+        """A read-only look at one moment of the database: every statement in it sees the same
+        snapshot (PostgreSQL: REPEATABLE READ READ ONLY; SQLite: one read transaction), so a
+        commit made meanwhile shows in none of them, and a write is refused. Don't wait in one
+        for another process's commit: open a new read per look. Objects stay readable
+        afterwards (close() does not expire them)."""
         session = self._readers()
         try:
             yield session
