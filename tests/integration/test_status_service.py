@@ -533,7 +533,12 @@ def test_a_later_crl_number_never_carries_an_earlier_this_update(make_platform, 
     and, before it reads the latest CRL number, the second publishes a CRL a few seconds
     later. The first's CRL, number N+2, carried a thisUpdate *before* CRL N+1's: a relying
     party keeping the one with the later thisUpdate (OpenSSL's CRL choice does) kept the
-    older list. A CRL's thisUpdate is now never earlier than the CRL numbered before it."""
+    older list. A CRL's thisUpdate is now never earlier than the CRL numbered before it.
+
+    A read sees one moment now (``Database.read()``), so the first does not see the second's
+    CRL at all: it makes number N+1 too, loses the insert and serves the second's CRL. A
+    publisher whose clock is behind the last CRL's thisUpdate (another machine's, within
+    ``CRL_CLOCK_SLACK``) carries that thisUpdate forward."""
     a = make_platform()
     b = make_platform(home=a.settings.home, url=a.settings.database_url, init=False)
     a.status.publish_crl("issuing")
@@ -548,11 +553,19 @@ def test_a_later_crl_number_never_carries_an_earlier_this_update(make_platform, 
         return real(s, role)
 
     monkeypatch.setattr(a.status, "_latest_crl", other_process_meanwhile)
+    served = a.status.publish_crl("issuing")
+    monkeypatch.undo()
+
+    def crls() -> list[tuple[int, bytes]]:
+        with a.db.read() as s:
+            q = select(Crl.crl_number, Crl.der).where(Crl.issuer_role == "issuing")
+            return [tuple(r) for r in s.execute(q.order_by(Crl.id)).all()]
+
+    rows = crls()
+    assert [n for n, _ in rows] == [1, 2] and served.crl_number == 2  # the second's, served
+    clock.advance(seconds=-2)  # a publisher whose clock is behind the second's
     a.status.publish_crl("issuing")
-    with a.db.read() as s:
-        rows = s.execute(
-            select(Crl.crl_number, Crl.der).where(Crl.issuer_role == "issuing").order_by(Crl.id)
-        ).all()
+    rows = crls()
     assert [n for n, _ in rows] == [1, 2, 3]
     updates = [x509.load_der_x509_crl(der).last_update_utc for _, der in rows]
     assert updates == sorted(updates), updates
