@@ -179,22 +179,31 @@ def request_code(
     as_json: bool,
     *,
     seal: str | None = None,
+    check: Callable[[], None] | None = None,
+    options: dict[str, str] | None = None,
+    **more: Any,
 ) -> None:
     """The first step on ``platform(home).<service>`` (``ofd_signing``, ``ses_pdf_signing``,
-    and ``signing`` for ``sign code``); ``seal`` (the first two's ``--seal``) when given."""
+    and ``signing`` for ``sign code``); ``seal`` (the first two's ``--seal``) when given.
+    ``check`` refuses options before anything is read; ``more`` goes to the service as it is,
+    its refusals named by ``options`` (the service's name → the option typed)."""
     with_seal = {"seal": seal} if seal is not None else {}
-    run(
-        as_json,
-        lambda: as_options(
-            SIGN_FIELDS,
+
+    def ask():
+        if check is not None:
+            check()
+        return as_options(
+            {**SIGN_FIELDS, **(options or {})},
             lambda: getattr(platform(home), service).request_confirmation(
                 signer_subscriber_id=signer,
                 document=read_input(input, "in"),
                 document_name=input.name,
                 **with_seal,
+                **more,
             ),
-        ),
-    )
+        )
+
+    run(as_json, ask)
 
 
 def sign_file(

@@ -32,7 +32,6 @@ from yinxin.adapters.cli.common import (
     PIN_CODE_STDIN,
     PIN_STDIN,
     SEAL_PIN,
-    SIGN_FIELDS,
     SIGNER,
     OptionGroup,
     Platform,
@@ -227,31 +226,24 @@ def sign_code(
     if field is None and not (role or level or lock):
         request_code("signing", input, signer, home, as_json, seal=seal)
         return
-
-    def send():
+    request_code(
+        "signing",
+        input,
+        signer,
+        home,
+        as_json,
+        seal=seal,
         # they only say how the field is sealed: without it they were dropped without a word
-        refuse_given(
+        check=lambda: refuse_given(
             {"role": role, "level": level, "lock": lock} if field is None else {},
             "{option} says how `sign pdf --field` will seal: give --field too",
-        )
-        if not field:
-            raise ValidationError("the field name is empty", field="field")
-        data = read_input(input, "in")
-        return as_options(
-            {**SIGN_FIELDS, "field_name": "field"},
-            lambda: platform(home).signing.request_confirmation(
-                signer_subscriber_id=signer,
-                document=data,
-                document_name=input.name,
-                field_name=field,
-                seal=seal,
-                role=role,
-                level=level,
-                lock=lock,
-            ),
-        )
-
-    run(as_json, send)
+        ),
+        options={"field_name": "field"},
+        field_name=field,
+        role=role,
+        level=level,
+        lock=lock,
+    )
 
 
 @sign_app.command("pdf")
