@@ -452,7 +452,7 @@ def as_options(
         raise type(e)(message, field=names[e.field], code=e.code) from None
 
 
-_SIGNER_FIELD = re.compile(r"(signers\[(\d+)\])\.(\w+)")
+_SIGNER_FIELD = re.compile(r"(signers\[(\d+)\])\.(\w+)(\[(\d+)\])?")
 
 
 def as_signer_keys(
@@ -462,16 +462,20 @@ def as_signer_keys(
     (``signers[1].subscriber_id``) renamed to the key typed in the value
     (``signers[1].subscriber``): ``names`` maps the service's name to the key, or to a function
     of the signer's index and the refusal that tells which key it was; its kind, code, message
-    and exit code unchanged."""
+    and exit code unchanged. A name with an index (``field_names[1]``) is looked up as
+    ``field_names[]``, and its key may place the index (``field.{n}``: ``field.1``)."""
     try:
         return call()
     except YinxinError as e:
         m = _SIGNER_FIELD.fullmatch(e.field or "")
-        if m is None or m[3] not in names:
+        name = None if m is None else m[3] if m[4] is None else f"{m[3]}[]"
+        if m is None or name not in names:
             raise
-        key = names[m[3]]
+        key = names[name]
         if not isinstance(key, str):
             key = key(int(m[2]), e)
+        if m[5] is not None:
+            key = key.format(n=m[5])
         raise type(e)(e.message, field=f"{m[1]}.{key}", code=e.code) from None
 
 

@@ -11,9 +11,8 @@ signs them all with the seal PIN and that code.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -59,7 +58,6 @@ from yinxin.errors import ValidationError, YinxinError
 if TYPE_CHECKING:
     from yinxin.signing.flows import SignerSpec
 
-T = TypeVar("T")
 
 flow_app = typer.Typer(no_args_is_help=True, help="Sign flows (签署流程): many parties, in turn.")
 FLOW = typer.Argument(..., help="The flow.")
@@ -144,19 +142,6 @@ def _field_names(values: dict[str, str], field: str, docs: int) -> dict[int, str
                 field=f"{field}.{left[0]}",
             )
     return named or None
-
-
-def _field_keys(call: Callable[[], T]) -> T:
-    """``call()``, with a refusal of one ``--signer``'s field for one document under the
-    service's name (``signers[0].field_names[1]``) renamed to the key typed
-    (``signers[0].field.1``); its kind, code, message and exit code unchanged."""
-    try:
-        return call()
-    except YinxinError as e:
-        m = re.fullmatch(r"(signers\[\d+\])\.field_names\[(\d+)\]", e.field or "")
-        if m is None:
-            raise
-        raise type(e)(e.message, field=f"{m[1]}.{FIELD_AT}{m[2]}", code=e.code) from None
 
 
 # the keys of a --signer that place the seal
@@ -311,12 +296,11 @@ def flow_create(
             "placement": _placing_key,
             "field_name": "field",
             "field_names": "field",
+            "field_names[]": f"{FIELD_AT}{{n}}",  # one document's: field.N, as typed
         }
         return as_options(
             {"owner_subscriber_id": "owner", "signers": "signer"},
-            lambda: as_signer_keys(
-                signer_keys, lambda: _field_keys(lambda: _docs_as_option(doc, create))
-            ),
+            lambda: as_signer_keys(signer_keys, lambda: _docs_as_option(doc, create)),
         )
 
     run(as_json, go, _show)
