@@ -1061,19 +1061,9 @@ class ServiceDesk:
     ) -> RequestView:
         """The request as the desk shows it; ``read``: its contract, pauses and breaches
         already read for a whole page (``_read_pages``), not asked again for each request."""
-        if read is None:
-            c = s.get(DeskContract, r.contract_id)
-            pause_rows = _pauses(s, r.id)
-            breaches = list(
-                s.scalars(
-                    select(ServiceBreach)
-                    .where(ServiceBreach.request_id == r.id)
-                    .order_by(ServiceBreach.id)
-                )
-            )
-        else:
-            c = read.contracts[r.contract_id]
-            pause_rows, breaches = read.pauses.get(r.id, []), read.breaches.get(r.id, [])
+        read = read or _read_pages(s, [r])
+        c = read.contracts[r.contract_id]
+        pause_rows, breaches = read.pauses.get(r.id, []), read.breaches.get(r.id, [])
         pauses = _as_pauses(pause_rows)
 
         def minutes(t: dt.datetime | None) -> float | None:
