@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from tests import dbdump
@@ -501,6 +502,51 @@ def _with_pdf(values: dict, data: bytes) -> dict:
     return v | {"specification_pdf": base64.b64encode(data).decode()}
 
 
+SEAL_BOX = (300, 500, 500, 700)  # where 甲方's seal shows on the customer's first page
+
+
+@functools.cache
+def signed_spec() -> bytes:
+    """The customer's PDF signed by 甲方 in pyHanko, its seal (合同专用章, red) shown in a
+    field 甲方签章 on the first page — a specification 甲方 already sealed."""
+    from pyhanko.pdf_utils.images import PdfImage
+    from pyhanko.sign import fields, signers
+    from pyhanko.stamp import TextStampStyle
+
+    from tests.integration.pdf_factory import seal_image
+    from tests.integration.pdf_inputs_corpus import pyhanko_signer
+
+    key, cert = self_signed("甲方", start=real_now())
+    w = IncrementalPdfFileWriter(io.BytesIO(_spec_pdf(SPEC_PAGES)))
+    style = TextStampStyle(
+        stamp_text="", border_width=0, background=PdfImage(seal_image()), background_opacity=1.0
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name="甲方签章", subfilter=fields.SigSeedSubFilter.PADES
+    )
+    field = fields.SigFieldSpec("甲方签章", box=SEAL_BOX, on_page=0)
+    signer = signers.PdfSigner(
+        meta, signer=pyhanko_signer(key, cert), stamp_style=style, new_field_spec=field
+    )
+    return signer.sign_pdf(w).getvalue()
+
+
+@functools.cache
+def certified_spec() -> bytes:
+    """The customer's PDF as WPS prepares it (empty 甲方签章 and 乙方签章) and certifies it
+    (DocMDP P=2), by pyHanko."""
+    from tests.integration import pdf_inputs_corpus as corpus
+
+    key, cert = self_signed("WPS 拟定方", start=real_now())
+    return corpus.prepared_and_certified(_spec_pdf(SPEC_PAGES), key, cert)
+
+
+SIGNED_REFUSAL = (
+    "PDF 已有 1 个签名（“甲方签章”），并入合同后签名无法保留；请附未签名的文件，"
+    "或将已签名的文件作为单独文件发起签署"
+)
+
+
 def test_appendix_1_may_be_the_customers_pdf_its_pages_appended(tmp_path):
     need("pdffonts", "pdftotext", "pdfinfo")
     t = get_template("platform-integration")
@@ -551,6 +597,10 @@ BAD_PDFS = [
     ("rotated", "旋转"),
     ("helvetica", "未嵌入的字体（“Helvetica”）"),
     ("anchor", "签章位置文字“甲方（签章）”"),
+    ("signed", SIGNED_REFUSAL + " / the PDF carries 1 signature(s) that cannot survive"),
+    # a signature widget only among the page's annotations, as poppler (pdfsig) still shows it
+    ("hidden", "PDF 已有 1 个签名（“李四”），并入合同后签名无法保留"),
+    ("certified", "PDF 已有 1 个签名（“Certification”），其中含认证签名，并入合同后签名无法保留"),
     ({"sha256": "ab" * 32, "pages": 1}, "已存的"),
     (12345, "base64"),
 ]
@@ -558,6 +608,8 @@ BAD_PDFS = [
 
 @pytest.mark.parametrize(("raw", "message"), BAD_PDFS)
 def test_a_pdf_unfit_to_append_is_refused_naming_the_field(raw, message):
+    from tests.integration.pdf_factory import hidden_signature
+
     good = _spec_pdf(SPEC_PAGES)
     made = {
         "truncated": lambda: good[: len(good) // 2],
@@ -565,6 +617,9 @@ def test_a_pdf_unfit_to_append_is_refused_naming_the_field(raw, message):
         "rotated": lambda: _spec_pdf(SPEC_PAGES, rotate=90),
         "helvetica": lambda: _spec_pdf(SPEC_PAGES, helvetica=True),
         "anchor": lambda: _spec_pdf((("说明", "甲方（签章）："),)),
+        "signed": signed_spec,
+        "certified": certified_spec,
+        "hidden": lambda: hidden_signature(_spec_pdf(SPEC_PAGES), signed_spec()),
     }
     if isinstance(raw, str) and raw in made:
         raw = base64.b64encode(made[raw]()).decode()
@@ -581,7 +636,6 @@ def test_a_page_rotated_by_its_page_tree_is_refused_too():
     page says so itself (the pages would be appended sideways)."""
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.generic import pdf_name
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
     w = IncrementalPdfFileWriter(io.BytesIO(_spec_pdf(SPEC_PAGES)))
     tree = w.root["/Pages"]
@@ -696,11 +750,19 @@ def test_the_pdf_from_the_command_line(tmp_path):
     )
     assert refused.returncode == 2, refused.stderr
     assert '"field": "values.specification_pdf"' in refused.stdout
+    listed = yinxin_json(["contract", "list"], home)
+    # a signed one: its signature would be dropped without a word; refused, exit 2
+    signed = tmp_path / "signed.pdf"
+    signed.write_bytes(signed_spec())
+    refused = yinxin_cli([*args, "--attach", f"specification_pdf={signed}"], home, check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    said = refused.stderr
+    assert said.startswith("error [values.specification_pdf]: ") and SIGNED_REFUSAL in said, said
+    assert yinxin_json(["contract", "list"], home) == listed
     # an empty file (a download that failed) was taken for no file: the contract was drafted
     # on the template's text, exit 0, the PDF the officer named silently left out
     empty = tmp_path / "empty.pdf"
     empty.write_bytes(b"")
-    listed = yinxin_json(["contract", "list"], home)
     for more in ([], ["--set", "specification="]):
         refused = yinxin_cli(
             [*args[:4], *more, "--attach", f"specification_pdf={empty}"], home, check=False
@@ -711,29 +773,94 @@ def test_the_pdf_from_the_command_line(tmp_path):
     assert yinxin_json(["contract", "list"], home) == listed
 
 
-def test_an_appendix_prepared_with_fields_and_certified_leaves_none_in_the_contract():
-    """A customer's PDF drawn up in WPS with 甲方签章/乙方签章 and certified (DocMDP P=2),
-    attached as 附件 1: its pages are drawn into the contract, its fields and certification
-    are not copied. So a contract's flow (and the service record's, rendered the same way)
-    never meets a prepared field or a certification: its signers are placed by the parties'
-    anchors, and ``Contracts.start_signing`` needs no field per signer (docs/sign-flows.md)."""
+def _appendix_page_image(tmp_path: Path, spec: bytes, name: str) -> Any:
+    """The contract's first page of 附件 1 drawn from ``spec``, as pdftoppm shows it (RGB)."""
+    from PIL import Image
+
+    t = get_template("platform-integration")
+    values = t.fill(_with_pdf(t.example_values(), spec))
+    pdf = render_contract(
+        t, values, number=NUMBER, attachments={values["specification_pdf"]["sha256"]: spec}
+    )
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(pdf)
+    page = next(i for i, p in enumerate(_pages(path), 1) if "技术规范书（甲方提供）" in p)
+    _tool("pdftoppm", "-r", "60", "-f", str(page), "-l", str(page), "-png", str(path), str(path))
+    [png] = tmp_path.glob(f"{name}.pdf-*.png")
+    return pdf, Image.open(png).convert("RGB")
+
+
+def test_an_appendix_prepared_with_empty_fields_leaves_none_in_the_contract(tmp_path):
+    """A customer's PDF drawn up in WPS with empty 甲方签章/乙方签章 fields (no signature in
+    them, not certified) is accepted as 附件 1: its pages are drawn into the contract, its
+    fields are not copied, and nothing of them is drawn (the page is pixel for pixel the one
+    the same PDF without fields makes). So a contract's flow (and the service record's,
+    rendered the same way) never meets a prepared field: its signers are placed by the
+    parties' anchors, and ``Contracts.start_signing`` needs no field per signer
+    (docs/sign-flows.md). The same file certified is refused (``BAD_PDFS``: ``certified``)."""
+    from pyhanko.sign import fields
 
     from tests.integration import pdf_inputs_corpus as corpus
     from yinxin.pdf.sign import check_signable
     from yinxin.signing.flows import prepared_of
 
-    key, cert = self_signed("WPS 拟定方", start=real_now())
-    spec = corpus.prepared_and_certified(_spec_pdf(SPEC_PAGES), key, cert)
+    need("pdftoppm", "pdftotext")
+    w = IncrementalPdfFileWriter(io.BytesIO(_spec_pdf(SPEC_PAGES)))
+    for name, box in corpus.PREPARED_BOXES:
+        fields.append_signature_field(w, fields.SigFieldSpec(name, box=box, on_page=0))
+    buf = io.BytesIO()
+    w.write(buf)
+    spec = buf.getvalue()
     before = prepared_of(spec)
-    assert set(before.fields) == {"甲方签章", "乙方签章"} and before.certified
-    t = get_template("platform-integration")
-    values = t.fill(_with_pdf(t.example_values(), spec))
-    ref = values["specification_pdf"]
-    pdf = render_contract(t, values, number=NUMBER, attachments={ref["sha256"]: spec})
+    assert set(before.fields) == {"甲方签章", "乙方签章"} and not before.certified
+    pdf, drawn = _appendix_page_image(tmp_path, spec, "prepared")
+    _, plain = _appendix_page_image(tmp_path, _spec_pdf(SPEC_PAGES), "plain")
+    assert drawn.tobytes() == plain.tobytes()
     after = prepared_of(pdf)
     assert after.fields == {} and not after.certified
     check_signable(pdf, earlier_signatures=True)  # nothing sealing would refuse
     assert [h.page for h in find_anchor(pdf, "甲方（签章）")]  # placed by the anchors
+
+
+def test_a_signed_pdf_is_refused_over_http_and_the_page_says_why(client, world, tmp_path):
+    """甲方's specification already sealed (a pyHanko signature, its red seal shown on the
+    first page) used to be taken: the contract drew the page from its content alone, so the
+    signature and its seal were dropped without a word — the customer believed the appendix
+    carried their signature. Now 422 naming the blank, nothing written (database, file
+    store), and the form's page shows the Chinese half whole."""
+    from tests.unit.test_chinese_detail import chinese_detail
+
+    need("pdfsig")
+    spec = signed_spec()
+    (tmp_path / "signed.pdf").write_bytes(spec)
+    [seen] = pdfsig(tmp_path / "signed.pdf")  # a real signature, as poppler sees it
+    assert "Signature Field Name: 甲方签章" in seen, seen
+    secret = world.p.api_keys.create(
+        name="甲方管理员", role="organization_admin", organization_id=world.org.id, actor="t"
+    ).secret
+    store = world.p.contracts.files.root
+    before = {k: v for k, v in dbdump.dump(world.p).items() if k != "crls"}
+    files = sorted(store.rglob("*"))
+    details = []
+    for data in (spec, certified_spec()):
+        r = client.post(
+            "/api/v1/contracts",
+            json={
+                "template": "platform-integration",
+                "values": _with_pdf(_values(world, "platform-integration"), data),
+            },
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "values.specification_pdf", r.json()
+        details.append(r.json()["detail"])
+    assert {k: v for k, v in dbdump.dump(world.p).items() if k != "crls"} == before
+    assert sorted(store.rglob("*")) == files
+    label = "附件 1 技术规范书（PDF 文件，代替上面的文字）："
+    assert chinese_detail(tmp_path, details) == [
+        label + SIGNED_REFUSAL,
+        label + SIGNED_REFUSAL.replace("“甲方签章”）", "“Certification”），其中含认证签名"),
+    ]
 
 
 def test_a_font_name_in_the_refusal_is_shown_whole_on_the_page(client, world, tmp_path):

@@ -11,7 +11,15 @@ refusal names the blank (``values.specification_pdf``):
 * every font it uses is embedded (``pdffonts`` of the contract must read ``emb yes`` on every
   line, and a reader without the font would show other glyphs than the customer's);
 * its text holds no signature anchor (``甲方（签章）``, ``乙方（盖章）`` …): the sign flow places
-  seals by those texts, and one inside the customer's pages would move a seal there.
+  seals by those texts, and one inside the customer's pages would move a seal there;
+* it is not signed and not certified: a page is drawn from its content stream alone, so a
+  signature (or a certification, DocMDP) cannot come along — nor the seal its widget shows —
+  and a signed file taken in would leave the customer believing the contract carries their
+  signature where it carries none (and a seal a signer drew into the page itself would stand
+  there with no signature behind it). The file's signed fields are read by the walk every
+  verifier here uses (``yinxin.pdf.fields.signature_fields``: the form and the pages' widgets),
+  so a signature pdfsig lists is never missed. Empty signature fields and other form fields
+  are no signature: accepted, their widgets are not drawn either.
 
 A blank of type ``pdf`` takes the file as base64 text and stores ``{sha256, pages, size}``;
 the bytes go to the contracts' content-addressed store (``<documents>/contracts``) when the
@@ -115,6 +123,40 @@ def _unembedded(resources: Any, seen: set[int], out: list[str], depth: int = 0) 
             _unembedded(form.get("/Resources"), seen, out, depth + 1)
 
 
+def _signatures(reader: Any) -> tuple[list[str], bool]:
+    """The names of the file's signed signature fields (in the form and among the pages'
+    widgets, as ``pdfsig`` lists them) and whether it is certified (a DocMDP entry in the
+    catalogue's /Perms, even if the signature it names cannot be found)."""
+    from yinxin.pdf.fields import signature_fields
+
+    names = [f.name for f in signature_fields(reader)]
+    perms = reader.root.get("/Perms")
+    perms = perms.get_object() if perms is not None else None
+    certified = hasattr(perms, "get") and perms.get("/DocMDP") is not None
+    return names, certified
+
+
+def _signed_refusal(names: list[str], certified: bool) -> str:
+    """Why a signed or certified file is refused, and the two ways on: the unsigned file, or
+    the signed one as its own document of a sign flow (which keeps its signatures)."""
+    # the names are the file's: quoted, so the page shows the Chinese half whole
+    quoted = "、".join(f"“{n}”" for n in names[:5]) + ("等" if len(names) > 5 else "")
+    if names:
+        what = f"PDF 已有 {len(names)} 个签名（{quoted}）" + (
+            "，其中含认证签名" if certified else ""
+        )
+        english = f"the PDF carries {len(names)} signature(s)" + (
+            ", a certification among them" if certified else ""
+        )
+    else:
+        what, english = "PDF 带有认证签名（DocMDP）", "the PDF carries a certification"
+    return (
+        f"{what}，并入合同后签名无法保留；请附未签名的文件，或将已签名的文件作为单独文件"
+        f"发起签署 / {english} that cannot survive being drawn into the contract: "
+        "attach the unsigned file, or send the signed one as its own document in a sign flow"
+    )
+
+
 def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
     """``{sha256, pages, size}`` of an acceptable attachment, or a refusal naming ``where``."""
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -143,11 +185,14 @@ def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
             if page.rotate:
                 raise refuse(f"第 {i} 页是旋转页面，请先转正 / page {i} is rotated")
             _unembedded(page.resources, seen, missing)
+        signed, certified = _signatures(reader)
     except ValidationError:
         raise
     except Exception as e:  # noqa: BLE001 - any malformed file
         # a file someone else made may break the parser in any way: it is refused, not a 500
         raise refuse(f"PDF 无法读取（{type(e).__name__}）/ the PDF cannot be read") from None
+    if signed or certified:
+        raise refuse(_signed_refusal(signed, certified))
     if missing:
         # the names are the file's, in any language: quoted, so the page shows the Chinese
         # half whole even where a name holds " / " or English words (chineseDetail)
