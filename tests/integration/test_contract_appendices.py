@@ -541,6 +541,35 @@ def certified_spec() -> bytes:
     return corpus.prepared_and_certified(_spec_pdf(SPEC_PAGES), key, cert)
 
 
+def annotated_spec(*, printed: bool = True) -> bytes:
+    """The customer's PDF with what a viewer draws from annotations, not the page (MuPDF, as
+    a form filled in a reader or a reviewed file saves it): a text field ``amount`` filled
+    with a figure, a typed comment (FreeText) and an APPROVED stamp on page 2, and a link on
+    page 1. ``printed=False``: the three marked not to print (shown on screen only)."""
+    import pymupdf
+
+    doc = pymupdf.open(stream=_spec_pdf(SPEC_PAGES), filetype="pdf")
+    doc[0].insert_link(
+        {"kind": pymupdf.LINK_URI, "from": pymupdf.Rect(72, 60, 300, 80), "uri": "https://a.cn"}
+    )
+    page = doc[1]
+    field = pymupdf.Widget()
+    field.field_type, field.field_name = pymupdf.PDF_WIDGET_TYPE_TEXT, "amount"
+    field.rect, field.field_value = pymupdf.Rect(72, 200, 300, 230), "1,740,000"
+    if not printed:
+        field.field_display = 2  # MuPDF's "noPrint": shown, not printed
+    page.add_widget(field)
+    page.add_freetext_annot(pymupdf.Rect(72, 300, 400, 340), "see clause 9", fontsize=12)
+    page.add_stamp_annot(pymupdf.Rect(300, 400, 500, 480), stamp=0)
+    if not printed:
+        for a in page.annots(types=(pymupdf.PDF_ANNOT_FREE_TEXT, pymupdf.PDF_ANNOT_STAMP)):
+            a.set_flags(0)
+            a.update()
+    out = doc.tobytes()
+    doc.close()
+    return out
+
+
 SIGNED_REFUSAL = (
     "PDF 已有 1 个签名（“甲方签章”），并入合同后签名无法保留；请附未签名的文件，"
     "或将已签名的文件作为单独文件发起签署"
@@ -600,6 +629,11 @@ BAD_PDFS = [
     ("signed", SIGNED_REFUSAL + " / the PDF carries 1 signature(s) that cannot survive"),
     # a signature widget only among the page's annotations, as poppler (pdfsig) still shows it
     ("hidden", "PDF 已有 1 个签名（“李四”），并入合同后签名无法保留"),
+    (
+        "annotated",
+        "PDF 有 3 处表单内容或批注（第 2 页起：“amount”、“FreeText”、“Stamp”）只存在于注释中，"
+        "不会画入合同；请先拼合到页面（如“打印为 PDF”）后再附",
+    ),
     ("certified", "PDF 已有 1 个签名（“Certification”），其中含认证签名，并入合同后签名无法保留"),
     ({"sha256": "ab" * 32, "pages": 1}, "已存的"),
     (12345, "base64"),
@@ -619,6 +653,7 @@ def test_a_pdf_unfit_to_append_is_refused_naming_the_field(raw, message):
         "anchor": lambda: _spec_pdf((("说明", "甲方（签章）："),)),
         "signed": signed_spec,
         "certified": certified_spec,
+        "annotated": annotated_spec,
         "hidden": lambda: hidden_signature(_spec_pdf(SPEC_PAGES), signed_spec()),
     }
     if isinstance(raw, str) and raw in made:
@@ -820,6 +855,15 @@ def test_an_appendix_prepared_with_empty_fields_leaves_none_in_the_contract(tmp_
     assert after.fields == {} and not after.certified
     check_signable(pdf, earlier_signatures=True)  # nothing sealing would refuse
     assert [h.page for h in find_anchor(pdf, "甲方（签章）")]  # placed by the anchors
+
+
+def test_links_and_notes_shown_on_screen_only_are_no_content_lost(tmp_path):
+    """What a printout of the customer's file would not show either — a link, a field and
+    comments marked not to print — is not the document's text: the file is accepted (the same
+    annotations printed are refused, ``BAD_PDFS``: ``annotated``)."""
+    t = get_template("platform-integration")
+    values = t.fill(_with_pdf(t.example_values(), annotated_spec(printed=False)))
+    assert values["specification_pdf"]["pages"] == 2
 
 
 def test_a_signed_pdf_is_refused_over_http_and_the_page_says_why(client, world, tmp_path):

@@ -18,8 +18,15 @@ refusal names the blank (``values.specification_pdf``):
   signature where it carries none (and a seal a signer drew into the page itself would stand
   there with no signature behind it). The file's signed fields are read by the walk every
   verifier here uses (``yinxin.pdf.fields.signature_fields``: the form and the pages' widgets),
-  so a signature pdfsig lists is never missed. Empty signature fields and other form fields
-  are no signature: accepted, their widgets are not drawn either.
+  so a signature pdfsig lists is never missed. Empty signature fields are no signature:
+  accepted (a place to sign, not the customer's words), their widgets not drawn either;
+* nothing a printout of it shows lives outside its pages' content: a filled form field, a
+  check mark, a typed comment (FreeText) or a stamp annotation is drawn by its annotation's
+  appearance, which the page's content does not hold — it would vanish from the contract
+  without a word, the customer's figure in the spec missing. Such a file is refused, naming
+  the page and the fields, to be flattened (printed to PDF) first. Only what would print is
+  counted: a printable, shown annotation whose appearance draws something (links, pop-ups,
+  hidden or screen-only notes are not the document's text).
 
 A blank of type ``pdf`` takes the file as base64 text and stores ``{sha256, pages, size}``;
 the bytes go to the contracts' content-addressed store (``<documents>/contracts``) when the
@@ -136,6 +143,46 @@ def _signatures(reader: Any) -> tuple[list[str], bool]:
     return names, certified
 
 
+_NOT_CONTENT = ("/Link", "/Popup")
+_HIDDEN, _PRINT, _NO_VIEW = 2, 4, 32  # annotation flags (/F), ISO 32000-1 12.5.3
+
+
+def _undrawn(pages: list[Any]) -> list[tuple[int, str]]:
+    """``(page number, name)`` of each annotation a printout of the file shows and the
+    contract would not: printable, not hidden, its normal appearance (in its /AS state) a
+    stream that draws something. A form field is named by its (partial) name, another
+    annotation by its kind; an empty signature field is a place to sign, not counted."""
+    from yinxin.pdf.incremental import dget
+
+    out: list[tuple[int, str]] = []
+    for page in pages:
+        annots = dget(page.obj, "/Annots")
+        for ref in annots if isinstance(annots, list) else []:
+            a = ref.get_object()
+            if not hasattr(a, "get") or dget(a, "/Subtype") in _NOT_CONTENT:
+                continue
+            flags = int(dget(a, "/F", 0))
+            if flags & (_HIDDEN | _NO_VIEW) or not flags & _PRINT:
+                continue
+            ap = dget(dget(a, "/AP", {}), "/N")
+            if hasattr(ap, "get") and not hasattr(ap, "data"):  # states: the one shown
+                ap = dget(ap, str(dget(a, "/AS", "")))
+            if not getattr(ap, "data", b"").strip():
+                continue
+            field, name = a, None
+            for _ in range(32):  # a widget's field: itself or up its /Parent chain
+                name = name or dget(field, "/T")
+                parent = dget(field, "/Parent")
+                if "/FT" in field or not hasattr(parent, "get"):
+                    break
+                field = parent
+            if dget(field, "/FT") == "/Sig" and dget(field, "/V") is None:
+                continue
+            kind = str(dget(a, "/Subtype", "")).lstrip("/")
+            out.append((page.index + 1, str(name) if name is not None else kind))
+    return out
+
+
 def _signed_refusal(names: list[str], certified: bool) -> str:
     """Why a signed or certified file is refused, and the two ways on: the unsigned file, or
     the signed one as its own document of a sign flow (which keeps its signatures)."""
@@ -186,6 +233,7 @@ def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
                 raise refuse(f"第 {i} 页是旋转页面，请先转正 / page {i} is rotated")
             _unembedded(page.resources, seen, missing)
         signed, certified = _signatures(reader)
+        undrawn = [] if signed or certified else _undrawn(pages)
     except ValidationError:
         raise
     except Exception as e:  # noqa: BLE001 - any malformed file
@@ -193,6 +241,15 @@ def inspect(data: bytes, label: str, where: str) -> dict[str, Any]:
         raise refuse(f"PDF 无法读取（{type(e).__name__}）/ the PDF cannot be read") from None
     if signed or certified:
         raise refuse(_signed_refusal(signed, certified))
+    if undrawn:
+        first = undrawn[0][0]
+        names = "、".join(f"“{n}”" for _, n in undrawn[:5]) + ("等" if len(undrawn) > 5 else "")
+        raise refuse(
+            f"PDF 有 {len(undrawn)} 处表单内容或批注（第 {first} 页起：{names}）只存在于注释中，"
+            "不会画入合同；请先拼合到页面（如“打印为 PDF”）后再附 / "
+            f"{len(undrawn)} form field(s) or annotation(s) (from page {first}) would not be "
+            "drawn into the contract: flatten them into the pages (print to PDF) first"
+        )
     if missing:
         # the names are the file's, in any language: quoted, so the page shows the Chinese
         # half whole even where a name holds " / " or English words (chineseDetail)
