@@ -1012,6 +1012,15 @@ class EmptySignatureField:
     locked_by: str | None = None
     locked_code: str | None = None
 
+    def listed(self) -> EmptySignatureField:
+        """The field as ``yinxin sign fields`` and ``POST /flows/fields`` list it: its rectangle
+        to 0.1 pt (a person places a seal by it; more digits are the PDF's float noise). One
+        rounding for both, so the two lists cannot come to differ."""
+        if self.rect is None:
+            return self
+        x0, y0, x1, y1 = (round(v, 1) for v in self.rect)
+        return replace(self, rect=(x0, y0, x1, y1))
+
 
 @dataclass
 class _FormField:

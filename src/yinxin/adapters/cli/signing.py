@@ -65,7 +65,7 @@ from yinxin.errors import Forbidden, ValidationError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from yinxin.pdf.sign import Placement
+    from yinxin.pdf.sign import EmptySignatureField, Placement
 
 sign_app = typer.Typer(no_args_is_help=True, help="Sign PDF contracts with seals.")
 IN = typer.Option(..., "--in", help="The PDF to be signed.")
@@ -102,22 +102,6 @@ def _field_placement(field: str | None, placement: Callable[[], Placement]) -> P
     return None
 
 
-@dataclass(frozen=True)
-class EmptyField:
-    """An empty signature field of a PDF, as ``sign fields`` lists it: its name (for
-    --field), page and rectangle in points, and whether it carries a lock or seed values;
-    ``locked_by`` names the earlier signature that forbids sealing into it any more and
-    ``locked_code`` how (``field_locked``, ``locked``), as `sign pdf --field` refuses it."""
-
-    name: str
-    page: int | None
-    rect: list[float] | None
-    locked: bool
-    seed_values: bool
-    locked_by: str | None = None
-    locked_code: str | None = None
-
-
 @sign_app.command("fields")
 def sign_fields(input: Path = IN, as_json: bool = JSON) -> None:
     """List the empty signature fields the PDF was prepared with (甲方签章 …): the names
@@ -133,20 +117,9 @@ def sign_fields(input: Path = IN, as_json: bool = JSON) -> None:
         found = as_options({"pdf": "in"}, lambda: empty_signature_fields(data))
         if not found:
             signed.extend(as_options({"pdf": "in"}, lambda: signed_field_names(data)))
-        return [
-            EmptyField(
-                f.name,
-                f.page,
-                [round(v, 1) for v in f.rect] if f.rect else None,
-                f.locked,
-                f.seed_values,
-                f.locked_by,
-                f.locked_code,
-            )
-            for f in found
-        ]
+        return [f.listed() for f in found]
 
-    def render(fields: list[EmptyField]) -> None:
+    def render(fields: list[EmptySignatureField]) -> None:
         for f in fields:
             where = f"page {f.page}" if f.page else "on no page"
             rect = " ".join(f"{v:g}" for v in f.rect) if f.rect else "-"

@@ -308,18 +308,7 @@ async def prepared_fields(request: Request, principal: Sender):
         except SigningError as e:
             raise ValidationError(e.message, field="body", code=e.code) from None
         return PreparedFields(
-            fields=[
-                EmptyFieldOut(
-                    name=f.name,
-                    page=f.page,
-                    rect=[round(v, 1) for v in f.rect] if f.rect else None,
-                    locked=f.locked,
-                    seed_values=f.seed_values,
-                    locked_by=f.locked_by,
-                    locked_code=f.locked_code,
-                )
-                for f in found
-            ],
+            fields=[EmptyFieldOut.model_validate(f.listed(), from_attributes=True) for f in found],
             certified=bool(found) and certified_only_into_fields(body),
         )
 
