@@ -7,6 +7,8 @@ without parsing messages. Messages never contain key material or PINs.
 
 from __future__ import annotations
 
+import re
+
 
 class YinxinError(Exception):
     """Base of every refusal. ``exit_code`` is the CLI's, ``http_status`` the API's.
@@ -75,3 +77,61 @@ class Conflict(YinxinError, exit_code=6, http_status=409, code="conflict"):
 
 class ConfigurationError(YinxinError, exit_code=7, http_status=500, code="configuration"):
     """The platform is set up wrongly or a dependency (key store, HSM, database) refuses."""
+
+
+# A refusal the platform words in two languages reads "中文 / English" (or "…）/ English"). A
+# value the user or their file chose (a package path, a signature's ID, a seal's esID) is quoted
+# in the Chinese half: unquoted, one holding " / " was taken for the separator — the web
+# pages' ``chineseDetail`` (static/api.js) and ``halves`` cut the message there — and one of
+# English words made the half read as English, which the pages then did not show at all.
+_QUOTE_PAIRS = (("“", "”"), ("「", "」"), ("《", "》"))
+_CLOSES = {"'": "'", '"': '"', "“": "”", "「": "」", "《": "》"}
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|「[^」]*」|《[^》]*》")
+
+
+def quoted(value: object) -> str:
+    """``value`` in quotes for a refusal's Chinese half: “…”, or 「…」 or 《…》 for a value
+    holding ” (the first pair whose closing mark it does not hold, so it cannot end them early;
+    one holding all three has its ” shown as ″)."""
+    text = str(value)
+    for opening, closing in _QUOTE_PAIRS:
+        if closing not in text:
+            return f"{opening}{text}{closing}"
+    return "“" + text.replace("”", "″") + "”"
+
+
+def _separator(text: str, quotes: bool) -> int:
+    """Where ``chineseDetail`` finds the separator (the same rule, in Python): a "/" after a
+    space or a closing bracket with a space after it, outside quotes (with ``quotes``), Chinese
+    before it and no Chinese character right after it; -1 when there is none."""
+    open_: str | None = None
+    for i, c in enumerate(text):
+        if open_:
+            if c == open_:
+                open_ = None
+            continue
+        if quotes and c in _CLOSES:
+            if c == "'" and i and text[i - 1].isascii() and text[i - 1].isalpha():
+                continue  # an apostrophe inside a word ("seal's") opens no quote
+            open_ = _CLOSES[c]
+            continue
+        if c != "/" or i == 0 or not (text[i - 1].isspace() or text[i - 1] in "）)"):
+            continue
+        if not text[i + 1 : i + 2].isspace():
+            continue
+        after = text[i + 1 :].lstrip()
+        if after and not _CJK.match(after[0]) and _CJK.search(_QUOTED.sub("", text[:i])):
+            return i
+    return -1
+
+
+def halves(message: str) -> tuple[str, str]:
+    """A "中文 / English" message as its Chinese and English halves, split where the web pages
+    split it (not at a " / " inside a quoted value); a message of one language is both."""
+    at = _separator(message, True)
+    if at < 0:
+        at = _separator(message, False)
+    if at < 0:
+        return message, message
+    return message[:at].rstrip(), message[at + 1 :].lstrip()

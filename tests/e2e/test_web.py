@@ -420,7 +420,7 @@ def test_verification_page_does_not_call_a_damaged_ofd_unsigned(site: Site, page
     unsigned.write_bytes(f.contract_pdf())
     page.goto(site.url("/verify"))
     for path, problem in (
-        (damaged, "OFD 文件：OFD.xml 不是格式正确的 XML（第 "),
+        (damaged, "OFD 文件：“OFD.xml” 不是格式正确的 XML（第 "),
         (unsigned, "文档中没有签名"),
     ):
         page.set_input_files("#file", str(path))

@@ -32,7 +32,7 @@ from typer.testing import CliRunner
 
 from tests.fixtures.ses_world import make_seal, make_world, sm2_crl
 from yinxin.adapters.cli.ofd import ofd_app
-from yinxin.errors import ValidationError
+from yinxin.errors import ValidationError, halves
 from yinxin.ofd.document import read_document
 from yinxin.ofd.make import make_ofd
 from yinxin.ofd.package import OfdPackage
@@ -452,7 +452,7 @@ def test_a_page_of_its_own_size_is_taken_at_that_size(world, doc):
         )
     page = "Doc_0/Pages/Page_1/Content.xml"
     assert err.value.message == (
-        f"OFD 文件：{page} PhysicalBox 超出范围（'nan'） / OFD: {page} PhysicalBox is out of "
+        f"OFD 文件：“{page}” PhysicalBox 超出范围（'nan'） / OFD: {page} PhysicalBox is out of "
         "range ('nan')"
     ), err.value.message
 
@@ -1429,7 +1429,7 @@ def test_an_ofdrw_signed_document_verifies_here():
     bad = verify_ofd(_rezip(parts), check_ofd_value(None)).signatures[0]
     assert not bad.references_ok
     assert bad.problems == (
-        "/Doc_0/Pages/Page_2/Content.xml 在签署后被改动（摘要值不符） / "
+        "“/Doc_0/Pages/Page_2/Content.xml” 在签署后被改动（摘要值不符） / "
         "/Doc_0/Pages/Page_2/Content.xml was changed after signing (digest differs)",
     )
 
@@ -1632,7 +1632,7 @@ def test_a_password_protected_package_is_refused_by_name_not_a_traceback(
     entry: an INVALID verdict, a ValidationError (field ofd), exit 2 with nothing written."""
     report = verify_ofd(_encrypted(signed[1].data), check_ofd_value(world.trust))
     assert not report.valid and report.problems == (
-        "OFD 文件：OFD.xml 已加密（OFD 文件包不设密码） / "
+        "OFD 文件：“OFD.xml” 已加密（OFD 文件包不设密码） / "
         "OFD: OFD.xml is encrypted (an OFD package has no passwords)",
     )
     a = world.party_a
@@ -1780,7 +1780,8 @@ def test_the_signature_list_cannot_hide_reorder_or_repeat_a_signature(world, sig
     assert not hidden.valid and [s.id for s in hidden.signatures] == ["s003"]
     assert hidden.signatures[0].valid  # B's signature itself still holds
     assert hidden.problems == (
-        "/Doc_0/Signs/Sign_0/Signature.xml 是 Signatures.xml 未列出的签名（签名列表在签署后被改动）"
+        "“/Doc_0/Signs/Sign_0/Signature.xml” 是 Signatures.xml 未列出的签名"
+        "（签名列表在签署后被改动）"
         " / /Doc_0/Signs/Sign_0/Signature.xml is a signature that Signatures.xml does not list "
         "(the list was changed after signing)",
     )
@@ -1790,7 +1791,7 @@ def test_the_signature_list_cannot_hide_reorder_or_repeat_a_signature(world, sig
     twice = verdict(parts[name].replace(b"</ofd:Signatures>", entry_a + b"</ofd:Signatures>"))
     assert not twice.valid and [s.id for s in twice.signatures] == ["s001", "s003"]
     assert twice.problems == (
-        "Signatures.xml 两次列出 /Doc_0/Signs/Sign_0/Signature.xml（条目 s001 和 s001）："
+        "Signatures.xml 两次列出 “/Doc_0/Signs/Sign_0/Signature.xml”（条目 “s001” 和 “s001”）："
         "签名列表在签署后被改动 / "
         "Signatures.xml names /Doc_0/Signs/Sign_0/Signature.xml twice (entries s001 and s001): "
         "the list was changed after signing",
@@ -1804,8 +1805,8 @@ def test_the_signature_list_cannot_hide_reorder_or_repeat_a_signature(world, sig
     )
     assert not swapped.valid
     assert swapped.problems == (
-        "Signatures.xml 将 /Doc_0/Signs/Sign_1/Signature.xml 列在它所保护（先于它签署）的 "
-        "/Doc_0/Signs/Sign_0/Signature.xml 之前：签名列表在签署后被改动 / "
+        "Signatures.xml 将 “/Doc_0/Signs/Sign_1/Signature.xml” 列在它所保护（先于它签署）的 "
+        "“/Doc_0/Signs/Sign_0/Signature.xml” 之前：签名列表在签署后被改动 / "
         "Signatures.xml lists /Doc_0/Signs/Sign_1/Signature.xml before "
         "/Doc_0/Signs/Sign_0/Signature.xml, which it protects (was made earlier): the list "
         "was changed after signing",
@@ -1924,7 +1925,7 @@ def test_a_small_package_that_inflates_far_is_refused_before_it_is_inflated(worl
     report = verify_ofd(bomb, check_ofd_value(world.trust))
     assert not report.valid
     assert report.problems == (
-        "OFD 文件：Doc_0/Res/blank.bin 解压后超过 67108864 字节 / "
+        "OFD 文件：“Doc_0/Res/blank.bin” 解压后超过 67108864 字节 / "
         "OFD: Doc_0/Res/blank.bin inflates past 67108864 bytes",
     )
     assert (package.MAX_ENTRY_BYTES, package.MAX_TOTAL_BYTES) == (64 << 20, 128 << 20)
@@ -2004,12 +2005,12 @@ def test_a_malformed_xml_part_is_said_with_its_line_and_column_in_both_halves(
     said = [*report.problems, *(p for s in report.signatures for p in s.problems)]
     assert not report.valid
     assert said == [
-        f"OFD 文件：{part} 不是格式正确的 XML（第 5 行第 7 列：起始标签与结束标签不匹配） / "
+        f"OFD 文件：“{part}” 不是格式正确的 XML（第 5 行第 7 列：起始标签与结束标签不匹配） / "
         f"OFD: {part} is not well-formed XML (Opening and ending tag mismatch: Foo line 3 and "
         "Bar, line 5, column 7)"
     ], said
     code, out = _cli_verify(world, data, tmp_path)
-    assert code == 1 and f"{part} 不是格式正确的 XML（第 5 行第 7 列：起始标签" in out, out
+    assert code == 1 and f"“{part}” 不是格式正确的 XML（第 5 行第 7 列：起始标签" in out, out
 
 
 _XXE = (
@@ -2045,13 +2046,13 @@ def test_an_xml_part_with_a_dtd_is_refused_naming_the_part(world, signed, tmp_pa
     said = [*report.problems, *(p for s in report.signatures for p in s.problems)]
     assert not report.valid
     assert said[0] == (
-        f"OFD 文件：{part} 含有文档类型声明（DTD），不予读取：OFD 的 XML 文件不用 DTD，"
+        f"OFD 文件：“{part}” 含有文档类型声明（DTD），不予读取：OFD 的 XML 文件不用 DTD，"
         "其中的实体可读取文件包以外的内容或成倍膨胀 / "
         f"OFD: {part} has a document type declaration (DTD), which is refused: an OFD part "
         "has none, and its entities could read outside the package or expand without bound"
     ), said
     code, out = _cli_verify(world, data, tmp_path)
-    assert code == 1 and f"{part} 含有文档类型声明（DTD）" in out, out
+    assert code == 1 and f"“{part}” 含有文档类型声明（DTD）" in out, out
 
 
 def test_a_prolog_of_many_instructions_is_looked_at_in_linear_time():
@@ -2102,10 +2103,10 @@ def test_a_damaged_zip_says_what_zipfile_found_in_both_halves(world, signed, tmp
     central = bytearray(signed[1].data)
     central[_headers(signed[1].data)[1][0] + 1] = ord("X")
     cases = {
-        bytes(stored): "OFD 文件：OFD.xml 无法从文件包中读取，可能已损坏（CRC-32 校验值不符） / "
+        bytes(stored): "OFD 文件：“OFD.xml” 无法从文件包中读取，可能已损坏（CRC-32 校验值不符） / "
         "OFD: OFD.xml cannot be read from the package "
         "(damaged?): Bad CRC-32 for file 'OFD.xml'",
-        bytes(deflated): "OFD 文件：OFD.xml 无法从文件包中读取，可能已损坏（压缩数据无法解压） / "
+        bytes(deflated): "OFD 文件：“OFD.xml” 无法从文件包中读取，可能已损坏（压缩数据无法解压） / "
         "OFD: OFD.xml cannot be read "
         "from the package (damaged?): Error -3 while decompressing data: invalid block type",
         bytes(central): "OFD 文件：文件不是 ZIP 文件包（OFD 文件是 ZIP 包）：ZIP 目录已损坏 / "
@@ -2132,13 +2133,13 @@ def test_a_signed_ofd_whose_signature_list_is_gone_is_not_called_unsigned(world,
     report = verify_ofd(data, check_ofd_value(world.trust))
     assert not report.valid and not report.signatures
     assert report.problems[0] == (
-        "OFD 文件：OFD.xml 指明的签名列表 Doc_0/Signs/Signatures.xml 不在文件包中 / "
+        "OFD 文件：OFD.xml 指明的签名列表 “Doc_0/Signs/Signatures.xml” 不在文件包中 / "
         "OFD: the signature list Doc_0/Signs/Signatures.xml that OFD.xml names is missing "
         "from the package"
     ), report.problems
     assert "文档未签名 / the document is not signed" not in report.problems
     code, out = _cli_verify(world, data, tmp_path)
-    assert code == 1 and "签名列表 Doc_0/Signs/Signatures.xml 不在文件包中" in out, out
+    assert code == 1 and "签名列表 “Doc_0/Signs/Signatures.xml” 不在文件包中" in out, out
 
 
 def test_a_signed_ofd_whose_ofd_xml_names_no_list_is_not_called_unsigned(world, signed, tmp_path):
@@ -2173,16 +2174,17 @@ def test_a_bad_location_names_the_part_and_element_that_gives_it(world, signed, 
     cases = {
         sig: (
             re.sub(rb"<ofd:SignedValue>[^<]*</ofd:SignedValue>", b"", parts[sig]),
-            f"OFD 文件：{sig} 的 SignedValue 位置为空 / OFD: {sig} SignedValue: an empty location",
+            f"OFD 文件：“{sig}” 的 SignedValue 位置为空 / "
+            f"OFD: {sig} SignedValue: an empty location",
         ),
         signs: (
             re.sub(rb'BaseLoc="[^"]*Sign_1/Signature.xml"', b'BaseLoc="/../x.xml"', parts[signs]),
-            f"OFD 文件：{signs} 的 Signature BaseLoc 位置 '/../x.xml' 指向文件包之外 / "
+            f"OFD 文件：“{signs}” 的 Signature BaseLoc 位置 '/../x.xml' 指向文件包之外 / "
             f"OFD: {signs} Signature BaseLoc: location '/../x.xml' leaves the package",
         ),
         doc: (
             re.sub(rb'(<ofd:Page [^>]*BaseLoc=")[^"]*"', rb'\1"', parts[doc], count=1),
-            f"OFD 文件：{doc} 的 Page BaseLoc 位置为空 / "
+            f"OFD 文件：“{doc}” 的 Page BaseLoc 位置为空 / "
             f"OFD: {doc} Page BaseLoc: an empty location",
         ),
     }
@@ -2197,7 +2199,7 @@ def test_a_bad_location_names_the_part_and_element_that_gives_it(world, signed, 
     body = parts[sig].replace(b'FileRef="/OFD.xml"', b'FileRef="/../../etc/passwd"')
     report = verify_ofd(_rezip({**parts, sig: body}), check_ofd_value(world.trust))
     assert (
-        f"OFD 文件：{sig} 的 Reference FileRef 位置 '/../../etc/passwd' 指向文件包之外 / "
+        f"OFD 文件：“{sig}” 的 Reference FileRef 位置 '/../../etc/passwd' 指向文件包之外 / "
         f"OFD: {sig} Reference FileRef: location '/../../etc/passwd' leaves the package"
     ) in report.signatures[1].problems, report.signatures[1].problems
 
@@ -2210,13 +2212,13 @@ def test_a_signature_without_usable_references_names_its_signature_xml(world, si
     sig = "Doc_0/Signs/Sign_1/Signature.xml"
     cases = {
         re.sub(rb"<ofd:References .*?</ofd:References>", b"", parts[sig], flags=re.S): (
-            f"{sig} 没有 References（所保护文件的列表） / {sig} has no References"
+            f"“{sig}” 没有 References（所保护文件的列表） / {sig} has no References"
         ),
         re.sub(rb"<ofd:Reference .*?</ofd:Reference>", b"", parts[sig], flags=re.S): (
-            f"{sig} 的 References 未列出任何文件 / {sig}: References lists no file"
+            f"“{sig}” 的 References 未列出任何文件 / {sig}: References lists no file"
         ),
         parts[sig].replace(b'CheckMethod="', b'CheckMethod="x'): (
-            f"{sig} 的摘要算法 CheckMethod 'x1.2.156.10197.1.401' 不被接受（应为 SM3 或 "
+            f"“{sig}” 的摘要算法 CheckMethod 'x1.2.156.10197.1.401' 不被接受（应为 SM3 或 "
             f"SHA-256） / {sig}: CheckMethod 'x1.2.156.10197.1.401' is not accepted (SM3 or "
             "SHA-256)"
         ),
@@ -2233,11 +2235,11 @@ def test_a_bad_number_or_box_is_said_with_its_value_and_part_in_both_halves(worl
     parts = _zip(signed[1].data)
     name = "Doc_0/Document.xml"
     cases = {
-        b"0 0 210 nan": f"OFD 文件：{name} PhysicalBox 超出范围（'nan'） / "
+        b"0 0 210 nan": f"OFD 文件：“{name}” PhysicalBox 超出范围（'nan'） / "
         f"OFD: {name} PhysicalBox is out of range ('nan')",
-        b"0 0 210": f"OFD 文件：{name} PhysicalBox 不是“x y w h”形式的矩形（'0 0 210'） / "
+        b"0 0 210": f"OFD 文件：“{name}” PhysicalBox 不是“x y w h”形式的矩形（'0 0 210'） / "
         f"OFD: {name} PhysicalBox is not a box 'x y w h' ('0 0 210')",
-        b"0 0 210 x": f"OFD 文件：{name} PhysicalBox 不是数字（'x'） / "
+        b"0 0 210 x": f"OFD 文件：“{name}” PhysicalBox 不是数字（'x'） / "
         f"OFD: {name} PhysicalBox is not a number ('x')",
     }
     for box, problem in cases.items():
@@ -2256,7 +2258,7 @@ def test_a_bad_number_or_box_is_said_with_its_value_and_part_in_both_halves(worl
         )
     page = "Doc_0/Pages/Page_0/Content.xml"
     assert err.value.message == (
-        f"OFD 文件：{page} TextCode X 超出范围（'nan'） / OFD: {page} TextCode X is out of range "
+        f"OFD 文件：“{page}” TextCode X 超出范围（'nan'） / OFD: {page} TextCode X is out of range "
         "('nan')"
     ), err.value.message
 
@@ -2271,13 +2273,13 @@ def test_a_signature_list_that_is_not_one_or_lists_nothing_is_named(world, signe
     foreign = b'<ofd:Document xmlns:ofd="http://www.ofdspec.org/2016"/>'
     report = verify_ofd(_rezip({**parts, signs: foreign}), check_ofd_value(world.trust))
     assert not report.valid and report.problems[0] == (
-        f"OFD 文件：{signs} 不是 ofd:Signatures 签名列表 / "
+        f"OFD 文件：“{signs}” 不是 ofd:Signatures 签名列表 / "
         f"OFD: {signs} is not an ofd:Signatures list"
     ), report.problems
     emptied = re.sub(rb"<ofd:Signature .*?/>", b"", parts[signs], flags=re.S)
     report = verify_ofd(_rezip({**parts, signs: emptied}), check_ofd_value(world.trust))
     assert not report.valid and report.problems[0] == (
-        f"{signs} 未列出任何签名 / {signs} lists no signature"
+        f"“{signs}” 未列出任何签名 / {signs} lists no signature"
     ), report.problems
 
 
@@ -2298,7 +2300,7 @@ def test_an_unreadable_max_sign_id_is_refused_naming_the_list_and_value_in_both_
             when=world.now,
         )
     assert err.value.field == "ofd" and err.value.message == (
-        f"OFD 文件：{signs} 中的 MaxSignId 无法读取（'x9'） / "
+        f"OFD 文件：“{signs}” 中的 MaxSignId 无法读取（'x9'） / "
         f"OFD: {signs} has an unreadable MaxSignId 'x9'"
     ), err.value.message
 
@@ -2413,9 +2415,9 @@ def test_a_damaged_signed_value_is_said_naming_it_in_both_halves(world, signed, 
         detail = check["detail"]
         assert check["name"] == "format" and check["ok"] is False, (what, check)
         assert detail == (
-            f"{name} 无法读取为电子签章数据（SES_Signature）：{detail.split('：', 1)[1]}"
+            f"“{name}” 无法读取为电子签章数据（SES_Signature）：{detail.split('：', 1)[1]}"
         ), (what, detail)
-        chinese, english = detail.split(" / ", 1)
+        chinese, english = halves(detail)
         assert zh in chinese and name in chinese and _CJK.search(chinese), (what, detail)
         assert en in english and name in english, (what, detail)
         assert not re.search(r"\b\w+(Error|Exception)\b", detail), (what, detail)
@@ -2426,7 +2428,7 @@ def test_a_damaged_signed_value_is_said_naming_it_in_both_halves(world, signed, 
     )
     with pymupdf.open(stream=render_report_pdf(report), filetype="pdf") as doc:
         text = "".join(page.get_text() for page in doc).replace("\n", "")
-    assert "SignedValue.dat 无法读取为电子签章数据" in text and "已被截断" in text, text
+    assert "SignedValue.dat” 无法读取为电子签章数据" in text and "已被截断" in text, text
 
 
 def _tlv(tag: int, body: bytes) -> bytes:
@@ -2623,7 +2625,8 @@ def test_a_check_value_that_is_no_digest_is_said_as_such_not_as_a_changed_file(w
         report = verify_ofd(_rezip({**parts, sig: body}), check_ofd_value(world.trust))
         problems = report.signatures[1].problems
         assert not report.valid and problems == (
-            f"{sig} 中 /OFD.xml 的摘要值 CheckValue 长 {size} 字节，不是 SM3 摘要值（32 字节） / "
+            f"“{sig}” 中 “/OFD.xml” 的摘要值 CheckValue 长 {size} 字节，"
+            "不是 SM3 摘要值（32 字节） / "
             f"{sig}: the CheckValue of /OFD.xml is {size} bytes, not an SM3 digest (32 bytes)",
         ), problems
         assert not any("OFD.xml was changed" in p for p in problems)
@@ -2652,7 +2655,7 @@ def test_an_unaccepted_check_method_is_not_called_a_mismatch(world, signed):
     assert not file_report.valid and not second.valid and not second.digests_checked
     assert second.files_protected == 9 and second.to_dict()["digests_checked"] is False
     assert (
-        f"{sig} 的摘要算法 CheckMethod 'SHA1' 不被接受（应为 SM3 或 SHA-256） / "
+        f"“{sig}” 的摘要算法 CheckMethod 'SHA1' 不被接受（应为 SM3 或 SHA-256） / "
         f"{sig}: CheckMethod 'SHA1' is not accepted (SM3 or SHA-256)"
     ) in second.problems
     text = file_report.to_text()
@@ -2678,7 +2681,7 @@ def test_a_listed_signature_that_is_not_one_is_named_as_such(world, signed):
     report = verify_ofd(_rezip({**parts, sig: foreign}), check_ofd_value(world.trust))
     second = report.signatures[1]
     assert not report.valid and second.problems == (
-        f"OFD 文件：{sig} 不是 ofd:Signature 签名文件 / OFD: {sig} is not an ofd:Signature",
+        f"OFD 文件：“{sig}” 不是 ofd:Signature 签名文件 / OFD: {sig} is not an ofd:Signature",
     ), second.problems
     assert report.signatures[0].valid
 

@@ -900,3 +900,106 @@ def test_a_document_whose_earlier_signature_is_broken_gets_no_code(w: World, flo
     assert str(w.p.ofd_signing.verify(foreign).indication) == "INDETERMINATE"
     ch, code = code_for(w, w.wang, foreign, "外来.ofd")
     assert ch and code
+
+
+def _zipped(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, body in files.items():
+            z.writestr(name, body)
+    return buf.getvalue()
+
+
+def _page_at(doc: bytes, page: str) -> bytes:
+    """``doc`` (``make_ofd``'s) with its first page's content at ``page``, a path a package
+    made by hand may give it (GB/T 33190 sets no form for a part's name)."""
+    files = parts(doc)
+    old = "Doc_0/Pages/Page_0/Content.xml"
+    files[page] = files.pop(old)
+    relative = page.removeprefix("Doc_0/").encode()
+    files["Doc_0/Document.xml"] = files["Doc_0/Document.xml"].replace(
+        old.removeprefix("Doc_0/").encode(), relative
+    )
+    return _zipped(files)
+
+
+def test_a_path_or_id_from_the_file_is_shown_whole_in_the_refusals_chinese(
+    w: World, tmp_path: Path
+) -> None:
+    """An OFD refusal names the package's paths and its signatures' IDs, which the file's maker
+    chose: a document root "Doc_0/a / b.xml" or one of English words, a page
+    "Doc_0/Pages/a / b/Content.xml", an entry ID "first / one". Written unquoted in the
+    Chinese half, the web pages' chineseDetail cut the message at the " / " in a path
+    ("OFD 文件：缺少文档根节点 Doc_0/a") or showed nothing of a half reading as English; and
+    the refusal of a broken signature list took its problem's halves at the first " / ", even
+    one inside a path (a Chinese half ending "文件包中缺少 Doc_0/Signs/a"). Each is quoted
+    now, and the problem split outside quotes: the Chinese half comes through
+    POST /api/v1/ofd/code whole."""
+    from starlette.testclient import TestClient
+
+    from tests.fixtures.ses_world import make_world
+    from tests.unit.test_chinese_detail import chinese_detail
+    from yinxin.adapters.http.server import create_app
+    from yinxin.ofd.sign import sign_ofd
+    from yinxin.seals.ses_signature import SesOfdSigner
+
+    # OFD.xml leading to a document root the package does not hold
+    rootless = {}
+    for root in ("Doc_0/a / b.xml", "Doc_0/my document.xml"):
+        files = parts(make_ofd(CONTRACT))
+        files["OFD.xml"] = files["OFD.xml"].replace(b"Doc_0/Document.xml", root.encode())
+        rootless[root] = _zipped(files)
+    # signed elsewhere (a CA unknown here: not broken by itself), then its page edited and its
+    # entry's ID changed (the list is no signature's): a broken signature
+    other = make_world(w.clock.now())
+    a = other.party_a
+    odd = "Doc_0/Pages/a / b/Content.xml"
+    signed = sign_ofd(
+        _page_at(make_ofd(CONTRACT), odd),
+        SesOfdSigner(a.seal, a.key, a.cert, when=other.now),
+        placement=Placement(page=1, x=60, y=60),
+        when=other.now,
+    ).data
+    signs = "Doc_0/Signs/Signatures.xml"
+    files = parts(signed)
+    files[odd] = files[odd].replace("服务内容".encode(), "服务范围".encode())
+    files[signs] = files[signs].replace(b'ID="s001"', b'ID="first / one"')
+    broken = _zipped(files)
+    # intact, its list naming one more "signature": outside the package, or not in it
+    listed = []
+    for where in (b"/../a / b.xml", b"a / b.xml"):
+        files = parts(signed)
+        files[signs] = files[signs].replace(
+            b"</ofd:Signatures>",
+            b'<ofd:Signature ID="s9 / extra" BaseLoc="' + where + b'"/></ofd:Signatures>',
+        )
+        listed.append(_zipped(files))
+
+    key = w.p.api_keys.create(name="oa-quotes", role="integration", actor="test").secret
+    details = []
+    with TestClient(
+        create_app(w.p, jobs=False),
+        base_url="http://127.0.0.1:8000",
+        headers={"Authorization": f"Bearer {key}"},
+    ) as c:
+        for doc in (*rootless.values(), broken, *listed):
+            document = {"name": "合同.ofd", "content_base64": base64.b64encode(doc).decode()}
+            r = c.post(
+                "/api/v1/ofd/code",
+                json={"signer_subscriber_id": w.zhang.subscriber_id, "document": document},
+            )
+            assert r.status_code == 422, r.text
+            details.append(r.json()["detail"])
+    shown = chinese_detail(tmp_path, details)
+    assert shown[:2] == [f"OFD 文件：缺少文档根节点 “{root}”" for root in rootless], details
+    assert shown[2] == (
+        "OFD 文件：已有签名 “first / one”（“/Doc_0/Signs/Sign_0/Signature.xml”）与文档不符："
+        f"“/{odd}” 在签署后被改动或移除，不能再签署"
+    ), details[2]
+    assert shown[3] == (
+        f"OFD 文件：“{signs}” 的 Signature BaseLoc 位置 '/../a / b.xml' 指向文件包之外"
+    ), details[3]
+    assert shown[4] == (
+        "OFD 文件：签名列表（Signatures.xml）与文件包中的签名不符：条目 “s9 / extra”："
+        "文件包中缺少 “Doc_0/Signs/a / b.xml”，不能再签署"
+    ), details[4]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from yinxin.contracts.templates import get_template
-from yinxin.errors import ValidationError
+from yinxin.errors import ValidationError, halves, quoted
 from yinxin.ofd.document import Box
 from yinxin.seals import ses_signature
 
@@ -123,3 +123,59 @@ def test_the_chinese_half_is_taken_at_the_servers_separator(tmp_path):
     ]
     got = chinese_detail(tmp_path, [d for d, _ in cases])
     assert [(d, g) for (d, _), g in zip(cases, got, strict=True)] == cases
+
+
+def test_halves_splits_a_refusal_where_the_page_does(tmp_path):
+    """``errors.halves`` (the server's split, as OFD's list problems are re-worded with it)
+    and the page's chineseDetail take the same Chinese half: not at a " / " inside a value
+    ``quoted`` in it — “…”, or 「…」 for a value holding ” — nor inside a quoted location."""
+    cases = [
+        (
+            f"OFD 文件：缺少文档根节点 {quoted('Doc_0/a / b.xml')} / OFD: the DocRoot "
+            "Doc_0/a / b.xml is missing",
+            "OFD 文件：缺少文档根节点 “Doc_0/a / b.xml”",
+        ),
+        (
+            f"OFD 文件：{quoted('Doc_0/my part.xml')} 为空 / OFD: Doc_0/my part.xml is empty",
+            "OFD 文件：“Doc_0/my part.xml” 为空",
+        ),
+        (
+            f"条目 {quoted('a ” / b')}：位置 '/../a / b.xml' 指向文件包之外 / entry a ” / b: "
+            "location '/../a / b.xml' leaves the package",
+            "条目 「a ” / b」：位置 '/../a / b.xml' 指向文件包之外",
+        ),
+        (
+            f"签署时证书不在有效期内（{quoted('x / y')}）/ the certificate was not valid",
+            "签署时证书不在有效期内（“x / y”）",
+        ),
+    ]
+    details = [d for d, _ in cases]
+    assert chinese_detail(tmp_path, details) == [zh for _, zh in cases]
+    assert [halves(d)[0] for d in details] == [zh for _, zh in cases]
+    assert halves("only English / here") == ("only English / here",) * 2
+
+
+def test_a_seals_id_from_the_file_is_shown_whole_in_the_seal_check(tmp_path):
+    """A seal's esID is the seal maker's (any printable ASCII in a seal made elsewhere): the
+    seal check said it unquoted, "电子印章 '北京…'（ES / seal one）：…", and the page's
+    chineseDetail cut the Chinese half at its " / " ('…（ES'). It is quoted now."""
+    from tests.fixtures.ses_world import make_seal, make_world
+
+    w = make_world(datetime.now(UTC))
+    a = w.party_a
+    seal = make_seal(
+        w.ca_key, w.ca, a.cert, es_id="ES / seal one", name=a.name, personal=False, now=w.now
+    )
+    der = ses_signature.build_ses_signature(
+        seal,
+        b"data",
+        property_info="test",
+        signer_key=a.key,
+        signer_cert_der=a.cert,
+        time_info=w.now,
+    )
+    report = ses_signature.verify_ses_signature(der, b"data", trust=w.trust)
+    detail = next(c.detail for c in report.checks if c.name == "seal")
+    assert chinese_detail(tmp_path, [detail]) == [
+        f"电子印章 '{a.name}'（“ES / seal one”）：制章者签名验证通过"
+    ], detail

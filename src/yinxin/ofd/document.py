@@ -21,7 +21,7 @@ import math
 import posixpath
 from dataclasses import dataclass
 
-from yinxin.errors import ValidationError
+from yinxin.errors import ValidationError, quoted
 from yinxin.ofd.package import OfdPackage, bad, loc, parse_xml, q
 
 A4 = (210.0, 297.0)
@@ -33,19 +33,32 @@ MAX_PART_CHARS = 200_000
 MAX_MM = 100_000.0
 
 
-def number(text: str | None, what: str, default: float | None = None) -> float:
+# What a number or a box is, as a refusal names it: one label for both halves ("CTM"), or its
+# Chinese and English labels apart where it names a part (``in_part``).
+What = str | tuple[str, str]
+
+
+def in_part(part: str, label: str) -> tuple[str, str]:
+    """``label`` of the package's ``part`` for ``number`` and ``Box.parse``: the part's name
+    ``quoted`` in the Chinese half (a package made by hand may name one "a / b"), the English
+    half as it always read."""
+    return f"{quoted(part)} {label}", f"{part} {label}"
+
+
+def number(text: str | None, what: What, default: float | None = None) -> float:
     """A finite number of millimetres within ±``MAX_MM``; refused naming ``what`` — or, given
     a ``default`` (a reader's value for an attribute it cannot use), that default."""
+    zh, en = (what, what) if isinstance(what, str) else what
     try:
         v = float(text or "")
     except ValueError:
         if default is not None:
             return default
-        raise bad(f"{what} 不是数字（{text!r}）", f"{what} is not a number ({text!r})") from None
+        raise bad(f"{zh} 不是数字（{text!r}）", f"{en} is not a number ({text!r})") from None
     if not math.isfinite(v) or abs(v) > MAX_MM:
         if default is not None:
             return default
-        raise bad(f"{what} 超出范围（{text!r}）", f"{what} is out of range ({text!r})")
+        raise bad(f"{zh} 超出范围（{text!r}）", f"{en} is out of range ({text!r})")
     return v
 
 
@@ -57,12 +70,13 @@ class Box:
     h: float
 
     @classmethod
-    def parse(cls, text: str | None, what: str) -> Box:
+    def parse(cls, text: str | None, what: What) -> Box:
+        zh, en = (what, what) if isinstance(what, str) else what
         parts = (text or "").split()
         if len(parts) != 4:
             raise bad(
-                f"{what} 不是“x y w h”形式的矩形（{text!r}）",
-                f"{what} is not a box 'x y w h' ({text!r})",
+                f"{zh} 不是“x y w h”形式的矩形（{text!r}）",
+                f"{en} is not a box 'x y w h' ({text!r})",
             )
         x, y, w, h = (number(v, what) for v in parts)
         return cls(x, y, w, h)
@@ -119,7 +133,7 @@ def _physical_box(area, default: tuple[float, float], part: str) -> tuple[float,
     text = area.findtext(q("PhysicalBox")) if area is not None else None
     if not text:
         return default
-    b = Box.parse(text, f"{part} PhysicalBox")
+    b = Box.parse(text, in_part(part, "PhysicalBox"))
     return (b.w, b.h)
 
 
@@ -131,7 +145,8 @@ def read_document(pkg: OfdPackage) -> Document:
     doc_xml = parse_xml(pkg.get(pkg.doc_root), pkg.doc_root)
     if doc_xml.tag != q("Document"):
         raise bad(
-            f"{pkg.doc_root} 不是 ofd:Document 文档", f"{pkg.doc_root} is not an ofd:Document"
+            f"{quoted(pkg.doc_root)} 不是 ofd:Document 文档",
+            f"{pkg.doc_root} is not an ofd:Document",
         )
     base = posixpath.dirname(pkg.doc_root)
     common = doc_xml.find(q("CommonData"))
@@ -215,7 +230,7 @@ def read_document(pkg: OfdPackage) -> Document:
         width, height, drawn = facts[content]
         pages.append(Page(i, page_el.get("ID", ""), content, width, height, drawn))
     if not pages:
-        raise bad(f"{pkg.doc_root} 没有页面", f"{pkg.doc_root} has no pages")
+        raise bad(f"{quoted(pkg.doc_root)} 没有页面", f"{pkg.doc_root} has no pages")
 
     def res(tag: str) -> tuple[str, ...]:
         if common is None:
@@ -265,18 +280,20 @@ def _deltas(text: str | None, n: int, size: float, chars: str, part: str) -> lis
                     count = int(tokens[i + 1])
                 except ValueError:
                     raise bad(
-                        f"{part} DeltaX 的重复次数无效（{tokens[i + 1]!r}）",
+                        f"{quoted(part)} DeltaX 的重复次数无效（{tokens[i + 1]!r}）",
                         f"{part} DeltaX has a repeat count {tokens[i + 1]!r}",
                     ) from None
                 if count < 0:
                     raise bad(
-                        f"{part} DeltaX 的重复次数为负数（{count}）",
+                        f"{quoted(part)} DeltaX 的重复次数为负数（{count}）",
                         f"{part} DeltaX repeats a negative count ({count})",
                     )
-                out += [number(tokens[i + 2], f"{part} DeltaX")] * min(count, need - len(out))
+                out += [number(tokens[i + 2], in_part(part, "DeltaX"))] * min(
+                    count, need - len(out)
+                )
                 i += 3
             else:
-                out.append(number(tokens[i], f"{part} DeltaX"))
+                out.append(number(tokens[i], in_part(part, "DeltaX")))
                 i += 1
     for i in range(len(out), n - 1):
         out.append(size if not chars[i].isascii() else size / 2)
@@ -308,7 +325,7 @@ def part_runs(pkg: OfdPackage, page: Page, part: str, root=None) -> list[TextRun
         count += sum(len(r.text) for r in got)
         if count > MAX_PART_CHARS:
             raise bad(
-                f"{part} 中的文字超过 {MAX_PART_CHARS} 个字符（一页容纳不下）",
+                f"{quoted(part)} 中的文字超过 {MAX_PART_CHARS} 个字符（一页容纳不下）",
                 f"{part} has more than {MAX_PART_CHARS} characters of text (no page holds "
                 "that many)",
             )
@@ -330,7 +347,7 @@ def object_runs(page: Page, part: str, obj) -> list[TextRun]:
 def _object_runs(obj, part: str) -> list[TextRun]:
     """The runs of one ``TextObject`` of ``part``, in page coordinates."""
     runs: list[TextRun] = []
-    box = Box.parse(obj.get("Boundary"), f"{part} TextObject Boundary")
+    box = Box.parse(obj.get("Boundary"), in_part(part, "TextObject Boundary"))
     size = number(obj.get("Size"), "TextObject Size", default=3.5)
     scale, dx0, dy0 = 1.0, 0.0, 0.0
     if obj.get("CTM"):
@@ -345,8 +362,8 @@ def _object_runs(obj, part: str) -> list[TextRun]:
         chars = code.text or ""
         if not chars:
             continue
-        x = number(code.get("X"), f"{part} TextCode X") if code.get("X") else x_prev
-        y = number(code.get("Y"), f"{part} TextCode Y") if code.get("Y") else y_prev
+        x = number(code.get("X"), in_part(part, "TextCode X")) if code.get("X") else x_prev
+        y = number(code.get("Y"), in_part(part, "TextCode Y")) if code.get("Y") else y_prev
         adv = _deltas(code.get("DeltaX"), len(chars), size, chars, part)
         xs = [x]
         for a in adv:

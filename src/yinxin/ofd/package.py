@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from yinxin.errors import ValidationError
+from yinxin.errors import ValidationError, quoted
 
 NS = "http://www.ofdspec.org/2016"
 NSMAP = {"ofd": NS}
@@ -57,7 +57,9 @@ def bad(zh: str, en: str, field: str = _FIELD) -> ValidationError:
     ``OFD: …`` as it always read (scripts match it), the Chinese first for the Chinese pages.
     Each half in its own language: what a library says (libxml2's, zipfile's English) goes in
     the English half only, the Chinese one says it in Chinese (a half with English words in
-    it is one the web pages' ``chineseDetail`` declines to show)."""
+    it is one the web pages' ``chineseDetail`` declines to show). A name the package chose (a
+    part's path: a package made by hand may name one "a / b") goes in the Chinese half
+    ``quoted``, so the pages do not cut it there."""
     return ValidationError(f"OFD 文件：{zh} / OFD: {en}", field=field)
 
 
@@ -85,7 +87,7 @@ def _prolog(data: bytes) -> str:
 
 def _refuse_dtd(name: str) -> ValidationError:
     return bad(
-        f"{name} 含有文档类型声明（DTD），不予读取：OFD 的 XML 文件不用 DTD，"
+        f"{quoted(name)} 含有文档类型声明（DTD），不予读取：OFD 的 XML 文件不用 DTD，"
         "其中的实体可读取文件包以外的内容或成倍膨胀",
         f"{name} has a document type declaration (DTD), which is refused: an OFD part has "
         "none, and its entities could read outside the package or expand without bound",
@@ -106,10 +108,11 @@ def parse_xml(data: bytes, name: str) -> etree._Element:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise bad(
-            f"{name} 不是格式正确的 XML{_where(exc)}", f"{name} is not well-formed XML ({exc.msg})"
+            f"{quoted(name)} 不是格式正确的 XML{_where(exc)}",
+            f"{name} is not well-formed XML ({exc.msg})",
         ) from None
     if root is None:
-        raise bad(f"{name} 为空", f"{name} is empty")
+        raise bad(f"{quoted(name)} 为空", f"{name} is empty")
     info = root.getroottree().docinfo
     if info.internalDTD is not None or info.doctype:
         raise _refuse_dtd(name)
@@ -164,7 +167,7 @@ def loc(base_dir: str, target: str, part: str = "", element: str = "") -> str:
     starts with the ``part`` and the ``element`` giving it (``Doc_0/Document.xml``,
     ``Page BaseLoc``)."""
     target = (target or "").strip().replace("\\", "/")
-    zh, en = (f"{part} 的 {element} ", f"{part} {element}: ") if part else ("", "")
+    zh, en = (f"{quoted(part)} 的 {element} ", f"{part} {element}: ") if part else ("", "")
     if not target:
         raise bad(f"{zh}位置为空", f"{en}an empty location")
     joined = target[1:] if target.startswith("/") else posixpath.join(base_dir, target)
@@ -212,18 +215,18 @@ def _check_layout(data: bytes, infos: list[zipfile.ZipInfo], central_at: int) ->
             where = "overlaps the entry before it" if at < expected else "follows unlisted bytes"
             zh = "与前一条目重叠" if at < expected else "前面有未列出的字节"
             raise bad(
-                f"{name} {zh}：ZIP 中含有中央目录未列出的内容",
+                f"{quoted(name)} {zh}：ZIP 中含有中央目录未列出的内容",
                 f"{name} {where} (offset {at}, expected {expected}): the ZIP holds content "
                 "its central directory does not list",
             )
         if at + _LOCAL.size > len(data):
-            raise bad(f"{name}：本地文件头被截断", f"{name}: its local header is cut off")
+            raise bad(f"{quoted(name)}：本地文件头被截断", f"{name}: its local header is cut off")
         sig, _ver, flags, method, _t, _d, crc, csize, usize, n_len, x_len = _LOCAL.unpack_from(
             data, at
         )
         if sig != b"PK\x03\x04":
             raise bad(
-                f"{name}：中央目录所指位置没有本地文件头",
+                f"{quoted(name)}：中央目录所指位置没有本地文件头",
                 f"{name}: no local header where the central directory puts it",
             )
         raw = data[at + _LOCAL.size : at + _LOCAL.size + n_len]
@@ -246,7 +249,9 @@ def _check_layout(data: bytes, infos: list[zipfile.ZipInfo], central_at: int) ->
             wide = info.compress_size >= _ZIP64 or info.file_size >= _ZIP64
             fmt = "<LQQ" if wide else "<LLL"
             if end + sig_len + struct.calcsize(fmt) > len(data):
-                raise bad(f"{name}：数据描述符被截断", f"{name}: its data descriptor is cut off")
+                raise bad(
+                    f"{quoted(name)}：数据描述符被截断", f"{name}: its data descriptor is cut off"
+                )
             crc, csize, usize = struct.unpack_from(fmt, data, end + sig_len)
             end += sig_len + struct.calcsize(fmt)
         else:
@@ -258,7 +263,7 @@ def _check_layout(data: bytes, infos: list[zipfile.ZipInfo], central_at: int) ->
             )
         if differs:
             raise bad(
-                f"{name}：本地文件头与中央目录不一致",
+                f"{quoted(name)}：本地文件头与中央目录不一致",
                 f"{name}: the local header differs from the central directory ("
                 + "; ".join(differs)
                 + ")",
@@ -362,16 +367,18 @@ class OfdPackage:
             for info in infos:
                 name = loc("", info.filename)
                 if name in parts:
-                    raise bad(f"{name} 在文件包中出现两次", f"{name} is in the package twice")
+                    raise bad(
+                        f"{quoted(name)} 在文件包中出现两次", f"{name} is in the package twice"
+                    )
                 if info.flag_bits & 0x1:
                     # zipfile would raise RuntimeError (a traceback, not a verdict) at open
                     raise bad(
-                        f"{name} 已加密（OFD 文件包不设密码）",
+                        f"{quoted(name)} 已加密（OFD 文件包不设密码）",
                         f"{name} is encrypted (an OFD package has no passwords)",
                     )
                 if info.file_size > MAX_ENTRY_BYTES:
                     raise bad(
-                        f"{name} 解压后超过 {MAX_ENTRY_BYTES} 字节",
+                        f"{quoted(name)} 解压后超过 {MAX_ENTRY_BYTES} 字节",
                         f"{name} inflates past {MAX_ENTRY_BYTES} bytes",
                     )
                 total += info.file_size
@@ -393,12 +400,12 @@ class OfdPackage:
                 ) as exc:
                     said = str(exc) or type(exc).__name__
                     raise bad(
-                        f"{name} 无法从文件包中读取，可能已损坏（{_damage(exc)}）",
+                        f"{quoted(name)} 无法从文件包中读取，可能已损坏（{_damage(exc)}）",
                         f"{name} cannot be read from the package (damaged?): {said}",
                     ) from None
                 if len(body) != info.file_size:
                     raise bad(
-                        f"{name} 解压后的大小与声明不符",
+                        f"{quoted(name)} 解压后的大小与声明不符",
                         f"{name} does not inflate to its stated size",
                     )
                 parts[name] = body
@@ -418,7 +425,9 @@ class OfdPackage:
             raise bad("OFD.xml 未指明文档根节点 DocRoot", "OFD.xml names no DocRoot")
         self.doc_root = loc("", doc_root, "OFD.xml", "DocRoot")
         if self.doc_root not in self.parts:
-            raise bad(f"缺少文档根节点 {self.doc_root}", f"the DocRoot {self.doc_root} is missing")
+            raise bad(
+                f"缺少文档根节点 {quoted(self.doc_root)}", f"the DocRoot {self.doc_root} is missing"
+            )
         sigs = body.findtext(q("Signatures"))
         self.signatures_loc = (
             loc("", sigs, "OFD.xml", "Signatures") if sigs and sigs.strip() else None
@@ -428,7 +437,9 @@ class OfdPackage:
         try:
             return self.parts[name]
         except KeyError:
-            raise bad(f"文件包中缺少 {name}", f"{name} is missing from the package") from None
+            raise bad(
+                f"文件包中缺少 {quoted(name)}", f"{name} is missing from the package"
+            ) from None
 
     def put(self, name: str, data: bytes) -> None:
         if name not in self.parts:

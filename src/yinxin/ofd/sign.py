@@ -36,7 +36,7 @@ from typing import Protocol
 
 from lxml import etree
 
-from yinxin.errors import ValidationError
+from yinxin.errors import ValidationError, quoted
 from yinxin.ofd.document import Box, Page, find_anchor, page_at, read_document
 from yinxin.ofd.package import NSMAP, OfdPackage, bad, loc, parse_xml, q, to_xml
 from yinxin.ofd.verify import ValueChecker, check_unbroken
@@ -146,7 +146,7 @@ def _max_sign_id(text: str | None, part: str) -> tuple[int, str]:
     m = re.fullmatch(r"\s*([sS]?)0*(\d*)\s*", text)
     if not m:
         raise bad(
-            f"{part} 中的 MaxSignId 无法读取（{text!r}）",
+            f"{quoted(part)} 中的 MaxSignId 无法读取（{text!r}）",
             f"{part} has an unreadable MaxSignId {text!r}",
         )
     return int(m.group(2) or 0), ("s" if m.group(1) else "n")
@@ -198,7 +198,7 @@ def _open_list(pkg: OfdPackage):
     sigs_root = parse_xml(pkg.parts[signatures_loc], signatures_loc)
     if sigs_root.tag != q("Signatures"):
         raise bad(
-            f"{signatures_loc} 不是 ofd:Signatures 签名列表",
+            f"{quoted(signatures_loc)} 不是 ofd:Signatures 签名列表",
             f"{signatures_loc} is not an ofd:Signatures list",
         )
     if _protects(pkg, sigs_root, posixpath.dirname(signatures_loc), signatures_loc):

@@ -33,7 +33,7 @@ import posixpath
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from yinxin.errors import ValidationError
+from yinxin.errors import ValidationError, halves, quoted
 from yinxin.identity import shown
 from yinxin.indication import (
     CHECK_NAMES,
@@ -224,7 +224,10 @@ def _check_references(
         return (
             False,
             0,
-            [f"{sig_name} 没有 References（所保护文件的列表） / {sig_name} has no References"],
+            [
+                f"{quoted(sig_name)} 没有 References（所保护文件的列表） / "
+                f"{sig_name} has no References"
+            ],
             set(),
             False,
             [],
@@ -236,7 +239,8 @@ def _check_references(
             False,
             len(refs.findall(q("Reference"))),
             [
-                f"{sig_name} 的摘要算法 CheckMethod {method!r} 不被接受（应为 SM3 或 SHA-256） / "
+                f"{quoted(sig_name)} 的摘要算法 CheckMethod {method!r} 不被接受"
+                "（应为 SM3 或 SHA-256） / "
                 f"{sig_name}: CheckMethod {method!r} is not accepted (SM3 or SHA-256)"
             ],
             set(),
@@ -262,28 +266,33 @@ def _check_references(
             )
         except (binascii.Error, ValueError):
             problems.append(
-                f"/{name} 的摘要值 CheckValue 不是 base64 编码 / /{name}: CheckValue is not base64"
+                f"{quoted('/' + name)} 的摘要值 CheckValue 不是 base64 编码 / "
+                f"/{name}: CheckValue is not base64"
             )
             continue
         if len(expected) != size:  # no digest of this method: the file is not what differs
             kind = "SM3" if digest is sm3 else "SHA-256"
             problems.append(
-                f"{sig_name} 中 /{name} 的摘要值 CheckValue 长 {len(expected)} 字节，不是 "
+                f"{quoted(sig_name)} 中 {quoted('/' + name)} 的摘要值 CheckValue "
+                f"长 {len(expected)} 字节，不是 "
                 f"{kind} 摘要值（{size} 字节） / {sig_name}: the CheckValue of /{name} is "
                 f"{len(expected)} bytes, not an {kind} digest ({size} bytes)"
             )
         elif name not in pkg.parts:
             changed.append(name)
-            problems.append(f"文件包中缺少 /{name} / /{name} is missing from the package")
+            problems.append(
+                f"文件包中缺少 {quoted('/' + name)} / /{name} is missing from the package"
+            )
         elif _digest_of(pkg, name, digest, digests) != expected:
             changed.append(name)
             problems.append(
-                f"/{name} 在签署后被改动（摘要值不符） / "
+                f"{quoted('/' + name)} 在签署后被改动（摘要值不符） / "
                 f"/{name} was changed after signing (digest differs)"
             )
     if count == 0:
         problems.append(
-            f"{sig_name} 的 References 未列出任何文件 / {sig_name}: References lists no file"
+            f"{quoted(sig_name)} 的 References 未列出任何文件 / "
+            f"{sig_name}: References lists no file"
         )
     return not problems, count, problems, covered, count > 0, changed
 
@@ -316,7 +325,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         # the package was signed (OFD.xml names the list): a damaged file, not an unsigned
         # one, and the signatures it still holds are named as the list no longer does
         gone = bad(
-            f"OFD.xml 指明的签名列表 {pkg.signatures_loc} 不在文件包中",
+            f"OFD.xml 指明的签名列表 {quoted(pkg.signatures_loc)} 不在文件包中",
             f"the signature list {pkg.signatures_loc} that OFD.xml names is missing from the "
             "package",
         )
@@ -328,7 +337,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
         return OfdReport(valid=False, signatures=(), problems=(str(exc),))
     if sigs_root.tag != q("Signatures"):  # as signing refuses it; its signatures unlisted
         foreign = bad(
-            f"{pkg.signatures_loc} 不是 ofd:Signatures 签名列表",
+            f"{quoted(pkg.signatures_loc)} 不是 ofd:Signatures 签名列表",
             f"{pkg.signatures_loc} is not an ofd:Signatures list",
         )
         problems = (str(foreign), *_unlisted(pkg, set(), set()))
@@ -354,7 +363,8 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             continue
         if name in listed:
             list_problems.append(
-                f"Signatures.xml 两次列出 /{name}（条目 {listed[name]} 和 {sid}）："
+                f"Signatures.xml 两次列出 {quoted('/' + name)}"
+                f"（条目 {quoted(listed[name])} 和 {quoted(sid)}）："
                 "签名列表在签署后被改动 / "
                 f"Signatures.xml names /{name} twice (entries {listed[name]} and {sid}): "
                 "the list was changed after signing"
@@ -362,7 +372,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             continue
         if sid in listed.values():
             list_problems.append(
-                f"Signatures.xml 将同一 ID {sid} 给了两个签名 / "
+                f"Signatures.xml 将同一 ID {quoted(sid)} 给了两个签名 / "
                 f"Signatures.xml gives the ID {sid} to two signatures"
             )
         listed[name] = sid
@@ -370,7 +380,9 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             sig_bytes = pkg.get(name)
             sig_root = parse_xml(sig_bytes, name)
             if sig_root.tag != q("Signature"):  # what the list names must be a signature
-                raise bad(f"{name} 不是 ofd:Signature 签名文件", f"{name} is not an ofd:Signature")
+                raise bad(
+                    f"{quoted(name)} 不是 ofd:Signature 签名文件", f"{name} is not an ofd:Signature"
+                )
         except ValidationError as exc:
             reports.append(
                 OfdSignatureReport(
@@ -430,7 +442,7 @@ def verify_ofd(data: bytes, check_value: ValueChecker) -> OfdReport:
             )
         )
     unprotected = tuple(sorted(n for n in pkg.parts if n not in protected))
-    none = f"{pkg.signatures_loc} 未列出任何签名 / {pkg.signatures_loc} lists no signature"
+    none = f"{quoted(pkg.signatures_loc)} 未列出任何签名 / {pkg.signatures_loc} lists no signature"
     problems = list_problems if reports else [none, *list_problems]
     problems += _unlisted(pkg, set(listed), values)
     problems += _out_of_order(covers)
@@ -471,13 +483,14 @@ def check_unbroken(data: bytes, check_value: ValueChecker | None = None) -> None
             continue
         if s.changed:
             files = ", ".join(f"/{n}" for n in s.changed)
-            zh = f"{files} 在签署后被改动或移除"
+            zh = f"{'、'.join(quoted('/' + n) for n in s.changed)} 在签署后被改动或移除"
             en = f"{files} was changed or removed after signing"
         else:
             zh = "签名值与所签的 Signature.xml 不符"
             en = "its signature value does not verify over its Signature.xml"
         raise ValidationError(
-            f"OFD 文件：已有签名 {s.id}（/{s.signature_xml}）与文档不符：{zh}，不能再签署 / "
+            f"OFD 文件：已有签名 {quoted(s.id)}（{quoted('/' + s.signature_xml)}）与文档不符："
+            f"{zh}，不能再签署 / "
             f"OFD: existing signature {s.id} (/{s.signature_xml}) does not match the document: "
             f"{en}; refusing to add a signature to it",
             field="in",
@@ -497,8 +510,8 @@ def check_unbroken(data: bytes, check_value: ValueChecker | None = None) -> None
 
 def _halves(problem: str) -> tuple[str, str]:
     """A report's "中文 / English" problem as its two halves, without their "OFD" prefixes."""
-    zh, _, en = problem.partition(" / ")
-    return zh.removeprefix("OFD 文件："), (en or zh).removeprefix("OFD: ")
+    zh, en = halves(problem)
+    return zh.removeprefix("OFD 文件："), en.removeprefix("OFD: ")
 
 
 def _list_problem(data: bytes, report: OfdReport) -> str | None:
@@ -511,7 +524,7 @@ def _list_problem(data: bytes, report: OfdReport) -> str | None:
         for s in report.signatures:
             if s.signature_xml == "?":  # the entry's BaseLoc, or the file it names, unusable
                 zh, en = _halves(s.problems[0] if s.problems else "")
-                return f"条目 {s.id}：{zh} / entry {s.id}: {en}"
+                return f"条目 {quoted(s.id)}：{zh} / entry {s.id}: {en}"
         return report.problems[0] if report.problems else None
     try:
         pkg = OfdPackage.read(data)
@@ -553,7 +566,7 @@ def _unlisted(pkg: OfdPackage, listed: set[str], values: set[str]) -> list[str]:
             if posixpath.dirname(name) not in folders:
                 found.append(name)
     return [
-        f"/{name} 是 Signatures.xml 未列出的签名（签名列表在签署后被改动） / "
+        f"{quoted('/' + name)} 是 Signatures.xml 未列出的签名（签名列表在签署后被改动） / "
         f"/{name} is a signature that Signatures.xml does not list (the list was changed "
         "after signing)"
         for name in sorted(found)
@@ -569,7 +582,8 @@ def _out_of_order(covers: list[tuple[str, set[str]]]) -> list[str]:
         for later, _ in covers[i + 1 :]:
             if later in covered:
                 out.append(
-                    f"Signatures.xml 将 /{name} 列在它所保护（先于它签署）的 /{later} 之前："
+                    f"Signatures.xml 将 {quoted('/' + name)} 列在它所保护（先于它签署）的 "
+                    f"{quoted('/' + later)} 之前："
                     "签名列表在签署后被改动 / "
                     f"Signatures.xml lists /{name} before /{later}, which it protects (was "
                     "made earlier): the list was changed after signing"

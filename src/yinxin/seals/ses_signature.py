@@ -52,7 +52,7 @@ from asn1crypto import x509 as a_x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 
-from yinxin.errors import ValidationError
+from yinxin.errors import ValidationError, quoted
 from yinxin.indication import Indication, Outcome, from_checks, outcome
 from yinxin.pdf import timestamps
 from yinxin.pki import sm2
@@ -904,7 +904,7 @@ def verify_ses_signature(
             "seal",
             True,
             _bi(
-                f"电子印章 {seal.info.name!r}（{seal.info.es_id}）：制章者签名验证通过",
+                f"电子印章 {seal.info.name!r}（{quoted(seal.info.es_id)}）：制章者签名验证通过",
                 f"seal {seal.info.name!r} ({seal.info.es_id}): maker signature verifies",
             ),
         )
@@ -1073,7 +1073,7 @@ def check_ofd_value(
             # the part named in both halves; nothing else can be judged from it (a Seal.esl
             # compared with no seal at all was said to differ from it)
             said = _bi(
-                f"{name} 无法读取为电子签章数据（SES_Signature）：{exc.zh}",
+                f"{quoted(name)} 无法读取为电子签章数据（SES_Signature）：{exc.zh}",
                 f"{name} cannot be read as an electronic seal signature (SES_Signature): {exc.en}",
             )
             return SesReport(valid=False, checks=(Check("format", False, said),))
