@@ -13,6 +13,7 @@ seed values); what it refuses pyHanko calls failed (test_pdf_sign_into_field).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 
 import pytest
@@ -26,11 +27,13 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from tests import dbdump
+from tests.dbdump import count
 from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import World, outbox_lines, read_code
 from yinxin.errors import ValidationError
 from yinxin.signing.batch import BatchItem
 from yinxin.signing.flows import SignerSpec
+from yinxin.store.models.signing import SignatureRecord
 
 A_BOX = (60, 120, 220, 220)
 B_BOX = (330, 120, 490, 220)
@@ -620,3 +623,141 @@ def test_the_locked_signer_first_is_sealed_and_verifies(world):
         )
         assert st.intact and st.valid and st.trusted and st.docmdp_ok, st.pretty_print_details()
         assert st.bottom_line, st.pretty_print_details()
+
+
+def certified_with_fields(w: World, case: str, asked: str | None = None) -> bytes:
+    """A contract another platform certified (DocMDP P=2: a seal may go only into its empty
+    fields 甲方签章 and 乙方签章). ``case``: ``cert-other``, both fields ask (/SV /Cert) for
+    张三's certificate, which the contract seal cannot meet; ``one-free``, only 甲方签章 does;
+    ``locked``, the certification locks both (FieldMDP /Include). ``asked``: the
+    certificate (PEM) the fields ask for instead of 张三's."""
+    from pyhanko.sign import signers
+
+    from tests.integration.pdf_inputs_corpus import pyhanko_signer
+
+    person = fields.SigSeedValueSpec(
+        cert=fields.SigCertConstraints(
+            flags=fields.SigCertConstraintFlags.SUBJECT,
+            subjects=[_asn1(asked or w.person_cert.pem)],
+        )
+    )
+    sv = {
+        "cert-other": (person, person),
+        "one-free": (person, None),
+        "locked": (None, None),
+    }[case]
+    lock = (
+        fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["甲方签章", "乙方签章"])
+        if case == "locked"
+        else None
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(contract_pdf(1)))
+    for spec in (
+        fields.SigFieldSpec("Certification", box=(0, 0, 0, 0), on_page=0, field_mdp_spec=lock),
+        fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0, seed_value_dict=sv[0]),
+        fields.SigFieldSpec("乙方签章", box=B_BOX, on_page=0, seed_value_dict=sv[1]),
+    ):
+        fields.append_signature_field(writer, spec)
+    buf = io.BytesIO()
+    writer.write(buf)
+    key, cert = _other_platform_key()
+    meta = signers.PdfSignatureMetadata(
+        field_name="Certification",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        certify=True,
+        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+    )
+    out = signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(buf.getvalue())), meta, signer=pyhanko_signer(key, cert)
+    )
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "case, code, named",
+    [
+        ("cert-other", "seed_value", "/Cert"),  # no field takes the contract seal
+        ("locked", "field_locked", "'Certification'"),  # the certification locks both
+    ],
+)
+def test_a_code_without_a_field_on_a_certified_contract_no_field_takes_is_refused(
+    world, case, code, named
+):
+    """A contract certified with P=2 takes a seal only into its empty fields (a new field
+    breaks the certification: sealing refuses it, ``certified``), and here none takes 甲方's
+    seal. `sign code` without --field sent the code all the same — the document had empty
+    fields — and sealing refused whatever came after it: no field (``certified``), either
+    field (``seed_value`` / ``field_locked``). Refused now naming ``field_name`` with the
+    field's code, each field named, no SMS and nothing stored; with the seal named or found
+    (the signer's only PDF seal) alike."""
+    w, p = world, world.p
+    pdf = certified_with_fields(w, case)
+    before, mark = dbdump.dump(p), outbox_lines(w.outbox)
+    for seal in (None, w.jia.seal.es_id):
+        with pytest.raises(ValidationError) as e:
+            p.signing.request_confirmation(
+                signer_subscriber_id=w.jia.id,
+                document=pdf,
+                document_name="技术服务合同.pdf",
+                seal=seal,
+            )
+        assert (e.value.field, e.value.code) == ("field_name", code), e.value.message
+        for said in ("'甲方签章'", "'乙方签章'", named, "P=2"):
+            assert said in e.value.message, e.value.message
+        if code == "seed_value" and seal is None:
+            assert w.jia.seal.es_id in e.value.message, e.value.message  # the seal it judged
+    assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
+    # what the refusal stands for: with a right code (sent past the check), sealing refuses
+    # with no field and into each, and stores no signature
+    for field_name in (None, "甲方签章", "乙方签章"):
+        at = outbox_lines(w.outbox)
+        ch = p.signing.intent.request_code(
+            w.jia.id,
+            purpose="sign",
+            document_sha256=hashlib.sha256(pdf).hexdigest(),
+            document_name="技术服务合同.pdf",
+        )
+        with pytest.raises(ValidationError) as e:
+            p.signing.sign(
+                pdf,
+                seal=w.jia.seal.es_id,
+                pin=w.jia.pin,
+                signer_subscriber_id=w.jia.id,
+                challenge_id=ch.challenge_id,
+                code=read_code(w.outbox, w.jia.phone, after=at),
+                role="甲方",
+                field_name=field_name,
+            )
+        want = ("pdf", "certified") if field_name is None else ("field_name", code)
+        assert (e.value.field, e.value.code) == want, e.value.message
+        assert count(p, SignatureRecord) == 0
+        w.clock.advance(minutes=2)  # one code a minute
+
+
+def test_a_code_without_a_field_where_one_field_takes_the_seal_is_sent(world):
+    """The same certified contract with 乙方签章 free of seed values: the seal can go there,
+    so the code is sent, and sealing into that field with it verifies with pyHanko's
+    validator (certification intact, the seal's field and trust judged)."""
+    w, p = world, world.p
+    pdf = certified_with_fields(w, "one-free")
+    mark = outbox_lines(w.outbox)
+    ch = p.signing.request_confirmation(
+        signer_subscriber_id=w.jia.id, document=pdf, document_name="技术服务合同.pdf"
+    )
+    code = read_code(w.outbox, w.jia.phone, after=mark)
+    signed = p.signing.sign(
+        pdf,
+        seal=w.jia.seal.es_id,
+        pin=w.jia.pin,
+        signer_subscriber_id=w.jia.id,
+        challenge_id=ch.challenge_id,
+        code=code,
+        role="甲方",
+        field_name="乙方签章",
+    ).pdf
+    root = a_x509.Certificate.load(p.ca.certificate("root").public_bytes(Encoding.DER))
+    (cert_sig, ours) = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+    assert ours.field_name == "乙方签章"
+    st = validate_pdf_signature(ours, ValidationContext(trust_roots=[root], allow_fetching=False))
+    assert st.intact and st.valid and st.trusted and st.seed_value_ok, st.pretty_print_details()
+    assert st.docmdp_ok, st.pretty_print_details()

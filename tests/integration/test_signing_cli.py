@@ -1213,6 +1213,29 @@ def test_sign_code_with_the_field_judges_its_seed_values_before_the_sms(home, tm
     assert outbox_lines(w.outbox) == before + 1
 
 
+def test_sign_code_without_the_field_on_a_certified_contract_no_field_takes(home, tmp_path):
+    """A contract certified with P=2 whose two empty fields both ask (/SV /Cert) for the
+    organization's certificate: 张三's only seal can go into neither, and a new field breaks
+    the certification. `sign code` without --field sent the code (the document had empty
+    fields) and `sign pdf` refused whatever came after it; it exits 2 now, ``seed_value``
+    naming ``field`` and both fields, with no SMS and no challenge row."""
+    from tests.dbdump import count
+    from tests.integration.test_seed_values_first import certified_with_fields
+    from yinxin.store.models.notify import IntentChallenge
+
+    w = home.w
+    codes_waited_out(w, w.yi.id)
+    pdf = tmp_path / "certified.pdf"
+    pdf.write_bytes(certified_with_fields(w, "cert-other", asked=w.org_cert.pem))
+    before, challenges = outbox_lines(w.outbox), count(w.p, IntentChallenge)
+    proc = home.run("sign", "code", "--in", str(pdf), "--signer", str(w.yi.id), "--json")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    got = json.loads(proc.stdout)
+    assert (got["error"], got["field"]) == ("seed_value", "field"), got
+    assert "甲方签章" in got["message"] and "乙方签章" in got["message"], got
+    assert outbox_lines(w.outbox) == before and count(w.p, IntentChallenge) == challenges
+
+
 def test_sign_pdf_into_a_field_an_earlier_signature_locked_exits_2_before_the_code(home, tmp_path):
     """`sign pdf --field 乙方签章` on a contract whose intermediary's signature locks 乙方签章
     (FieldMDP): exit 2 ``field_locked`` naming the field, the wrong code given not counted.

@@ -85,6 +85,7 @@ __all__ = [
     "append_dss",
     "check_field",
     "check_new_field",
+    "check_some_field",
     "empty_signature_fields",
     "prepared_locks",
     "signed_field_names",
@@ -1698,6 +1699,52 @@ def check_field(
         except SigningError as e:
             refusals.append(e)
     raise refusals[0]
+
+
+def check_some_field(pdf: bytes, signer: Callable[[], FieldSigner | None]) -> None:
+    """Refuse, before a code is sent for ``pdf`` with no field named, a document certified
+    to permit only its own fields (DocMDP or a field lock with P=2, P=3) none of whose empty
+    signature fields takes the seal: sealing refuses a new field there (``certified``), and
+    each field as ``check_field`` judges it — a field lock covering it (``field_locked``), or
+    seed values the seal cannot meet (``seed_value``, judged with ``signer()``, called only
+    for such a document: None when the seal is not known). Before, the code was sent because
+    the document had empty fields, and whatever came after it was refused at sealing.
+
+    Refused naming ``field_name`` (the field the seal would have to go into) with the first
+    field's code, the message giving each field's refusal. An uncertified document, one with
+    no empty field (``check_signable`` refuses it: ``certified``) or a form pyHanko cannot read
+    (sealing judges it) is left alone."""
+    reader, pages = _open(pdf)
+    sigs = _lock_holders(reader)
+    certifying = next(
+        (e for e in sigs or () if e.sig_object_type == "/Sig" and e.docmdp_level is not None),
+        None,
+    )
+    if certifying is None:
+        return
+    try:
+        empty = [f.name for f in _empty_fields(reader, pages)]
+    except Exception:  # an unreadable form: check_signable and sealing refuse it
+        return
+    if not empty:
+        return
+    judge = signer()
+    refusals: list[SigningError] = []
+    for name in empty:
+        try:
+            check_field(pdf, name, None, signer=judge)
+        except SigningError as e:
+            refusals.append(e)
+            continue
+        return
+    raise SigningError(
+        f"signature {certifying.field_name!r} permits only form filling and signing its own "
+        f"fields (DocMDP or field lock P={certifying.docmdp_level.value}): the seal can go only "
+        "into an empty signature field, and none takes it — "
+        + "; ".join(e.message for e in refusals),
+        field="field_name",
+        code=refusals[0].code,
+    )
 
 
 def _target_field(req: SignRequest, reader: PdfFileReader, pages: PageTree) -> _Target | None:

@@ -40,6 +40,7 @@ from yinxin.pdf.sign import (
     check_new_field,
     check_placement,
     check_signable,
+    check_some_field,
     sign_pdf_detailed,
 )
 from yinxin.registry.status import Evidence
@@ -241,6 +242,10 @@ class SigningService:
                 check_field(document, field_name, None, signer=signer)
             except ValidationError as e:
                 raise self.named_seal(e, judge) if found else e from None
+        else:
+            # certified to permit only its fields (P=2/3): the seal must go into one of them,
+            # so a document none of whose empty fields takes it gets no code either
+            self.check_some_field(document, seal, signer_subscriber_id, the_role, lock)
         if seal is not None:
             self.seals.check_usable(seal, signer_subscriber_id)
         return self.intent.request_code(
@@ -249,6 +254,33 @@ class SigningService:
             document_sha256=sha256_hex(document),
             document_name=document_name,
         )
+
+    def check_some_field(
+        self,
+        document: bytes,
+        seal: int | str | None,
+        signer_subscriber_id: int,
+        role: str | None,
+        lock: bool,
+    ) -> None:
+        """Refuse (``field_name``) a code asked for with no field named on a document whose
+        certification (P=2/3) lets the seal go only into an empty field, when none takes it
+        (``check_some_field``): judged with ``seal`` or the signer's only seal, as a named
+        field is. Sealing refused it after the code: a new field breaks the certification,
+        and each field refused the seal."""
+        judge: list[tuple[int | str | None, bool]] = []
+
+        def signer() -> FieldSigner | None:
+            judge.append(self.judging_seal(seal, signer_subscriber_id))
+            seal_id = judge[0][0]
+            if seal_id is None:
+                return None
+            return self.field_signer(seal_id, role=role, level=None, lock=lock)
+
+        try:
+            check_some_field(document, signer)
+        except ValidationError as e:
+            raise self.named_seal(e, judge[0][0]) if judge and judge[0][1] else e from None
 
     def confirm(
         self, challenge_id: str, code: str, *, signer_subscriber_id: int, document: bytes

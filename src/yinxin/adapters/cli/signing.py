@@ -197,7 +197,11 @@ def sign_code(
     values (/SV) with --seal (or the signer's only seal), --role, --level and --lock — so a
     seal that could never be made costs no SMS."""
     if field is None and not (role or level or lock):
-        request_code("signing", input, signer, home, as_json, seal=seal)
+        # a certified (P=2/3) document none of whose empty fields takes the seal is refused
+        # naming the field the seal would have to go into
+        request_code(
+            "signing", input, signer, home, as_json, seal=seal, options={"field_name": "field"}
+        )
         return
     request_code(
         "signing",
