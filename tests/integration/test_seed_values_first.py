@@ -15,6 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from asn1crypto import x509 as a_x509
@@ -629,7 +633,8 @@ def certified_with_fields(w: World, case: str, asked: str | None = None) -> byte
     """A contract another platform certified (DocMDP P=2: a seal may go only into its empty
     fields 甲方签章 and 乙方签章). ``case``: ``cert-other``, both fields ask (/SV /Cert) for
     张三's certificate, which the contract seal cannot meet; ``one-free``, only 甲方签章 does;
-    ``locked``, the certification locks both (FieldMDP /Include). ``asked``: the
+    ``locked``, the certification locks both (FieldMDP /Include); ``single``, 甲方签章 is its
+    only field, free. ``asked``: the
     certificate (PEM) the fields ask for instead of 张三's."""
     from pyhanko.sign import signers
 
@@ -645,6 +650,7 @@ def certified_with_fields(w: World, case: str, asked: str | None = None) -> byte
         "cert-other": (person, person),
         "one-free": (person, None),
         "locked": (None, None),
+        "single": (None, None),
     }[case]
     lock = (
         fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["甲方签章", "乙方签章"])
@@ -656,7 +662,7 @@ def certified_with_fields(w: World, case: str, asked: str | None = None) -> byte
         fields.SigFieldSpec("Certification", box=(0, 0, 0, 0), on_page=0, field_mdp_spec=lock),
         fields.SigFieldSpec("甲方签章", box=A_BOX, on_page=0, seed_value_dict=sv[0]),
         fields.SigFieldSpec("乙方签章", box=B_BOX, on_page=0, seed_value_dict=sv[1]),
-    ):
+    )[: 2 if case == "single" else 3]:
         fields.append_signature_field(writer, spec)
     buf = io.BytesIO()
     writer.write(buf)
@@ -761,3 +767,86 @@ def test_a_code_without_a_field_where_one_field_takes_the_seal_is_sent(world):
     st = validate_pdf_signature(ours, ValidationContext(trust_roots=[root], allow_fetching=False))
     assert st.intact and st.valid and st.trusted and st.seed_value_ok, st.pretty_print_details()
     assert st.docmdp_ok, st.pretty_print_details()
+
+
+FLOW_LABELS = Path(__file__).parents[2] / "src/yinxin/adapters/web/static/pages/flow_labels.js"
+API_JS = FLOW_LABELS.parents[1] / "api.js"
+
+
+def explained(tmp_path: Path, refusals: list[ValidationError]) -> list[str]:
+    """What the 发起签署 page shows for each flow refusal (``explainSigners`` of its
+    flow_labels.js, run by node over the API's field, code and detail)."""
+    api = tmp_path / "api.mjs"  # ES modules; node reads .mjs as one
+    api.write_text(API_JS.read_text("utf-8"), "utf-8")
+    labels = tmp_path / "flow_labels.mjs"
+    labels.write_text(
+        FLOW_LABELS.read_text("utf-8").replace('"/static/api.js"', json.dumps(api.as_uri())),
+        "utf-8",
+    )
+    script = (
+        "const none = { addEventListener() {} };\n"
+        "globalThis.document = { ...none, readyState: 'loading', cookie: '' };\n"
+        "globalThis.window = none;\n"
+        f"const {{ explainSigners }} = await import({json.dumps(labels.as_uri())});\n"
+        "let input = '';\n"
+        "for await (const chunk of process.stdin) input += chunk;\n"
+        "process.stdout.write(JSON.stringify(JSON.parse(input).map((e) =>"
+        " explainSigners({ ...e, problem: { detail: e.detail } }).problem.detail)));\n"
+    )
+    given = [{"field": e.field, "code": e.code, "detail": e.message} for e in refusals]
+    run = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        input=json.dumps(given),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_a_certified_contract_with_one_field_for_two_signers_says_what_to_do(world, tmp_path):
+    """A contract certified with P=2 and one empty field, 甲方签章, in a flow of two signers:
+    乙方 naming 甲方签章 too (``field_taken``) or no field (``certified``) was refused saying
+    only that the field was 甲方's, or offering 甲方签章 again — the starter could not tell
+    the document lacks a field per signer. Both now say so, and what to do (prepare a field
+    for every signer before certifying, or do not certify), in English from the service and
+    in Chinese on the page; nothing stored. A contract with a field left free keeps the plain
+    refusal ("各签署方须盖入不同的签名域")."""
+    w, p = world, world.p
+    single = certified_with_fields(w, "single")
+    before, mark = dbdump.dump(p), outbox_lines(w.outbox)
+    refusals = []
+    for yi, code in (
+        (
+            SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id, order=2, field_name="甲方签章"),
+            "field_taken",
+        ),
+        (SignerSpec(w.yi.id, "乙方", w.yi.seal.es_id, order=2), "certified"),
+    ):
+        with pytest.raises(ValidationError) as e:
+            _flow(w, single, _jia(w, 1), yi)
+        assert (e.value.field, e.value.code) == ("signers[1].field_name", code), e.value.message
+        for said in (
+            "1 empty signature field ('甲方签章' signer 0's)",
+            "one empty field per signer",
+            "before certifying it (or do not certify it)",
+        ):
+            assert said in e.value.message, e.value.message
+        refusals.append(e.value)
+    two = certified_with_fields(w, "one-free")  # 甲方签章 is left when 乙方签章 is taken
+    with pytest.raises(ValidationError) as e:
+        _flow(
+            w,
+            two,
+            _yi(w, 1),
+            SignerSpec(w.jia.id, "甲方", w.jia.seal.es_id, order=2, field_name="乙方签章"),
+        )
+    assert e.value.code == "field_taken" and "per signer" not in e.value.message, e.value.message
+    refusals.append(e.value)
+    assert dbdump.diff(before, dbdump.dump(p)) == [] and outbox_lines(w.outbox) == mark
+    hint = "请在认证前为每个签署方各预留一个签名域（或不认证该合同）"
+    shown = explained(tmp_path, refusals)
+    assert hint in shown[0] and hint in shown[1], shown
+    assert shown[2] == "各签署方须盖入不同的签名域", shown

@@ -497,6 +497,26 @@ class Prepared:
         return "its empty signature fields: " + ", ".join(repr(n) for n in self.fields)
 
 
+def _too_few_fields(pos: int, prepared: Prepared, taken: dict[tuple[int, str], int]) -> str:
+    """What a flow's starter must do when a certified document (P=2/3: each signer seals into
+    an empty field of their own) has no empty field left for the next signer, every one named
+    by a signer before (``taken``): "; " and the words, else "". Without them the refusal
+    offered the taken fields again, or said only that the field was another signer's, and the
+    starter could not tell the document itself lacked a field for every signer."""
+    if not prepared.certified or not prepared.fields:
+        return ""
+    if any((pos, n) not in taken for n in prepared.fields):
+        return ""
+    count = len(prepared.fields)
+    owned = ", ".join(f"{n!r} signer {taken[pos, n]}'s" for n in prepared.fields)
+    return (
+        f"; the document is certified with {count} empty signature "
+        f"field{'s' if count > 1 else ''} ({owned}) and has none left for this signer: a "
+        "certified document needs one empty field per signer — prepare a signature field for "
+        "every signer before certifying it (or do not certify it), or leave this signer out"
+    )
+
+
 def prepared_of(pdf: bytes) -> Prepared:
     """What ``yinxin sign fields`` lists of ``pdf``, and whether it is certified so that only
     those fields may be sealed (``certified_only_into_fields``)."""
@@ -1038,7 +1058,8 @@ class SignFlows:
             if (pos, name) in taken:
                 raise ValidationError(
                     f"field {name!r} of document {pos} ({doc}) is signer {taken[pos, name]}'s "
-                    "already; each signer seals into a field of their own",
+                    "already; each signer seals into a field of their own"
+                    + _too_few_fields(pos, prepared[pos], taken),
                     field=at,
                     code="field_taken",
                 )
@@ -1066,8 +1087,11 @@ class SignFlows:
                 raise ValidationError(
                     f"document {pos} ({doc}) is certified to permit form filling only "
                     "(DocMDP P=2 or P=3): a seal beside its fields would break that "
-                    "certification; name the field this signer seals into "
-                    f"({prepared[pos].offer()})",
+                    "certification; "
+                    + (
+                        _too_few_fields(pos, prepared[pos], taken).removeprefix("; ")
+                        or f"name the field this signer seals into ({prepared[pos].offer()})"
+                    ),
                     field=_field(i, "field_name" if len(docs) == 1 else "field_names"),
                     code="certified",
                 )

@@ -57,8 +57,11 @@ export function explainSigners(err) {
   }
   else if (/\.placements?$/.test(f)) say(/anchor/.test(err.problem.detail || "") ? "文件中找不到该关键字" : "盖章位置无效或超出页面");
   else if (/\.field_names?(\[\d+\])?$/.test(f)) {
-    // a prepared signature field: another signer's, not in the contract, or one needed
-    say(err.code === "field_taken" ? "各签署方须盖入不同的签名域"
+    // a prepared signature field: another signer's, not in the contract, or one needed; a
+    // certified contract with fewer empty fields than signers says what the starter must do
+    say(/one empty field per signer/.test(err.problem.detail || "")
+      ? "该合同已认证，仅允许盖入预留的签名域，而其空白签名域已被前面的签署方选用：请在认证前为每个签署方各预留一个签名域（或不认证该合同），或去掉此签署方"
+      : err.code === "field_taken" ? "各签署方须盖入不同的签名域"
       : err.code === "certified" ? "该合同已被认证，仅允许盖入预留的签名域：请为此签署方选择一个签名域"
       : err.code === "no_such_field" ? "合同中没有该空白签名域"
       : /not both/.test(err.problem.detail || "") ? "签名域与盖章位置只能选择一种"
