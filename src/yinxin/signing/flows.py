@@ -490,6 +490,10 @@ class Prepared:
 
     fields: dict[str, int | None]
     certified: bool
+    # (why sealing refuses a new field beside the signatures, or None), when ``certified`` was
+    # judged by it: flow create shares it with a signer placed beside the fields (the same
+    # check_signable, which validates every earlier signature again); None: not judged
+    new_field: tuple[Any] | None = field(default=None, compare=False, repr=False)
 
     def offer(self) -> str:
         if not self.fields:
@@ -527,7 +531,11 @@ def prepared_of(pdf: bytes) -> Prepared:
     except SigningError:
         found = {}
     # nothing to seal into: a certified one was refused on the document itself
-    return Prepared(found, bool(found) and certified_only_into_fields(pdf))
+    if not found:
+        return Prepared(found, False)
+    # certified_only_into_fields, keeping the refusal for a signer placed beside the fields
+    refusal = _new_field_refusal(pdf)
+    return Prepared(found, refusal is not None and refusal.code == "certified", (refusal,))
 
 
 def certified_only_into_fields(pdf: bytes) -> bool:
@@ -920,8 +928,9 @@ class SignFlows:
                 name = _field(i, "placements" if pos in per_doc else "placement")
                 sealing.setdefault(pos, []).append((turn, i, None, name))
                 p = _check_placement(p, name)
-                if pos not in beside:
-                    beside[pos] = _new_field_refusal(pdf)
+                if pos not in beside:  # judged already when the document has empty fields
+                    known = prepared[pos].new_field
+                    beside[pos] = known[0] if known is not None else _new_field_refusal(pdf)
                 if beside[pos] is not None:
                     raise ValidationError(
                         f"document {pos} ({docs[pos][0]}): {beside[pos].message}",
