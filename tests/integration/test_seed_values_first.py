@@ -905,3 +905,17 @@ def test_a_flow_create_validates_earlier_signatures_once_for_fields_and_placemen
     flow = _flow(w, pdf, _jia(w, 1), _yi_placed(w, 2))
     assert flow.id
     assert len(calls) == 2, calls
+
+
+def test_sign_without_a_field_on_a_certified_contract_is_refused_before_the_code(world):
+    """A contract certified with P=2 with a field the seal can go into gets its code without
+    a field named (the field is named at signing). `sign pdf` then given no field was checked
+    for a lock only, so a wrong code was counted against the challenge before sealing
+    refused the new field (``certified``). Refused now as sealing refuses it (``pdf``,
+    ``certified``, offering the empty fields) before the code is checked: nothing counted."""
+    w = world
+    pdf = certified_with_fields(w, "one-free")
+    e, snap = _a_wrong_code_for_jia(w, pdf, outbox_lines(w.outbox))
+    assert (e.value.field, e.value.code) == ("pdf", "certified"), e.value.message
+    assert "'甲方签章', '乙方签章'" in e.value.message, e.value.message
+    assert dbdump.diff(snap, dbdump.dump(w.p)) == []  # the wrong code was not counted

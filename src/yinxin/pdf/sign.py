@@ -323,6 +323,24 @@ def check_signable(
             _check_new_field_not_locked(field_name or _unique("Signature", names), field_name, sigs)
 
 
+def _certified_error(reader: PdfFileReader, emb: Any) -> SigningError:
+    """The refusal of a seal in a new field beside signature ``emb``, a certification (or field
+    lock) permitting form filling only (P=2, P=3), offering the empty fields to name instead:
+    sealing's (``_check_existing_signatures``) and ``check_new_field``'s, before the code."""
+    try:
+        offer = _empty_list(reader, PageTree(reader))
+    except Exception:  # the page tree is judged by the caller
+        offer = "the document has no empty signature field"
+    return SigningError(
+        f"signature {emb.field_name!r} permits only form filling and signing its own fields "
+        f"(DocMDP or field lock P={emb.docmdp_level.value}): it allows no new "
+        "signature field, and a seal added to it would make that signature invalid; "
+        f"name an empty signature field to seal into ({offer})",
+        field="pdf",
+        code="certified",
+    )
+
+
 def _embedded_signatures(reader: PdfFileReader) -> tuple[list, int]:
     """The signatures pyHanko can read, in signing order, and how many signed signature fields
     there are: pyHanko's ``embedded_signatures`` over every field the verifiers read
@@ -415,18 +433,7 @@ def _check_existing_signatures(reader: PdfFileReader, *, into_field: bool = Fals
             # and our verifier then judge it broken, and the next signer is refused. A seal goes
             # into a prepared field only when one is named
             # (``field_name``), so without one the document is refused before, not after.
-            try:
-                offer = _empty_list(reader, PageTree(reader))
-            except Exception:  # the page tree is judged by the caller
-                offer = "the document has no empty signature field"
-            raise SigningError(
-                f"signature {name!r} permits only form filling and signing its own fields "
-                f"(DocMDP or field lock P={emb.docmdp_level.value}): it allows no new "
-                "signature field, and a seal added to it would make that signature invalid; "
-                f"name an empty signature field to seal into ({offer})",
-                field="pdf",
-                code="certified",
-            )
+            raise _certified_error(reader, emb)
     for emb in sigs:
         # Every later revision must be something a signature permits (new signatures,
         # form filling, DSS); anything else (edited page content) taints the document.
@@ -1538,14 +1545,20 @@ def _lock_of(field_name: str, sigs: Sequence) -> Any:
 def check_new_field(pdf: bytes) -> None:
     """Refuse, as sealing would and before a code is used, a seal in a new field beside
     ``pdf``'s signatures that one of them forbids: it locked the document (``pdf``,
-    ``locked``) or its field lock covers the new field (FieldMDP /All, /Exclude: ``pdf``,
-    ``field_locked``). Only the locks are read (no signature value is checked: sealing judges
-    those); a form pyHanko cannot read is left to sealing."""
+    ``locked``), it certified it to permit form filling only (P=2, P=3: ``pdf``,
+    ``certified``, as sealing refuses it — before, a wrong code was counted first, since
+    ``sign code`` sends one for such a document with a field to name) or its field lock
+    covers the new field (FieldMDP /All, /Exclude: ``pdf``, ``field_locked``). Only the locks
+    are read (no signature value is checked: sealing judges those); a form pyHanko cannot
+    read is left to sealing."""
     reader, _ = _open(pdf)
     sigs = _lock_holders(reader)
     if sigs is None:
         return
     _check_document_not_locked(sigs)
+    for emb in sigs:
+        if emb.sig_object_type == "/Sig" and emb.docmdp_level is not None:
+            raise _certified_error(reader, emb)
     _check_new_field_not_locked(_unique("Signature", _field_names(reader)), None, sigs)
 
 
