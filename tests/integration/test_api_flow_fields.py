@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import json
 
+import pytest
 from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -335,6 +336,54 @@ def test_the_lists_of_fields_mark_a_field_an_earlier_signature_locked(served, tm
     lines = {line.split()[0]: line for line in run.stdout.splitlines()}
     assert "not-signable" not in lines["甲方签章"], run.stdout
     assert "not-signable: signature 'Certification' locks it" in lines["乙方签章"], run.stdout
+
+
+@pytest.mark.parametrize(
+    "case, forbids, placement",
+    [
+        ("include", {"乙方签章": "field_locked"}, None),
+        # every field but 乙方签章: 丙方签章 and a new field beside
+        ("exclude", {"丙方签章": "field_locked"}, "field_locked"),
+        ("p1", {"乙方签章": "locked", "丙方签章": "locked"}, "locked"),
+        ("mdp", {}, "certified"),
+    ],
+)
+def test_the_list_of_fields_says_what_each_fields_own_lock_forbids_after_it(  # noqa: F811
+    served, case, forbids, placement
+):
+    """甲方签章's own /Lock (or its seed value's certification) will forbid some seals after
+    it: a flow with 甲方 sealing there first and 乙方 into such a field (or beside) is refused
+    at create (``PreparedLock``), but POST /flows/fields said nothing of it, so the start page
+    could not warn while the rows were chosen: the starter learnt it at 提交 from a 422. Each
+    field now lists what it forbids (``forbids``: field → code; ``forbids_placement``), and a
+    flow with 乙方 second gets exactly that code from create (or is made when it is none)."""
+    from tests.integration.test_seed_values_first import _jia_locks
+
+    w, _agent, c, _home = served
+    api = c["org"]
+    pdf = _jia_locks(case)
+    r = api.post("/flows/fields", content=pdf, headers={"Content-Type": "application/pdf"})
+    assert r.status_code == 200, r.text
+    listed = {f["name"]: f for f in r.json()["fields"]}
+    assert list(listed) == ["甲方签章", "乙方签章", "丙方签章"]
+    jia = listed["甲方签章"]
+    assert (jia["forbids"], jia["forbids_placement"]) == (forbids, placement), jia
+    for other in ("乙方签章", "丙方签章"):  # fields without a lock forbid nothing
+        assert (listed[other]["forbids"], listed[other]["forbids_placement"]) == ({}, None)
+    # the list says what create does, field by field and for a seal placed beside
+    beside = {"placement": {"page": 1, "x_mm": 20, "y_mm": 20}}
+    for at, second in (
+        *(("signers[1].field_name", {"field_name": n}) for n in ("乙方签章", "丙方签章")),
+        ("signers[1].placement", beside),
+    ):
+        code = forbids.get(second["field_name"]) if "field_name" in second else placement
+        body = _body(w, pdf, [_signer(w.jia, 1, field_name="甲方签章"), _signer(w.yi, 2, **second)])
+        r = api.post("/flows", json=body)
+        if code is None:
+            assert r.status_code == 201, (second, r.text)
+        else:
+            got = problem_of(r, 422)
+            assert (got["field"], got["code"]) == (at, code), (second, got)
 
 
 def test_an_uncertified_contract_is_filled_not_signed_beside_its_fields(served):  # noqa: F811

@@ -1010,7 +1010,14 @@ class EmptySignatureField:
     any more, and ``locked_code`` says how, as ``check_field`` and sealing refuse it: its field
     lock (FieldMDP) covers the field (``field_locked``) or it ended the document (``locked``:
     DocMDP P=1, a lock with /P 1). None: nothing earlier forbids it. A list offering such a
-    field as free let a sender pick one that a flow's create then refused."""
+    field as free let a sender pick one that a flow's create then refused.
+
+    ``forbids`` says what a seal into this field will forbid of the seals after it, by the
+    rule a flow's create refuses them with (``PreparedLock.forbids``): the other empty fields
+    it shuts, each with the code sealing would give (``field_locked``, ``locked``), and
+    ``forbids_placement`` the code for a seal placed beside (a new field; ``certified`` too),
+    None if it allows one. A start page choosing fields for a flow's signers warns with them
+    of an order create refuses, instead of the starter learning it only at 提交."""
 
     name: str
     page: int | None
@@ -1019,6 +1026,8 @@ class EmptySignatureField:
     seed_values: bool = False
     locked_by: str | None = None
     locked_code: str | None = None
+    forbids: dict[str, str] = field(default_factory=dict, hash=False)
+    forbids_placement: str | None = None
 
     def listed(self) -> EmptySignatureField:
         """The field as ``yinxin sign fields`` and ``POST /flows/fields`` list it: its rectangle
@@ -1128,14 +1137,22 @@ def empty_signature_fields(pdf: bytes) -> list[EmptySignatureField]:
     rule ``check_field`` refuses it with (``_earlier_lock``)."""
     reader, pages = _open(pdf)
     found = _empty_fields(reader, pages)
+    locks = _prepared_locks(reader) if found else {}
     sigs = _lock_holders(reader) if found else None
-    if sigs is None:  # none signed, or one unreadable: unmarked, as check_field leaves it
-        return found
     out = []
     for f in found:
-        lock = _earlier_lock(f.name, sigs)
+        # none signed, or one unreadable: not marked locked_by, as check_field leaves it
+        lock = _earlier_lock(f.name, sigs) if sigs is not None else None
         if lock is not None:
             f = replace(f, locked_by=lock[0].field_name, locked_code=lock[1])
+        own = locks.get(f.name)
+        if own is not None:
+            shut = {o.name: own.forbids(o.name) for o in found if o.name != f.name}
+            f = replace(
+                f,
+                forbids={n: code for n, code in shut.items() if code is not None},
+                forbids_placement=own.forbids(None),
+            )
         out.append(f)
     return out
 
@@ -1208,6 +1225,10 @@ def prepared_locks(pdf: bytes) -> dict[str, PreparedLock]:
     it (``PreparedLock``), by name; a /Lock the seal cannot honour is left out (``check_field``
     refuses the field itself)."""
     reader, _ = _open(pdf)
+    return _prepared_locks(reader)
+
+
+def _prepared_locks(reader: PdfFileReader) -> dict[str, PreparedLock]:
     out: dict[str, PreparedLock] = {}
     for f in _form_fields(reader):
         if f.field_type != "/Sig" or f.signed:

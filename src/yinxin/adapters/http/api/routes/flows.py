@@ -270,7 +270,13 @@ class EmptyFieldOut(BaseModel):
     values (sealing judges those). ``locked_by`` names the earlier signature that forbids
     sealing into it any more, ``locked_code`` how (``field_locked``: its field lock covers the
     field; ``locked``: it ended the document): a flow naming the field is refused at create
-    with that code, so the start page does not offer it."""
+    with that code, so the start page does not offer it.
+
+    ``forbids`` names the other empty fields a seal into this one will forbid (its own /Lock
+    covers them: ``field_locked``; or ends the document: ``locked``), and
+    ``forbids_placement`` the code a seal placed beside it would get afterwards (also
+    ``certified``: a certification P=2/3 its seed value asks for), by the rule create judges
+    a flow's signers with: the start page warns of an order create would refuse."""
 
     name: str
     page: int | None
@@ -279,6 +285,16 @@ class EmptyFieldOut(BaseModel):
     seed_values: bool
     locked_by: str | None = None
     locked_code: str | None = None
+    forbids: dict[str, str] = Field(
+        default_factory=dict,
+        description="field name → code (field_locked, locked): what a seal here forbids "
+        "of a later seal into that empty field",
+    )
+    forbids_placement: str | None = Field(
+        None,
+        description="code (field_locked, locked, certified) a seal placed beside, after one "
+        "here, would be refused with; null: allowed",
+    )
 
 
 class PreparedFields(BaseModel):
