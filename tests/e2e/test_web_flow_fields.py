@@ -203,3 +203,102 @@ def test_a_field_an_earlier_signature_locked_is_shown_but_not_offered(site: Site
     page.wait_for_url("**/flows/*?sent=1")
     flow = w.p.flows.get(int(page.url.split("/flows/")[1].split("?")[0]))
     assert [s.placements[0].field_name for s in flow.signers] == ["甲方签章"]
+
+
+def test_a_field_whose_own_lock_forbids_a_later_signers_is_warned_of_as_chosen(
+    site: Site, page, tmp_path
+):
+    """The contract's empty 甲方签章 carries its own lock over 乙方签章 (FieldMDP /Include):
+    once 甲方 seals there, 乙方 cannot. With 甲方 first and 乙方 second (the rows' order, each
+    into the field named after its role) the page said nothing, and the starter learnt it at
+    提交 from a 422. The later row now says why under its 盖章位置 as the fields are chosen;
+    with the fields swapped (乙方签章 first) the warning goes, in a parallel flow (whoever
+    signs first decides) it comes back on the other row, and 提交 still goes to the server:
+    its refusal is shown at the row, and the swapped order is made."""
+    from tests.integration.test_seed_values_first import _jia_locks
+
+    w = site.world
+    path = tmp_path / "技术服务合同.pdf"
+    path.write_bytes(_jia_locks("include"))
+    jia, yi = start_page_with_two_signers(site, page)
+    page.set_input_files("#file", str(path))
+    page.locator('.page-canvas[data-page="1"] img').wait_for()
+    page.locator("#fields-hint").wait_for(state="visible")
+    field = {row: row.locator('[data-name="field_name"]') for row in (jia, yi)}
+    assert (field[jia].input_value(), field[yi].input_value()) == ("甲方签章", "乙方签章")
+
+    warned = yi.locator(".lock-warning")
+    warned.wait_for()
+    assert warned.inner_text() == (
+        "第 1 位签署方（甲方）的「甲方签章」签署后将锁定「乙方签章」，本方不能再盖入："
+        "请调整签署顺序或改选盖章位置。"
+    )
+    assert jia.locator(".lock-warning").count() == 0
+    shot(page, "flow-new-fields-lock-warning")
+
+    # only a warning: 提交 goes to the server, whose refusal is shown at 乙方's field
+    page.fill("#title", "技术服务合同")
+    flows_before = w.p.flows.list().items
+    page.click("#send-flow")
+    err = yi.locator(".field-error")
+    err.wait_for()
+    assert "将被先签署一方的签名域锁定" in err.inner_text(), err.inner_text()
+    assert w.p.flows.list().items == flows_before
+
+    # 乙方签章 first, 甲方签章 second: 甲方签章's lock covers a field already signed then
+    field[jia].select_option("乙方签章")
+    field[yi].select_option("甲方签章")
+    assert page.locator(".lock-warning").count() == 0
+    # in a parallel flow 甲方签章 may be sealed first: the other row is warned
+    page.select_option("#order", "parallel")
+    warned = jia.locator(".lock-warning")
+    warned.wait_for()
+    assert warned.inner_text().startswith(
+        "第 2 位签署方（乙方）的「甲方签章」签署后将锁定「乙方签章」"
+    ), warned.inner_text()
+    assert "各方同时签署时先签者决定" in warned.inner_text()
+    assert yi.locator(".lock-warning").count() == 0
+    page.select_option("#order", "sequential")
+    assert page.locator(".lock-warning").count() == 0
+
+    page.click("#send-flow")
+    page.wait_for_url("**/flows/*?sent=1")
+    flow = w.p.flows.get(int(page.url.split("/flows/")[1].split("?")[0]))
+    assert [s.placements[0].field_name for s in flow.signers] == ["乙方签章", "甲方签章"]
+
+
+def test_a_placement_an_earlier_fields_lock_forbids_is_warned_of_and_refused_so(
+    site: Site, page, tmp_path
+):
+    """甲方签章's lock ends the document (/P 1): 乙方, second, placing the seal by a click was
+    not warned of, and the create's refusal (``locked`` at signers[1].placement) was shown as
+    盖章位置无效或超出页面 — as if the click were off the page. The row is now warned as the
+    place is chosen, and the refusal says why."""
+    from tests.integration.test_seed_values_first import _jia_locks
+
+    w = site.world
+    path = tmp_path / "技术服务合同.pdf"
+    path.write_bytes(_jia_locks("p1"))
+    jia, yi = start_page_with_two_signers(site, page)
+    page.set_input_files("#file", str(path))
+    page.locator('.page-canvas[data-page="1"] img').wait_for()
+    page.locator("#fields-hint").wait_for(state="visible")
+    # 乙方 into its field: the document is ended by then
+    warned = yi.locator(".lock-warning")
+    warned.wait_for()
+    assert "「甲方签章」签署后将锁定整个文档，本方不能再盖章" in warned.inner_text()
+    yi.locator('input[type=radio][value="click"]').check()
+    page.locator('.page-canvas[data-page="1"] img').click(position={"x": 200, "y": 300})
+    warned.wait_for()
+    assert "「甲方签章」签署后将锁定整个文档，本方不能再盖章" in warned.inner_text()
+    assert jia.locator(".lock-warning").count() == 0
+
+    page.fill("#title", "技术服务合同")
+    flows_before = w.p.flows.list().items
+    page.click("#send-flow")
+    err = yi.locator(".field-error")
+    err.wait_for()
+    assert err.inner_text() == (
+        "文档将被先签署一方的签名锁定，此处不能再盖章：请调整签署顺序或改选签名域"
+    ), err.inner_text()
+    assert w.p.flows.list().items == flows_before

@@ -37,6 +37,14 @@ export const FILE_REFUSALS = {
   too_large: "超过 50 MB",
 };
 
+// why a seal placed beside (a new field) is refused at create: a field another signer seals
+// into first forbids it (its lock covers new fields, ends the document, or certifies it)
+const PLACEMENT_LOCKED = {
+  field_locked: "先签署一方的签名域签署后将锁定新增的签名域，此处不能按位置盖章：请调整签署顺序或改选签名域",
+  locked: "文档将被先签署一方的签名锁定，此处不能再盖章：请调整签署顺序或改选签名域",
+  certified: "先签署一方的签名域签署后文档仅允许盖入预留的签名域，此处不能按位置盖章：请改选签名域",
+};
+
 export const DEADLINE_MESSAGE = "请选择截止时间（晚于现在，一年以内）";
 
 /** A refusal of a flow's signers or deadline (the API names the field, e.g. signers[1].seal,
@@ -55,7 +63,11 @@ export function explainSigners(err) {
       : err.code === "not_the_party" ? chineseDetail(err.problem.detail) || "该印章不属于合同所写的这一方"
       : "该印章不能由此签署人使用（未授权、已冻结或已失效）");
   }
-  else if (/\.placements?$/.test(f)) say(/anchor/.test(err.problem.detail || "") ? "文件中找不到该关键字" : "盖章位置无效或超出页面");
+  // a placement an earlier signer's field lock forbids (create judges the rows' fields:
+  // field_locked, locked, certified) is not an invalid placement: say why
+  else if (/\.placements?$/.test(f)) {
+    say(PLACEMENT_LOCKED[err.code] || (/anchor/.test(err.problem.detail || "") ? "文件中找不到该关键字" : "盖章位置无效或超出页面"));
+  }
   else if (/\.field_names?(\[\d+\])?$/.test(f)) {
     // a prepared signature field: another signer's, not in the contract, or one needed; a
     // certified contract with fewer empty fields than signers says what the starter must do
@@ -65,6 +77,8 @@ export function explainSigners(err) {
       : err.code === "certified" ? "该合同已被认证，仅允许盖入预留的签名域：请为此签署方选择一个签名域"
       : err.code === "no_such_field" ? "合同中没有该空白签名域"
       : /not both/.test(err.problem.detail || "") ? "签名域与盖章位置只能选择一种"
+      : err.code === "field_locked" || err.code === "locked"
+        ? "该签名域已被锁定，或将被先签署一方的签名域锁定，不能盖章：请调整签署顺序或改选签名域"
       : "该签名域不能盖章（已签署、已锁定或类型不符）");
   }
   else if (/\.role$/.test(f)) say("请选择签署角色");

@@ -46,6 +46,7 @@ function renumber() {
     row.querySelector(".remove").hidden = rows.children.length <= 1;
   });
   drawMarkers();
+  lockWarnings();
 }
 
 function addSigner(role) {
@@ -119,6 +120,40 @@ function lockedWhy(f) {
     : `已被签名“${f.locked_by}”锁定，不能再盖章`;
 }
 
+// A field's own lock, once sealed into, forbids some seals after it (POST /flows/fields lists
+// them by the rule the flow's create refuses with: forbids, field → code; forbids_placement,
+// a seal placed beside): with the rows' choices as they stand — in order, each earlier row's
+// field against each later row's; in a parallel flow, whoever signs first decides, every
+// other row's — the forbidden row says so under its 盖章位置, in Chinese, as it is chosen.
+// Only a warning: the server still judges at 提交 (a 422 names the row's field).
+function lockWarnings() {
+  const parallel = $("order").value === "parallel";
+  const all = [...rows.children];
+  const byName = new Map(state.fields.map((f) => [f.name, f]));
+  const chosen = (row) => (row.dataset.mode === "field" ? row.querySelector(".field-select").value : null);
+  all.forEach((row, j) => {
+    row.querySelectorAll(".lock-warning").forEach((n) => n.remove());
+    const mine = chosen(row);
+    for (const [i, other] of all.entries()) {
+      if (i === j || (!parallel && i > j)) continue;
+      const f = byName.get(chosen(other));
+      if (!f || f.name === mine) continue; // the same field twice: field_taken, said at 提交
+      const code = mine ? (f.forbids || {})[mine] : f.forbids_placement;
+      if (!code) continue;
+      const who = `第 ${i + 1} 位签署方（${role(other)}）的「${f.name}」签署后将`;
+      const what = code === "locked" ? "锁定整个文档，本方不能再盖章"
+        : code === "certified" ? "仅允许盖入预留的签名域，本方不能按位置盖章"
+        : mine ? `锁定「${mine}」，本方不能再盖入` : "锁定新增的签名域，本方不能按位置盖章";
+      const fix = parallel ? "各方同时签署时先签者决定：请改为按顺序签署并将本方排在前面，或改选盖章位置。"
+        : "请调整签署顺序或改选盖章位置。";
+      row.querySelector(".field-select").closest(".field")
+        .append(el("p", { class: "hint lock-warning", text: `${who}${what}：${fix}` }));
+      break;
+    }
+  });
+}
+form.addEventListener("change", lockWarnings);
+
 async function readFields(file) {
   try {
     const out = await upload("/flows/fields", file);
@@ -137,6 +172,7 @@ async function readFields(file) {
       ? `该合同已被认证为仅允许填写表单和签名，每位签署方须盖入一个签名域（${open}），且各方不能相同。`
       : `该合同预留了签名域：${open}，可为签署方选择“盖入签名域”。`) + (shut ? `${shut}。` : "");
   for (const row of rows.children) offerFields(row);
+  lockWarnings();
 }
 
 function setMode(row, mode) {
