@@ -120,7 +120,7 @@ def _staff(site: Site, page, role: str) -> None:
     page.wait_for_url("**/desk**")
 
 
-def test_every_page_has_no_serious_accessibility_violation(site: Site, browser, axe_js):
+def test_every_page_has_no_serious_accessibility_violation(site: Site, browser, axe_js, tmp_path):
     """axe.run() on every page as a user sees it — its data loaded, a record opened, a form
     refused with its errors shown, a report on screen: no violation of impact serious or
     critical (labels, names, contrast, lang, ids, table headers, dialogs…)."""
@@ -255,6 +255,16 @@ def test_every_page_has_no_serious_accessibility_violation(site: Site, browser, 
         page.click("#send-flow")
         page.locator("#flow-form .field-error").first.wait_for()
         judge(page, "/flows/new (error)")
+        # a contract whose 甲方签章 locks 乙方签章: the rows' fields chosen, 乙方's warned
+        from tests.integration.test_seed_values_first import _jia_locks
+
+        locked = tmp_path / "技术服务合同.pdf"
+        locked.write_bytes(_jia_locks("include"))
+        page.goto(site.url("/flows/new"))
+        page.locator("#add-signer:not([disabled])").wait_for()
+        page.set_input_files("#file", str(locked))
+        page.locator("#signers .lock-warning").wait_for()
+        judge(page, "/flows/new (lock warning)")
         page.goto(site.url(f"/contracts/{contract.id}"))
         page.click("#revise-open")
         page.locator('#revise-form [name="values.price"]').wait_for()
