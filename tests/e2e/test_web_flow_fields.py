@@ -234,6 +234,13 @@ def test_a_field_whose_own_lock_forbids_a_later_signers_is_warned_of_as_chosen(
         "请调整签署顺序或改选盖章位置。"
     )
     assert jia.locator(".lock-warning").count() == 0
+    # a screen reader on 乙方's field picker hears the warning (its accessible description)
+    described = field[yi].evaluate(
+        "s => (s.getAttribute('aria-describedby') || '').split(' ')"
+        ".map(id => document.getElementById(id)?.textContent).join(' ')"
+    )
+    assert described == warned.inner_text(), described
+    assert field[jia].get_attribute("aria-describedby") is None
     shot(page, "flow-new-fields-lock-warning")
 
     # only a warning: 提交 goes to the server, whose refusal is shown at 乙方's field
@@ -249,6 +256,8 @@ def test_a_field_whose_own_lock_forbids_a_later_signers_is_warned_of_as_chosen(
     field[jia].select_option("乙方签章")
     field[yi].select_option("甲方签章")
     assert page.locator(".lock-warning").count() == 0
+    # the warning's tie is gone too (a field error's id, if the 422 left one, may stay)
+    assert "lock-warning" not in (field[yi].get_attribute("aria-describedby") or "")
     # in a parallel flow 甲方签章 may be sealed first: the other row is warned
     page.select_option("#order", "parallel")
     warned = jia.locator(".lock-warning")

@@ -133,6 +133,9 @@ function lockWarnings() {
   const chosen = (row) => (row.dataset.mode === "field" ? row.querySelector(".field-select").value : null);
   all.forEach((row, j) => {
     row.querySelectorAll(".lock-warning").forEach((n) => n.remove());
+    const box = row.querySelector(".field-select").closest(".field");
+    const controls = box.querySelectorAll("input, select");
+    controls.forEach((c) => describe(c, null));
     const mine = chosen(row);
     for (const [i, other] of all.entries()) {
       if (i === j || (!parallel && i > j)) continue;
@@ -146,13 +149,25 @@ function lockWarnings() {
         : mine ? `锁定「${mine}」，本方不能再盖入` : "锁定新增的签名域，本方不能按位置盖章";
       const fix = parallel ? "各方同时签署时先签者决定：请改为按顺序签署并将本方排在前面，或改选盖章位置。"
         : "请调整签署顺序或改选盖章位置。";
-      row.querySelector(".field-select").closest(".field")
-        .append(el("p", { class: "hint lock-warning", text: `${who}${what}：${fix}` }));
+      const id = `lock-warning-${j}`;
+      box.append(el("p", { class: "hint lock-warning", id, text: `${who}${what}：${fix}` }));
+      controls.forEach((c) => describe(c, id)); // read out with the row's 盖章位置 controls
       break;
     }
   });
 }
 form.addEventListener("change", lockWarnings);
+
+// Tie a control to its row's lock warning ``id`` (or to none: null) in its aria-describedby,
+// keeping the ids others put there (a field error's): a screen reader on the row's 盖章位置
+// controls hears the warning too. Rows renumber, so any earlier warning's id is dropped.
+function describe(control, id) {
+  const ids = (control.getAttribute("aria-describedby") || "").split(/\s+/)
+    .filter((t) => t && !t.startsWith("lock-warning-"));
+  if (id) ids.push(id);
+  if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
+  else control.removeAttribute("aria-describedby");
+}
 
 async function readFields(file) {
   try {
