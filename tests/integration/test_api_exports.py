@@ -309,3 +309,17 @@ def test_archive_streams_without_holding_a_file(tmp_path):
     assert hashlib.sha256(again).hexdigest() == out.hexdigest()
     with zipfile.ZipFile(io.BytesIO(again)) as z:
         assert hashlib.sha256(z.read(f"{folder.name}/files/{sha}")).hexdigest() == sha
+
+
+def test_a_bad_name_is_listed_once_in_errors(client, world):
+    """The export's name is read by the route and by its access check alike; FastAPI
+    validated it in both and the refusal's ``errors`` listed the same error twice, so a client
+    showing every entry said it twice (GET, the archive and DELETE alike)."""
+    admin = _auth(world)["admin"]
+    for method, url in (
+        ("GET", "/api/v1/exports/abc"),
+        ("GET", "/api/v1/exports/20261201T14282XZ/archive"),
+        ("DELETE", "/api/v1/exports/abc"),
+    ):
+        body = problem_of(client.request(method, url, headers=admin), 422, "name")
+        assert [e["field"] for e in body["errors"]] == ["name"], body

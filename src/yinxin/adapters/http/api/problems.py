@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -107,6 +108,22 @@ def _error(e: dict) -> dict:
     return {"field": _field(e.get("loc", ())), "message": e.get("msg", "")}
 
 
+def _once(raw_errors: Sequence[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Each of FastAPI's errors once, in order, with its listed form.
+
+    A parameter read by a route and by one of its dependencies too (an export's ``name``, by
+    the route and by its access check) is validated in each, and FastAPI reports each
+    failure: the refusal listed the same error twice."""
+    raws: list[Any] = []
+    listed: list[dict[str, Any]] = []
+    for raw in raw_errors:
+        e = _error(raw)
+        if e not in listed:
+            raws.append(raw)
+            listed.append(e)
+    return raws, listed
+
+
 def _not_read_as_json(exc: RequestValidationError) -> bool:
     """A body FastAPI did not read as JSON for its ``Content-Type`` (``text/plain``, a form,
     none at all): it hands the route the raw bytes, which pydantic refused as "Input should be
@@ -201,8 +218,8 @@ def install(api: FastAPI) -> None:
                 f"(the request's Content-Type: {given})"
             )
             return problem(415, detail, code="unsupported_media_type", field="Content-Type")
-        errors = [_error(e) for e in exc.errors()]
-        for raw, e in zip(exc.errors(), errors, strict=True):
+        raws, errors = _once(exc.errors())
+        for raw, e in zip(raws, errors, strict=True):
             # a file in base64 longer than its field allows is too much, not malformed: 413,
             # as the request-body guard answers a body over the server's limit
             loc = raw.get("loc", ())
