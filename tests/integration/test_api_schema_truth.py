@@ -255,6 +255,19 @@ def test_every_schema_has_a_name_of_its_own(world) -> None:
     assert names == []
 
 
+def test_a_pages_schema_has_a_plain_name(world) -> None:
+    """A listing's page was named by pydantic's generic naming, ``Page_SealView_`` and, for the
+    subscribers, ``Page_Union_PersonView__OrganizationView__DeviceView__``, which a generated
+    client took as its type names, where docs/api.md promises plain names."""
+    _, _, doc = world
+    names = doc["components"]["schemas"]
+    assert [n for n in names if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", n)] == []
+    assert "SealViewPage" in names
+    subscribers = doc["paths"]["/api/v1/subscribers"]["get"]["responses"]["200"]
+    ref = subscribers["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/PersonViewOrOrganizationViewOrDeviceViewPage"
+
+
 def test_the_documents_own_examples_are_accepted(world) -> None:
     """A client that copies the document's examples gets what it asked for: the application's
     profile said ``person-sign`` (no such profile), the contract's values left out blanks the

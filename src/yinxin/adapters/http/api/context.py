@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from enum import StrEnum
+from types import UnionType
 from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from fastapi import Depends, Query, Request, Security
@@ -175,6 +176,27 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next: str | None = None
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        """``Page[SealView]`` is the model ``SealViewPage`` (a union's members joined by
+        ``Or``: ``PersonViewOrOrganizationViewOrDeviceViewPage``), one class for each item
+        type. Pydantic names a parametrized model's schema from its generic form,
+        ``Page_SealView_`` and ``Page_Union_PersonView__OrganizationView__DeviceView__``,
+        which the OpenAPI document showed and a generated client took as its type names;
+        docs/api.md promises plain names. A subclass of its own is named as it is called."""
+        made = super().__class_getitem__(item)
+        if cls is not Page or isinstance(item, TypeVar):
+            return made
+        named = _PAGES.get(made)
+        if named is None:
+            members = get_args(item) if isinstance(item, UnionType) else (item,)
+            name = "Or".join(m.__name__ for m in members) + "Page"
+            named = type(made)(name, (made,), {"__module__": __name__, "__doc__": cls.__doc__})
+            _PAGES[made] = named
+        return named
+
+
+_PAGES: dict[Any, Any] = {}  # Page[X] → its named subclass, so each is made once
 
 
 class PageQuery:
