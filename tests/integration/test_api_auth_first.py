@@ -162,7 +162,7 @@ def test_an_organization_key_registering_an_organization_is_refused_before_the_s
     c, keys = world
     headers = {"authorization": f"Bearer {keys['org_a']}"}
     r = send(c, "POST", "/api/v1/subscribers/organizations", body, headers)
-    refusal = problem_of(r, 403, code="forbidden")
+    refusal = problem_of(r, 403, "role", "forbidden")  # named no field before
     assert "cannot register organizations" in refusal["detail"], refusal
     assert "errors" not in refusal, refusal
 

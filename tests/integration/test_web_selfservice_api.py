@@ -148,6 +148,7 @@ def test_a_subscriber_session_registering_others_is_refused_before_the_shape(wor
     for body in [b'{"name": ', b'{"name": "a", "name": "b"}', b"{}"]:
         refusal = problem(client.post(url, content=body, headers=headers), 403, "forbidden")
         assert "cannot register other subscribers" in refusal["detail"], refusal
+        assert refusal.get("field") == "role", refusal  # named no field before
         assert "errors" not in refusal, refusal
     assert count_subscribers(world) == n
 

@@ -200,7 +200,7 @@ def other_registrar(principal: Principal = Depends(get_caller)) -> Principal:
     the ``403``, not a ``422`` naming the fields."""
     principal.require(Capability.REGISTER)
     if principal.subscriber_id is not None:
-        raise Forbidden("a subscriber's session cannot register other subscribers")
+        raise Forbidden("a subscriber's session cannot register other subscribers", field="role")
     return principal
 
 
@@ -233,7 +233,7 @@ def organization_registrar(principal: Principal = Depends(get_caller)) -> Princi
     (``json_body``): a malformed body is the ``403``, not a ``422`` naming the fields."""
     principal.require(Capability.REGISTER)
     if principal.organization_id is not None:
-        raise Forbidden("an organization-bound key cannot register organizations")
+        raise Forbidden("an organization-bound key cannot register organizations", field="role")
     return principal
 
 
