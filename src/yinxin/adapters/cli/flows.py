@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -69,27 +69,32 @@ LINK = typer.Option(
 )
 SIGNER_HELP = (
     "A signer as key=value pairs, comma-separated: subscriber=ID,role=甲方,seal=ESID "
-    "[,order=N][,anchor=TEXT | page=N,x=MM,y=MM][,width=MM | field=NAME][,field.N=NAME…]; "
+    "[,order=N][,anchor=TEXT | page=N,x=MM,y=MM][,width=MM | field=NAME][,field.N=NAME…]"
+    "[,anchor.N=TEXT | page.N=N,x.N=MM,y.N=MM][,width.N=MM]; "
     "x, y: the seal's lower-left corner, mm from the page's lower-left corner (as sign pdf's "
     "--x/--y); field: the empty signature field the contract was prepared with that this "
     "signer seals into, on every --doc (`yinxin sign fields` lists them; a contract certified "
     "with DocMDP P=2 needs one per signer); field.N: the field on the --doc at position N only, "
     "counted from 0 (field.0=甲方签章: the first --doc), the placement or field= on the "
-    "others. Spaces around a key or value are dropped. Repeat for each signer."
+    "others; anchor.N, page.N, x.N, y.N, width.N: a whole placement of its own for the --doc "
+    "at position N (anchor.1=附件（签章） or page.1=2,x.1=120,y.1=150), in place of the "
+    "keys without .N there. Spaces around a key or value are dropped. Repeat for each signer."
 )
 
 
 def _signer(text: str, i: int, docs: int) -> SignerSpec:
     """Signer ``i``'s ``--signer`` value as the service's ``SignerSpec``, ``docs`` the number
-    of ``--doc`` given (what a ``field.N`` may name)."""
+    of ``--doc`` given (what a ``field.N`` or ``anchor.N``… may name)."""
     from yinxin.signing.flows import SignerSpec
 
     field = f"signers[{i}]"
     keys = {"subscriber", "role", "seal", "order", "field", *PLACING}
-    values = signer_pairs(text, field, keys, SIGNER_HELP, numbered=(FIELD_AT,))
+    values = signer_pairs(text, field, keys, SIGNER_HELP, numbered=(FIELD_AT, *PLACING_AT))
     if "subscriber" not in values:
         raise ValidationError("subscriber=ID is needed", field=f"{field}.subscriber")
     order = values.get("order")
+    named = _field_names(values, field, docs)
+    placed = _placements(values, field, docs, named)
     return SignerSpec(
         subscriber_id=whole_number(values["subscriber"], f"{field}.subscriber", "subscriber"),
         role=values.get("role", ""),
@@ -97,69 +102,115 @@ def _signer(text: str, i: int, docs: int) -> SignerSpec:
         if values.get("seal")
         else None,
         placement=_placement(values, field),
+        placements=placed or None,
         order=None if order is None else whole_number(order, f"{field}.order", "order"),
         field_name=values.get("field"),
-        field_names=_field_names(values, field, docs),
+        field_names=named or None,
     )
 
 
 # a --signer's key naming the field on one --doc: field.0 (the first), field.1, …
 FIELD_AT = "field."
 _POSITION = re.compile(r"0|[1-9][0-9]{0,8}")
+_VALUE = {"field.": "NAME", "anchor.": "TEXT", "page.": "PAGE"}  # else MM (x, y, width)
 
 
-def _field_names(values: dict[str, str], field: str, docs: int) -> dict[int, str] | None:
+def _position(key: str, prefix: str, field: str, docs: int) -> int:
+    """The --doc position N of a ``--signer`` key ``{prefix}N`` (``field.1``, ``anchor.1``),
+    refused naming the key typed when N is not a --doc's position, or written another way
+    (``x.01`` or ``x.+1`` is no second spelling of ``x.1``, so two keys never name one
+    document's same thing)."""
+    n = key.removeprefix(prefix)
+    last = f"0–{docs - 1}" if docs > 1 else "0"
+    if not _POSITION.fullmatch(n):
+        raise ValidationError(
+            f"{key}= is not {prefix}N={_VALUE.get(prefix, 'MM')}, N the --doc's position "
+            f"counted from 0 ({last})",
+            field=f"{field}.{key}",
+        )
+    if int(n) >= docs:
+        raise ValidationError(
+            f"{key}= names --doc {n}, but {docs} --doc {'was' if docs == 1 else 'were'} "
+            f"given: N is the --doc's position counted from 0 ({last})",
+            field=f"{field}.{key}",
+        )
+    return int(n)
+
+
+def _field_names(values: dict[str, str], field: str, docs: int) -> dict[int, str]:
     """The service's ``field_names`` ({position: name}) from a ``--signer``'s ``field.N``
     keys, refused here naming the key typed (``signers[0].field.2``) where the service could
-    only say ``field_names``: N not a --doc's position (written one way: ``field.01`` or
-    ``field.+1`` is no second spelling of ``field.1``, so two keys never name one document),
-    or a ``field=`` or a placement that the ``field.N`` keys leave for no document (it said
-    something the flow would ignore)."""
-    named: dict[int, str] = {}
-    for key, name in values.items():
-        if not key.startswith(FIELD_AT):
-            continue
-        n = key.removeprefix(FIELD_AT)
-        last = f"0–{docs - 1}" if docs > 1 else "0"
-        if not _POSITION.fullmatch(n):
+    only say ``field_names``: N not a --doc's position (``_position``). What they leave for
+    no document is judged with the placements per document (``_placements``)."""
+    return {
+        _position(key, FIELD_AT, field, docs): name
+        for key, name in values.items()
+        if key.startswith(FIELD_AT)
+    }
+
+
+# the keys of a --signer that place the seal; with .N (anchor.1, x.1…) on one --doc only
+PLACING = ("anchor", "page", "x", "y", "width")
+PLACING_AT = tuple(f"{k}." for k in PLACING)
+
+
+def _placements(
+    values: dict[str, str], field: str, docs: int, named: dict[int, str]
+) -> dict[int, Any]:
+    """The service's ``placements`` ({position: Placement}) from a ``--signer``'s placing keys
+    with ``.N`` (``anchor.1=附件（签章）``, ``page.1=2,x.1=120,y.1=150``): a whole placement for
+    the --doc at position N, in place of the default one (the keys without ``.N``), as the
+    API's ``placements`` is. Each is checked as the default is, naming the key typed
+    (``signers[0].x.1``). Refused here too, naming the key typed where the service would say
+    ``placements`` or ``field_name``: a ``field.N`` (or ``field=``, every --doc's) and a
+    placing ``.N`` key for the same --doc (two places for one seal), and a ``field=`` or
+    default placing key that the ``.N`` keys leave for no --doc (it said something the flow
+    would ignore)."""
+    at: dict[int, list[str]] = {}  # position → its placing keys, as typed
+    for key in values:
+        if key.startswith(PLACING_AT):
+            base = key.partition(".")[0]
+            at.setdefault(_position(key, f"{base}.", field, docs), []).append(key)
+    placed = {}
+    for pos, typed in sorted(at.items()):
+        if pos in named or "field" in values:  # field= is a field on every --doc
+            there = f"field.{pos}" if pos in named else "field"
             raise ValidationError(
-                f"{key}= is not field.N=NAME, N the --doc's position counted from 0 ({last})",
-                field=f"{field}.{key}",
+                f"{there}= and {typed[0]}= both say where the seal goes on --doc {pos}; "
+                "give the field or the placement, not both",
+                field=f"{field}.{typed[0]}",
             )
-        if int(n) >= docs:
-            raise ValidationError(
-                f"{key}= names --doc {n}, but {docs} --doc {'was' if docs == 1 else 'were'} "
-                f"given: N is the --doc's position counted from 0 ({last})",
-                field=f"{field}.{key}",
-            )
-        named[int(n)] = name
-    if named and len(named) == docs:
+        placed[pos] = _placement(values, field, f".{pos}")
+    every = set(named) | set(placed)
+    if every and len(every) == docs:
         left = ["field"] if "field" in values else [k for k in PLACING if k in values]
         if left:
+            said = " and ".join(
+                w for w, there in (("field.N=", named), ("anchor.N=…", placed)) if there
+            )
             raise ValidationError(
-                f"field.N= names a field on every --doc, so {left[0]}= is used on none; leave "
-                f"it out, or name no field.N for the documents it is for",
+                f"{said} place the seal on every --doc, so {left[0]}= is used on none; leave "
+                "it out, or name no .N key for the documents it is for",
                 field=f"{field}.{left[0]}",
             )
-    return named or None
+    return placed
 
 
-# the keys of a --signer that place the seal
-PLACING = ("anchor", "page", "x", "y", "width")
-
-
-def _placement(values: dict[str, str], field: str):
-    """The seal's place from a ``--signer``'s placing keys (``None`` for none: the service's
-    default, the anchor ``{role}（签章）``), checked as the service checks a placement but
-    naming the key typed (``signers[0].x``), not the service's ``signers[0].placement``."""
+def _placement(values: dict[str, str], field: str, at: str = ""):
+    """The seal's place from a ``--signer``'s placing keys ending in ``at`` (``""``: the
+    default for every --doc; ``".1"``: the --doc at position 1 only) — ``None`` for none: the
+    service's default, the anchor ``{role}（签章）`` — checked as the service checks a
+    placement but naming the key typed (``signers[0].x.1``), not the service's
+    ``signers[0].placement`` or ``signers[0].placements``."""
     from yinxin.pdf.sign import Placement
     from yinxin.signing.flows import MAX_XY_MM, SEAL_WIDTH_MM
 
-    given = [k for k in PLACING if k in values]
+    given = [k + at for k in PLACING if k + at in values]
     if not given:
         return None
 
     def mm(key: str, low: float, high: float, what: str) -> float | None:
+        key += at
         if key not in values:
             return None
         if not decimal_real(values[key]):  # float() took ７, ٥, 1_0, +7 and 1e1 too
@@ -174,15 +225,15 @@ def _placement(values: dict[str, str], field: str):
             )
         return v
 
-    anchor = values.get("anchor")
+    anchor = values.get("anchor" + at)
     if anchor is not None and not anchor:
-        raise ValidationError("the anchor text is empty", field=f"{field}.anchor")
+        raise ValidationError("the anchor text is empty", field=f"{field}.anchor{at}")
     page = None
-    if "page" in values:
-        page = whole_number(values["page"], f"{field}.page", "page")
+    if "page" + at in values:
+        page = whole_number(values["page" + at], f"{field}.page{at}", "page" + at)
         if page == 0:
             raise ValidationError(
-                "page is 1-based (negative counts from the end)", field=f"{field}.page"
+                "page is 1-based (negative counts from the end)", field=f"{field}.page{at}"
             )
     x = mm("x", 0, MAX_XY_MM, f"millimetres from 0 to {MAX_XY_MM}")
     y = mm("y", 0, MAX_XY_MM, f"millimetres from 0 to {MAX_XY_MM}")
@@ -192,23 +243,42 @@ def _placement(values: dict[str, str], field: str):
         if (x is None) != (y is None):
             missing, there = ("y", "x") if y is None else ("x", "y")
             raise ValidationError(
-                f"give {missing}=MM with {there}=MM, or anchor=TEXT", field=f"{field}.{missing}"
+                f"give {missing}{at}=MM with {there}{at}=MM, or anchor{at}=TEXT",
+                field=f"{field}.{missing}{at}",
             )
         alone = " and ".join(f"{k}=" for k in given)
         raise ValidationError(
-            f"{alone} {'needs' if len(given) == 1 else 'need'} anchor=TEXT, or x=MM,y=MM, "
-            "to place the seal",
+            f"{alone} {'needs' if len(given) == 1 else 'need'} anchor{at}=TEXT, or "
+            f"x{at}=MM,y{at}=MM, to place the seal",
             field=f"{field}.{given[0]}",
         )
     kw = {"width_mm": width} if width is not None else {}
     return Placement(anchor=anchor, page=page, x_mm=x, y_mm=y, **kw)
 
 
-def _placing_key(_i: int, e: YinxinError) -> str:
-    """The key a placement the service refused came from, once the keys are checked here: a
-    page past a document's last, else an anchor text (the one typed, or the default
-    ``{role}（签章）``) not in a document."""
-    return "page" if " has no page " in e.message else "anchor"
+def _placing_keys(specs: list[SignerSpec], docs: list[Path]):
+    """The key a placement the service refused came from (``as_signer_keys``), once the keys
+    are checked here: ``page`` for a page past a document's last, ``anchor`` for an anchor
+    text (the one typed, or the default ``{role}（签章）``) not in a document, else ``x`` (a
+    seal by page and x/y that would not fit the page; it was named ``anchor``, a key not
+    typed). For ``placements``, the refusal of the one for a single --doc, the key ends with
+    that --doc's position (``x.1``): the service names no position, its message does."""
+
+    def key(p: Any, e: YinxinError) -> str:
+        if " has no page " in e.message:
+            return "page"
+        return "anchor" if p is None or p.anchor is not None else "x"
+
+    def default(i: int, e: YinxinError) -> str:
+        return key(specs[i].placement, e)
+
+    def one(i: int, e: YinxinError) -> str:
+        per_doc = dict(specs[i].placements or {})
+        said = [n for n in per_doc if f"document {n} ({docs[n].name})" in e.message]
+        n = (said or sorted(per_doc) or [0])[0]
+        return f"{key(per_doc.get(n), e)}.{n}"
+
+    return default, one
 
 
 # the flow service's names for what ``flow sign`` takes as --link and --challenge (one sent for
@@ -291,9 +361,11 @@ def flow_create(
             )
 
         # a refusal names the option (and the --signer key) typed, not the service's field
+        default, one = _placing_keys(specs, doc)
         signer_keys = {
             "subscriber_id": "subscriber",
-            "placement": _placing_key,
+            "placement": default,
+            "placements": one,  # one document's: anchor.N, page.N or x.N, as typed
             "field_name": "field",
             "field_names": "field",
             "field_names[]": f"{FIELD_AT}{{n}}",  # one document's: field.N, as typed
