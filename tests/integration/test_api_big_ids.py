@@ -277,7 +277,9 @@ def test_a_number_past_integer_a_body_would_store_is_refused_naming_it(world_cli
     for name, path, body, field in _written_bodies(w):
         for n in BIG:
             r = c.post(PREFIX + path, json=_put(body, n))
-            if not (400 <= r.status_code < 500 and r.json().get("field") == field):
+            named = r.json().get("field") or ""
+            # a position the service reads names itself too: signers[0].placements[N]
+            if not (400 <= r.status_code < 500 and named.partition("[" + str(n))[0] == field):
                 wrong[(name, n)] = (r.status_code, r.text[:300])
     assert not wrong, wrong
     assert diff(before, dump(w.p)) == []

@@ -649,7 +649,7 @@ def _bad_cases(w: World):
                     ),
                 ]
             ),
-            "signers[1].placements",
+            "signers[1].placements[1]",
         ),
         "unknown order": (dict(order="random"), "order"),
         # readable, even drawn as pages, but no signer could seal it: the flow was made and

@@ -896,7 +896,10 @@ class SignFlows:
             for pos in per_doc:
                 if not isinstance(pos, int) or not 0 <= pos < len(docs):
                     raise ValidationError(
-                        f"no document at position {pos}", field=_field(i, "placements")
+                        f"no document at position {pos}",
+                        field=_field(
+                            i, f"placements[{pos}]" if isinstance(pos, int) else "placements"
+                        ),
                     )
             parallel = order != SigningOrder.SEQUENTIAL and len(signers) > 1
             first: bool | None = turn == earliest if not parallel else None
@@ -925,7 +928,9 @@ class SignFlows:
                     sealing.setdefault(pos, []).append((turn, i, name, at))
                     continue
                 p = per_doc.get(pos, default)
-                name = _field(i, "placements" if pos in per_doc else "placement")
+                # one document's placement is named with its position, as a field is
+                # (field_names[N]): the API client and the CLI's anchor.N… know which it was
+                name = _field(i, f"placements[{pos}]" if pos in per_doc else "placement")
                 sealing.setdefault(pos, []).append((turn, i, None, name))
                 p = _check_placement(p, name)
                 if pos not in beside:  # judged already when the document has empty fields

@@ -256,13 +256,16 @@ def _placement(values: dict[str, str], field: str, at: str = ""):
     return Placement(anchor=anchor, page=page, x_mm=x, y_mm=y, **kw)
 
 
-def _placing_keys(specs: list[SignerSpec], docs: list[Path]):
+_INDEXED = re.compile(r"\[(\d+)\]$")
+
+
+def _placing_keys(specs: list[SignerSpec]):
     """The key a placement the service refused came from (``as_signer_keys``), once the keys
     are checked here: ``page`` for a page past a document's last, ``anchor`` for an anchor
     text (the one typed, or the default ``{role}（签章）``) not in a document, else ``x`` (a
     seal by page and x/y that would not fit the page; it was named ``anchor``, a key not
-    typed). For ``placements``, the refusal of the one for a single --doc, the key ends with
-    that --doc's position (``x.1``): the service names no position, its message does."""
+    typed). For ``placements[N]``, the refusal of the one for the --doc at position N, the
+    key ends with that position (``x.1``)."""
 
     def key(p: Any, e: YinxinError) -> str:
         if " has no page " in e.message:
@@ -273,10 +276,9 @@ def _placing_keys(specs: list[SignerSpec], docs: list[Path]):
         return key(specs[i].placement, e)
 
     def one(i: int, e: YinxinError) -> str:
-        per_doc = dict(specs[i].placements or {})
-        said = [n for n in per_doc if f"document {n} ({docs[n].name})" in e.message]
-        n = (said or sorted(per_doc) or [0])[0]
-        return f"{key(per_doc.get(n), e)}.{n}"
+        # as_signer_keys puts the position the service named (placements[N]) for {n}
+        n = int(_INDEXED.search(e.field or "")[1])
+        return f"{key(dict(specs[i].placements or {}).get(n), e)}.{{n}}"
 
     return default, one
 
@@ -361,11 +363,11 @@ def flow_create(
             )
 
         # a refusal names the option (and the --signer key) typed, not the service's field
-        default, one = _placing_keys(specs, doc)
+        default, one = _placing_keys(specs)
         signer_keys = {
             "subscriber_id": "subscriber",
             "placement": default,
-            "placements": one,  # one document's: anchor.N, page.N or x.N, as typed
+            "placements[]": one,  # one document's: anchor.N, page.N or x.N, as typed
             "field_name": "field",
             "field_names": "field",
             "field_names[]": f"{FIELD_AT}{{n}}",  # one document's: field.N, as typed

@@ -65,7 +65,7 @@ export function explainSigners(err) {
   }
   // a placement an earlier signer's field lock forbids (create judges the rows' fields:
   // field_locked, locked, certified) is not an invalid placement: say why
-  else if (/\.placements?$/.test(f)) {
+  else if (/\.placements?(\[\d+\])?$/.test(f)) {
     say(PLACEMENT_LOCKED[err.code] || (/anchor/.test(err.problem.detail || "") ? "文件中找不到该关键字" : "盖章位置无效或超出页面"));
   }
   else if (/\.field_names?(\[\d+\])?$/.test(f)) {
