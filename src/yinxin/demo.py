@@ -37,7 +37,8 @@ def demo_passphrase(home: Path) -> str:
     f = home / ".demo-passphrase"
     if f.exists():
         return f.read_text().strip()
-    home.mkdir(parents=True, exist_ok=True)
+    # private as the platform makes it (0700): this runs before the platform opens the home
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     p = secrets.token_urlsafe(24)
     fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -71,7 +72,8 @@ def sample_uscc() -> str:
 def subscriber_csr(key_path: Path, common_name: str) -> bytes:
     """What a subscriber does on their own machine: make a key and a CSR. The key stays there."""
     key = ec.generate_private_key(ec.SECP256R1())
-    key_path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (key_path.parent.parent, key_path.parent):  # demo/, demo/subscriber-side/
+        folder.mkdir(exist_ok=True, mode=0o700)
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(
@@ -125,7 +127,7 @@ def _run(p, settings: Settings, say: _Say) -> dict:
     else:
         say(f"[bold]1. Certificate authority already initialised[/] in {shown}")
     ca_dir = home / "ca"
-    ca_dir.mkdir(exist_ok=True)
+    ca_dir.mkdir(exist_ok=True, mode=0o700)
     for role in ("root", "issuing", "ocsp", "tsa"):
         (ca_dir / f"{role}.pem").write_bytes(
             p.ca.certificate(role).public_bytes(serialization.Encoding.PEM)
@@ -201,7 +203,7 @@ def _run(p, settings: Settings, say: _Say) -> dict:
             f"   {kind:13} application #{app.id} ({how}); fee ¥{pay.amount_yuan} paid;"
             f" approved → serial {cert.serial}"
         )
-        (home / "demo").mkdir(exist_ok=True)
+        (home / "demo").mkdir(exist_ok=True, mode=0o700)
         (home / "demo" / f"{kind}-{cert.serial}.pem").write_text(cert.pem)
 
     rejected = certs.apply(

@@ -441,6 +441,30 @@ def _check_demo_contract(out: Path) -> None:
     assert report["valid"] is True
 
 
+def test_the_demos_data_directory_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    """`make demo` without YINXIN_CA_PASSPHRASE: the demo made the data directory itself to keep
+    its passphrase there, with the umask's mode (0755 under 022), and the signed-document store
+    made ``documents/`` the same way (only its leaf folders 0700), so the contracts and the
+    directory listing were open to every local user; operator-guide.md says the directory and
+    its folders are created 0700 whatever the umask."""
+    home = tmp_path / "demo-home"
+    done = subprocess.run(
+        [str(YINXIN), "demo", "--home", str(home)],
+        env=yinxin_env(home, passphrase=None),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        umask=0o022,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    folders = [home, *(d for d in home.rglob("*") if d.is_dir())]
+    assert {str(d.relative_to(tmp_path)): oct(d.stat().st_mode & 0o777) for d in folders} == {
+        str(d.relative_to(tmp_path)): oct(0o700) for d in folders
+    }
+
+
 def test_demo_runs_twice_and_leaves_a_revoked_certificate(tmp_path: Path) -> None:
     home = tmp_path / "demo-home"
     first = _run(home, "demo", "--home", str(home))

@@ -87,7 +87,9 @@ class FileStore:
         if path.exists() and path.stat().st_size == len(data) and self._intact(path, key):
             return key  # a damaged copy (same size, other bytes) is written over: a repair
         made = [d for d in (self.root, path.parent) if not d.is_dir()]
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # each folder 0700 (parents=True would make the root with the umask's mode)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.mkdir(exist_ok=True, mode=0o700)
         # this write's own temporary file: a shared name let a concurrent put of the same
         # content truncate it or rename it away (then os.replace here failed)
         tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.part")
