@@ -324,6 +324,25 @@ def cli(home, *args: str, env: dict | None = None) -> subprocess.CompletedProces
     )
 
 
+def test_jobs_list_prints_a_job_a_line_however_long_its_result(platform) -> None:
+    """`jobs list` printed a rich table that wrapped every cell at 80 columns when piped, so
+    `yinxin jobs list | grep archive.renew` got a third of the row and calendar.check's
+    warning took twenty lines; README says text output is one record a line, never wrapped,
+    and a time is shown with its zone."""
+    home = platform.settings.home
+    ran = cli(home, "jobs", "run", "crl.root", "--json")
+    assert ran.returncode == 0, ran.stderr
+    listed = json.loads(cli(home, "jobs", "list", "--json").stdout)
+    out = cli(home, "jobs", "list", env={"COLUMNS": "80"})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [j["name"] for j in listed]
+    (root,) = [line for line in lines if line.startswith("crl.root ")]
+    last = listed[[j["name"] for j in listed].index("crl.root")]["last_run"]
+    assert last["result"] in root and "done" in root and "UTC" in root
+    assert "never" in next(line for line in lines if line.startswith("flows.expire "))
+
+
 def test_jobs_list_run_and_runs_commands(platform) -> None:
     home = platform.settings.home
     out = cli(home, "jobs", "run", "crl.root", "--json")

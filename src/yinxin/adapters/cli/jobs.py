@@ -20,6 +20,7 @@ from yinxin.adapters.cli.common import (
     console,
     emit,
     err_console,
+    moment,
     platform,
     run,
     show_error,
@@ -99,21 +100,19 @@ def _worker_name(name: str) -> None:
 
 
 def _render_list(infos) -> None:
-    from rich.table import Table
-
-    table = Table("every", "last run", "state", "result or error")
-    table.add_column("job", no_wrap=True)
-    table.columns.insert(0, table.columns.pop())
+    """A job a line, aligned, never wrapped (README: text output is one record a line): a
+    rich table wrapped every cell at 80 columns when piped, so ``grep`` saw a piece of a row.
+    The last run shows when it started, with its zone, then its period, worker and try."""
+    width = max((len(i.name) for i in infos), default=0)
+    every = max((len(i.every) for i in infos), default=0)
     for i in infos:
         r = i.last_run
-        table.add_row(
-            i.name,
-            i.every,
-            f"{r.period} ({r.worker}, try {r.attempts})" if r else "never",
-            r.state.value if r else "",
-            (r.error or r.result or "") if r else "",
-        )
-    console.print(table)
+        if r is None:
+            last = "never"
+        else:
+            when = f"{moment(r.started_at)} ({r.period}, {r.worker}, try {r.attempts})"
+            last = f"{r.state.value:7} {when}  {r.error or r.result or ''}".rstrip()
+        console.print(f"{i.name:{width}}  {i.every:{every}}  {last}")
 
 
 @jobs_app.command("list")
