@@ -129,3 +129,25 @@ def test_the_file_system_now_is_read_from_a_file_made_there(tmp_path, monkeypatc
     root_mtime = (tmp_path / "documents").stat().st_mtime
     assert store.now([written - 50, written + 7]) == max(written + 7, root_mtime)
     assert files_mod.file_system_now(tmp_path / "gone") == float("-inf")
+
+
+def test_every_folder_the_store_makes_is_private_whatever_the_umask(tmp_path) -> None:
+    """A store rooted below a folder not made yet (``documents/applications``, the first
+    upload of an install) made the folders above its root with the umask's mode, 0755 under
+    022: ``documents/`` listed every stored document's name to every local user, where
+    operator-guide.md says the data directory's folders are 0700 whatever the umask. The home
+    itself (already there) keeps its mode."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o750)
+    os.chmod(home, 0o750)
+    old = os.umask(0o022)
+    try:
+        key = FileStore(home / "documents" / "applications").put(PDF)
+    finally:
+        os.umask(old)
+    made = [home / "documents", home / "documents" / "applications"]
+    made.append(made[-1] / key[:2])
+    assert {str(d.relative_to(home)): oct(d.stat().st_mode & 0o777) for d in made} == {
+        str(d.relative_to(home)): oct(0o700) for d in made
+    }
+    assert oct(home.stat().st_mode & 0o777) == oct(0o750)

@@ -68,6 +68,19 @@ def file_system_now(directory: Path, seen: Iterable[float] = ()) -> float:
         marker.unlink(missing_ok=True)
 
 
+def private_folders(folder: Path) -> list[Path]:
+    """Make ``folder`` and each missing folder above it 0700, top down, and return those made
+    (in that order). ``mkdir(parents=True, mode=…)`` gives the mode to the last folder only,
+    the ones above it the umask's (0755 under 022: ``documents/`` open to every local user)."""
+    missing: list[Path] = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+    return missing[::-1]
+
+
 class FileStore:
     def __init__(self, root: Path):
         self.root = root
@@ -86,10 +99,7 @@ class FileStore:
         path = self._path(key)
         if path.exists() and path.stat().st_size == len(data) and self._intact(path, key):
             return key  # a damaged copy (same size, other bytes) is written over: a repair
-        made = [d for d in (self.root, path.parent) if not d.is_dir()]
-        # each folder 0700 (parents=True would make the root with the umask's mode)
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.parent.mkdir(exist_ok=True, mode=0o700)
+        made = private_folders(path.parent)
         # this write's own temporary file: a shared name let a concurrent put of the same
         # content truncate it or rename it away (then os.replace here failed)
         tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.part")
