@@ -9,8 +9,10 @@ passphrase.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -56,6 +58,29 @@ if TYPE_CHECKING:
     from yinxin.store.audit import AuditEventView, AuditVerdict
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CrlAttempt:
+    """A CRL this process tried to sign after a status change of ``serial``: ``published``,
+    or why not (``cause``, words for the operator; never the passphrase)."""
+
+    serial: str
+    published: bool
+    cause: str | None = None
+
+
+def crl_failure_cause(e: YinxinError) -> str:
+    """Why the CA key could not sign, in the operator's words: a wrong or missing CA
+    passphrase named as such (the variable to set), else the refusal's own message (a key
+    store or key file that refuses names itself)."""
+    if e.code == "bad_passphrase":
+        return "wrong CA passphrase (YINXIN_CA_PASSPHRASE)"
+    if e.field == "passphrase":
+        return "no CA passphrase given (YINXIN_CA_PASSPHRASE)"
+    return e.message
+
+
 PassphraseSource = str | Callable[[], str] | None
 KEK_LOCK = 0x59584B454B  # "YXKEK": the database lock under which the platform KEK is created
 
@@ -73,6 +98,10 @@ class Platform:
         self.clock = clock or SystemClock()
         self._passphrase = passphrase
         self._keystore: KeyStore | None = None
+        # the CRLs this process tried to sign after status changes it made, newest last: the
+        # CLI tells the operator when one could not be signed here (``CrlAttempt``); bounded,
+        # as a server makes changes for as long as it runs
+        self.crl_attempts: deque[CrlAttempt] = deque(maxlen=256)
         self.db = _open_database(settings, migrate=migrate)
 
     # --- the services, each built on first use ----------------------------------------------
@@ -387,11 +416,29 @@ class Platform:
     # ------------------------------------------------------------------------------------------
     def _publish_crl(self, serial: str) -> None:
         """A status change gets a new CRL at once when this process can sign; otherwise the
-        server re-signs on its next CRL fetch (it compares status revisions on every fetch)."""
+        server re-signs on its next CRL fetch (it compares status revisions on every fetch).
+
+        The change is committed by now, so a CRL that cannot be signed here (no or a wrong CA
+        passphrase, a key store that refuses) must not undo or hide it: it is kept in
+        ``crl_attempts`` for the caller to say (the CLI warns on standard error). It was
+        only logged at INFO, below what the CLI shows, so ``cert revoke`` with a wrong
+        passphrase exited 0 without a word and the operator believed relying parties already
+        saw the revocation in the CRL. Any other error is caught too (logged with its
+        trace): raised after the commit, it made the command fail for a change that had
+        happened."""
         try:
             self.status.publish_crl_for(serial)  # the CRL of the CA that issued it
         except YinxinError as e:
-            log.info("CRL not published here (%s); the server will publish it", e.code)
+            cause = crl_failure_cause(e)
+            log.info("CRL not re-signed after %s changed: %s", serial, cause)
+            self.crl_attempts.append(CrlAttempt(serial, False, cause))
+        except Exception:
+            log.exception("CRL not re-signed after %s changed", serial)
+            self.crl_attempts.append(
+                CrlAttempt(serial, False, "the CRL could not be signed (see the log)")
+            )
+        else:
+            self.crl_attempts.append(CrlAttempt(serial, True))
 
     def keystore(self) -> KeyStore:
         if self._keystore is None:

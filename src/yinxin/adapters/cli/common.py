@@ -143,7 +143,15 @@ def platform(home: Path | None, *, migrate: bool = True) -> Platform:
     built = build_platform(Settings.from_env(home=home), passphrase=passphrase, migrate=migrate)
     if _built is not None:
         _built.append(built)
+    if _asked is not None:
+        _asked.append(built)
     return built
+
+
+# The platforms built while ``run`` calls its service (None otherwise, so nothing is kept past
+# it; see ``_built``): where it finds the CRLs the call's status changes tried to sign
+# (``Platform.crl_attempts``).
+_asked: list[Platform] | None = None
 
 
 def track_platforms() -> None:
@@ -388,13 +396,56 @@ def run(
     render: Callable[[Any], None] | None = None,
     empty: str | Callable[[], str] = "(none)",
 ) -> None:
-    """Call a service; turn refusals into a message (or JSON error) and the right exit code."""
+    """Call a service; turn refusals into a message (or JSON error) and the right exit code.
+
+    A status change (revoke, freeze, report-loss, rekey…) whose CRL could not be signed here
+    is done all the same — and exits 0 — but says so (:func:`crl_warning`)."""
+    global _asked
+    asked: list[Platform] = []
+    _asked = asked
     try:
-        result = fn()
-    except YinxinError as e:
-        show_error(e, as_json)
-        raise typer.Exit(e.exit_code) from None
+        try:
+            result = fn()
+        except YinxinError as e:
+            show_error(e, as_json)
+            raise typer.Exit(e.exit_code) from None
+        attempts = [a for p in asked for a in p.crl_attempts]
+    finally:
+        _asked = None
+    if not attempts:
+        emit(result, as_json, render, empty)
+        return
+    failed = [a for a in attempts if not a.published]
+    if as_json:
+        from yinxin.results import plain
+
+        data = plain(result)
+        if isinstance(data, dict):
+            data["crl_published"] = not failed
+            data["crl_error"] = failed[0].cause if failed else None
+        result = data
     emit(result, as_json, render, empty)
+    if failed:
+        crl_warning(failed[0].cause or "the CA key could not sign")
+
+
+def crl_warning(cause: str) -> None:
+    """On standard error: the change is recorded, the CRL was not re-signed now (``cause``,
+    never the passphrase itself), OCSP says it already, and what re-signs the CRL when.
+
+    ``cert revoke`` with a wrong YINXIN_CA_PASSPHRASE exited 0 without a word: an operator
+    revoking a compromised certificate believed the published CRL listed it, when relying
+    parties reading the CRL would not see it until a server or worker re-signed it."""
+    say(
+        "[bold yellow]warning:[/] the change is recorded, but the CRL was not re-signed now: "
+        "{}. OCSP (`yinxin serve`) answers the new status at once; the CRL lists it when a "
+        "running `yinxin serve` next re-signs it (on the next CRL fetch, and within 5 minutes "
+        "anyway) or `yinxin worker` runs the crl.issuing job (hourly) — or now: "
+        "`yinxin jobs run crl.issuing` (crl.side for the SM2 hierarchy) with the right CA "
+        "passphrase.",
+        cause,
+        err=True,
+    )
 
 
 # the signing services' (and the API's) names for what ``sign …`` takes as --in and --signer:
