@@ -985,6 +985,19 @@ def not_the_input(out: Path, given: Path, field: str, what: str) -> None:
         )
 
 
+def read_in_check_out(input: Path, output: Path, what: str) -> bytes:
+    """``--in``'s bytes, once ``--out`` is known to be writable and not ``--in`` itself — the
+    command line's own checks, made before any secret is asked for or a code used up.
+
+    The signing verbs asked for the seal PIN and the one-time code first: ``sign pdf --out``
+    the same file as ``--in`` (or into a missing folder) was refused only after both were
+    typed in. Every verb that reads secrets calls this before :func:`read_pin_and_code`."""
+    data = read_input(input, "in")
+    writable(output)
+    not_the_input(output, input, "out", what)  # it was replaced by the signed file
+    return data
+
+
 def write_atomic(path: Path, data: bytes, field: str = "out") -> None:
     """Write the output atomically: a refused or failed run leaves no partial file."""
     if not path.name or path.is_dir():  # --out "" (read as "."), ".", "/", a folder

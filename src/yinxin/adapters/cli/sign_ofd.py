@@ -29,14 +29,13 @@ from yinxin.adapters.cli.common import (
     SIGNER,
     as_options,
     extended,
-    not_the_input,
     platform,
+    read_in_check_out,
     read_input,
     read_pin_and_code,
     run,
     say,
     seal_ref,
-    writable,
     write_atomic,
 )
 from yinxin.errors import ValidationError
@@ -218,14 +217,13 @@ def sign_file(
     home: Path | None,
     **options: Any,
 ):
-    """The second step on ``platform(home).<service>``: PIN and code, the file, the format's
-    ``placement`` and a writable ``--out`` are each refused in that order before the platform
-    is built; the signed file is written to ``output`` and the service's result returned."""
-    the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
-    data = read_input(input, "in")
+    """The second step on ``platform(home).<service>``: the file, a writable ``--out`` that is
+    not the file, the format's ``placement``, then the PIN and the code, each refused in that
+    order before the platform is built (no secret asked for on a bad command line); the
+    signed file is written to ``output`` and the service's result returned."""
+    data = read_in_check_out(input, output, "the document signed")
     where = placement()
-    writable(output)  # a bad --out is refused before the code is used up
-    not_the_input(output, input, "out", "the document signed")  # it was replaced by the signed
+    the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
     signed = as_options(
         CHALLENGE_FIELDS,
         lambda: getattr(platform(home), service).sign(

@@ -46,6 +46,7 @@ from yinxin.adapters.cli.common import (
     parse_time,
     pdf_placement,
     platform,
+    read_in_check_out,
     read_input,
     read_pin_and_code,
     read_secret,
@@ -252,11 +253,14 @@ def sign_pdf_cmd(
 
     def go():
         # one line each on standard input: the PIN, then the code
-        where = _field_placement(field, placement)  # before the PIN and code are read
+        from yinxin.signing.service import SigningService
+
+        # the command line's own checks, then the PIN and the code (one line each on standard
+        # input): a bad --out, --in, --level or --role is refused before either is asked for
+        where = _field_placement(field, placement)
+        data = read_in_check_out(input, output, "the PDF signed")
+        SigningService.check_options(level, role)
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
-        data = _pdf(input)
-        writable(output)  # a bad --out is refused before the code is used up
-        not_the_input(output, input, "out", "the PDF signed")  # it was replaced by the signed
         p = platform(home)
         signed = as_options(
             {**CHALLENGE_FIELDS, "field_name": "field"},
@@ -579,9 +583,13 @@ def sign_batch(
         return
 
     def go():
-        the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
+        from yinxin.signing.service import SigningService
+
+        # the files, the outputs and the options before the PIN and the code are asked for
         batch = items()
-        outs = _batch_outs(files, out_dir)  # refused before the code is used up
+        outs = _batch_outs(files, out_dir)
+        SigningService.check_options(level, role)
+        the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         result = as_options(
             BATCH_FIELDS,
             lambda: platform(home).batch.sign(
@@ -664,6 +672,7 @@ def authorization_grant(
     """Grant an authorization; the seal PIN is given once, here, and never again."""
 
     def go():
+        valid_until = parse_time(until, "until")  # a malformed --until before the PIN
         the_pin = read_secret(
             "seal PIN", env="YINXIN_SEAL_PIN", field="pin", option=pin, from_stdin=pin_stdin
         )
@@ -675,7 +684,7 @@ def authorization_grant(
                 pin=the_pin,
                 granted_by_subscriber_id=by,
                 max_documents=max_documents,
-                valid_until=parse_time(until, "until"),
+                valid_until=valid_until,
                 counterparties=counterparty,
                 flow_ids=flow,
                 actor=actor,

@@ -1,0 +1,122 @@
+"""A command line the signing verbs would refuse is refused before any secret is asked for.
+
+``sign pdf --in a.pdf --out a.pdf`` asked for the seal PIN and the one-time code and only then
+refused ``--out`` (exit 2, rightly, but after the signer had typed both); so did ``sign ofd``,
+``sign ses-pdf`` and ``sign batch --challenge`` for an output over the input or into a missing
+folder, an unreadable ``--in``, a bad ``--level``; ``authorization grant`` asked for the seal
+PIN before reading ``--until``. Each now makes the command line's own checks first
+(``read_in_check_out``): exit 2 naming the option, no prompt, no PIN read, nothing written.
+
+The subprocesses get no PIN or code in the environment and nothing on standard input: a
+command that reached the secrets is refused naming ``pin`` (before the fix), one that checks
+first names the option typed wrongly."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+from tests.integration.server import yinxin_env
+from tests.integration.test_cli_out_over_input import _kit
+
+CHALLENGE = ["--challenge", "0" * 32]
+PLATFORM = ["--seal", "1", "--signer", "1", *CHALLENGE, "--anchor", "乙方"]
+PDF = ["sign", "pdf", "--in", "a.pdf", *PLATFORM]
+BATCH = ["sign", "batch", "a.pdf", "--seal", "1", "--signer", "1", *CHALLENGE, "--anchor", "乙方"]
+GRANT = ["authorization", "grant", "--seal", "1", "--by", "1", "--max", "3"]
+
+# what is typed, the option the refusal must name
+CASES = {
+    "sign pdf --out the input": ([*PDF, "--out", "a.pdf"], "out"),
+    "sign pdf --out a link to the input": ([*PDF, "--out", "link.pdf"], "out"),
+    "sign pdf --out in a missing folder": ([*PDF, "--out", "no-such/s.pdf"], "out"),
+    "sign pdf --out a folder": ([*PDF, "--out", "."], "out"),
+    "sign pdf --in missing": (["sign", "pdf", "--in", "no.pdf", *PLATFORM, "--out", "s.pdf"], "in"),
+    "sign pdf --level": ([*PDF, "--out", "s.pdf", "--level", "B-X"], "level"),
+    "sign pdf --role": ([*PDF, "--out", "s.pdf", "--role", "路人"], "role"),
+    "sign ofd --out the input": (
+        ["sign", "ofd", "--in", "a.ofd", *PLATFORM, "--out", "a.ofd"],
+        "out",
+    ),
+    "sign ses-pdf --out the input": (
+        ["sign", "ses-pdf", "--in", "a.pdf", *PLATFORM, "--out", "a.pdf"],
+        "out",
+    ),
+    "sign ses-pdf --out in a missing folder": (
+        ["sign", "ses-pdf", "--in", "a.pdf", *PLATFORM, "--out", "no-such/s.pdf"],
+        "out",
+    ),
+    "sign batch --out-dir missing": ([*BATCH, "--out-dir", "no-such"], "out_dir"),
+    "sign batch --level": ([*BATCH, "--level", "B-X"], "level"),
+    "authorization grant --until": ([*GRANT, "--until", "next week"], "until"),
+}
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = yinxin_env(home)
+    for secret in ("YINXIN_SEAL_PIN", "YINXIN_CODE"):
+        env.pop(secret, None)
+    return env
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_bad_command_line_is_refused_before_the_secrets(tmp_path: Path, case: str) -> None:
+    work = tmp_path / "work"
+    _kit(work)
+    before = sorted(p.name for p in work.iterdir())
+    args, field = CASES[case]
+    proc = subprocess.run(
+        [sys.executable, "-m", "yinxin.adapters.cli", *args, "--json"],
+        env=_env(tmp_path / "home"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=work,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["field"] == field, proc.stdout
+    assert "PIN" not in proc.stderr and "code" not in proc.stderr.lower(), proc.stderr
+    assert sorted(p.name for p in work.iterdir()) == before  # nothing written
+    assert not (tmp_path / "home").exists()  # no platform (database, challenge) touched
+
+
+def test_sign_pdf_over_its_input_at_a_terminal_is_refused_without_a_prompt(
+    tmp_path: Path,
+) -> None:
+    """At a terminal the PIN was asked for (``Seal PIN:``), then the code, then ``--out``
+    refused; now the refusal comes at once, and no prompt is shown."""
+    work = tmp_path / "work"
+    _kit(work)
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yinxin.adapters.cli", *PDF, "--out", "a.pdf"],
+            env=_env(tmp_path / "home"),
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=work,
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # waiting at the prompt for a PIN never typed
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError(f"it waited for a secret: {err.decode()!r}") from None
+    finally:
+        os.close(master)
+        os.close(slave)
+    text = (out + err).decode()
+    assert proc.returncode == 2, text
+    assert "PIN" not in text and "--out a.pdf" in text, text
