@@ -450,3 +450,40 @@ def test_cli_flow_create_takes_a_field_per_signer(tmp_path):
     assert ok.returncode == 0, ok.stdout + ok.stderr
     flow = json.loads(ok.stdout)
     assert [s["placements"][0]["field_name"] for s in flow["signers"]] == ["甲方签章", "乙方签章"]
+
+
+@pytest.mark.parametrize(
+    "case, shown",
+    [
+        ("include", "once-sealed-forbids: '乙方签章' (field_locked)"),
+        (
+            "exclude",
+            "once-sealed-forbids: '丙方签章' (field_locked), a seal placed beside (field_locked)",
+        ),
+        (
+            "p1",
+            "once-sealed-forbids: '乙方签章' (locked), '丙方签章' (locked), "
+            "a seal placed beside (locked)",
+        ),
+        ("mdp", "once-sealed-forbids: a seal placed beside (certified)"),
+    ],
+)
+def test_sign_fields_text_says_what_each_fields_own_lock_forbids_after_it(tmp_path, case, shown):
+    """``yinxin sign fields --json`` gave ``forbids`` / ``forbids_placement``; the text listing
+    said nothing of them, so a starter reading it chose an order its flow's create refuses.
+    Each field's line now ends with what sealing into it forbids (the fields without a lock of
+    their own say nothing); the same as --json, field by field."""
+    from tests.integration.test_seed_values_first import _jia_locks
+
+    doc = tmp_path / "doc.pdf"
+    doc.write_bytes(_jia_locks(case))
+    run = yinxin_cli(["sign", "fields", "--in", str(doc)], tmp_path / "home")
+    lines = {line.split()[0]: line for line in run.stdout.splitlines()}
+    assert lines["甲方签章"].endswith(shown), run.stdout
+    for other in ("乙方签章", "丙方签章"):
+        assert "forbids" not in lines[other], run.stdout
+    listed = json.loads(yinxin_cli(["sign", "fields", "--in", str(doc), "--json"], tmp_path).stdout)
+    jia = next(f for f in listed if f["name"] == "甲方签章")
+    told = [f"'{n}' ({c})" for n, c in jia["forbids"].items()]
+    told += [f"a seal placed beside ({jia['forbids_placement']})"] * bool(jia["forbids_placement"])
+    assert shown == "once-sealed-forbids: " + ", ".join(told)

@@ -128,6 +128,13 @@ def sign_fields(input: Path = IN, as_json: bool = JSON) -> None:
             if f.locked_by is not None:  # what `sign pdf --field` would refuse it with
                 how = "ended the document" if f.locked_code == "locked" else "locks it"
                 notes += f" not-signable: signature {f.locked_by!r} {how}"
+            # what the field's own lock will forbid of the seals after it (--json's forbids
+            # and forbids_placement): the text listing left it out
+            after = [f"{n!r} ({code})" for n, code in f.forbids.items()]
+            if f.forbids_placement is not None:
+                after.append(f"a seal placed beside ({f.forbids_placement})")
+            if after:
+                notes += " once-sealed-forbids: " + ", ".join(after)
             say("{}  ({}, [{}]) {}", f.name, where, rect, notes.strip())
 
     def none() -> str:
