@@ -1235,7 +1235,7 @@ class SignFlows:
             FLOW_LIFECYCLE.check("decline", flow.state, None, str(flow.id))
             _move_signer(x, "decline")
             x.declined_reason = reason
-            x.client_ip = _ip(client_ip)
+            x.client_ip = client_address(client_ip)
             self._end(
                 s, flow, "decline", "cancel", now, f"signer {x.id} ({x.role}) declined: {reason}"
             )
@@ -1375,7 +1375,7 @@ class SignFlows:
                 code="video_not_required",
             )
         kind = _media_type(media_type, video)
-        ip = _ip(client_ip)
+        ip = client_address(client_ip)
         video = bytes(video)
         key = self.files.put(video)
         now = self.clock.now()
@@ -1450,14 +1450,14 @@ class SignFlows:
             signer_subscriber_id=x.subscriber_id,
             challenge_id=challenge_id,
             code=code,
-            client_ip=_ip(client_ip),
+            client_ip=client_address(client_ip),
             actor=f"subscriber:{x.subscriber_id}",
             context={"flow_id": ctx.flow.id, "signer_id": x.id, **video},
         )
         return self._signing(
             ctx,
             sign,
-            client_ip=_ip(client_ip),
+            client_ip=client_address(client_ip),
             challenge_id=challenge_id,
             authorization_id=None,
             actor=f"subscriber:{x.subscriber_id}",
@@ -1994,8 +1994,9 @@ def _move_signer(x: SignFlowSigner, verb: str) -> None:
     x.state = SIGNER_LIFECYCLE.check(verb, x.state, None, str(x.id)).to_state
 
 
-def _ip(value: str | None) -> str | None:
-    """A client address as given by the adapter (IPv4 or IPv6), checked, or None."""
+def client_address(value: str | None) -> str | None:
+    """A client address as given by the adapter (IPv4 or IPv6), checked, or None. Public: the
+    CLI's ``flow sign --client-ip`` is checked with it before the PIN and code are asked for."""
     if value is None or str(value).strip() == "":
         return None
     import ipaddress

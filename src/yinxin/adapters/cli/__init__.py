@@ -653,6 +653,10 @@ def _key_args(
         )
     if platform_key:
         more = {} if algorithm is None else {"algorithm": algorithm}
+        if algorithm is not None:  # an unknown one before the PIN is asked for, twice
+            from yinxin.pki.algorithms import get_algorithm
+
+            get_algorithm(algorithm)
         return {
             **more,
             "pin": read_secret(

@@ -507,6 +507,9 @@ def flow_sign(
         p = platform(home)
         if challenge is None:
             return as_options(LINK_FIELDS, lambda: p.flows.request_code(token))
+        from yinxin.signing.flows import client_address
+
+        client_address(client_ip)  # a bad --client-ip before the PIN and code are asked for
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         return as_options(
             LINK_FIELDS,
