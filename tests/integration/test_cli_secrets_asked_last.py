@@ -42,6 +42,16 @@ CASES = {
     "sign pdf --out in a missing folder": ([*PDF, "--out", "no-such/s.pdf"], "out"),
     "sign pdf --out a folder": ([*PDF, "--out", "."], "out"),
     "sign pdf --in missing": (["sign", "pdf", "--in", "no.pdf", *PLATFORM, "--out", "s.pdf"], "in"),
+    "sign pdf --in no PDF": (
+        ["sign", "pdf", "--in", "seal.png", *PLATFORM, "--out", "s.pdf"],
+        "in",
+    ),
+    "sign pdf --anchor not in it": ([*PDF[:-1], "没有这段字", "--out", "s.pdf"], "placement"),
+    "sign pdf --page off it": (
+        ["sign", "pdf", "--in", "a.pdf", *PLATFORM[:-2], "--page", "9", "--x", "1", "--y", "1"]
+        + ["--out", "s.pdf"],
+        "placement",
+    ),
     "sign pdf --level": ([*PDF, "--out", "s.pdf", "--level", "B-X"], "level"),
     "sign pdf --role": ([*PDF, "--out", "s.pdf", "--role", "路人"], "role"),
     "sign ofd --out the input": (

@@ -231,6 +231,18 @@ def sign_code(
     )
 
 
+def _sealable(data: bytes, where: Placement | None, field: str | None = None) -> None:
+    """``SigningService.sign``'s own checks of the document that need neither the seal nor
+    the database (the seal's size and seed values are left to it), run before the secrets."""
+    from yinxin.pdf.sign import Placement, check_field, check_new_field, check_placement
+
+    if field:
+        check_field(data, field, where)
+        return
+    check_placement(data, where or Placement(page=-1))
+    check_new_field(data)
+
+
 @sign_app.command("pdf")
 @grouped
 def sign_pdf_cmd(
@@ -259,7 +271,6 @@ def sign_pdf_cmd(
     """
 
     def go():
-        # one line each on standard input: the PIN, then the code
         from yinxin.signing.service import SigningService
 
         # the command line's own checks, then the PIN and the code (one line each on standard
@@ -267,10 +278,15 @@ def sign_pdf_cmd(
         where = _field_placement(field, placement)
         data = read_in_check_out(input, output, "the PDF signed")
         SigningService.check_options(level, role)
+        # the document as the service judges it before the code (no PDF, no such page or
+        # anchor, a field or a new one it would refuse): found there, the PIN and the code
+        # had been typed for nothing
+        fields = {**CHALLENGE_FIELDS, "field_name": "field"}
+        as_options(fields, lambda: _sealable(data, where, field))
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         p = platform(home)
         signed = as_options(
-            {**CHALLENGE_FIELDS, "field_name": "field"},
+            fields,
             lambda: p.signing.sign(
                 data,
                 seal=seal,
