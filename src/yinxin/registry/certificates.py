@@ -53,6 +53,7 @@ from yinxin.registry.lifecycle import (
     HoldBy,
     HoldKind,
     check_application,
+    check_revocation_reason,
 )
 from yinxin.registry.subscribers import (
     CONTACT_FIELDS,
@@ -1361,12 +1362,7 @@ class Certificates:
         (``same_key_as``), notice and CRL entry: ``same_key_revoked`` names them. A certificate
         on hold reported lost is revoked as key_compromise whatever ``reason`` says (the audit
         event keeps it as ``requested_reason``): its key stays refused."""
-        if reason not in REVOCATION_REASONS:
-            raise ValidationError(
-                f"unknown revocation reason {reason!r}; choose one of "
-                f"{', '.join(REVOCATION_REASONS)}",
-                field="reason",
-            )
+        check_revocation_reason(reason)
         now = self.clock.now()
         req = requested_at or now
         if req.tzinfo is None or req > now:

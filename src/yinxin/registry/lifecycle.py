@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from yinxin.errors import ValidationError
 from yinxin.transitions import Move, TransitionTable, move
 
 
@@ -129,3 +130,13 @@ REVOCATION_REASONS: dict[str, tuple[str, str]] = {
     "subject_changed": ("affiliation_changed", "证书主体信息变更"),
     "unspecified": ("unspecified", "其他情况"),
 }
+
+
+def check_revocation_reason(reason: str) -> None:
+    """Refuse a revocation reason that is none of ours, naming ``reason``: the service's own
+    check, public so ``cert revoke`` makes it before asking for the CA passphrase."""
+    if reason not in REVOCATION_REASONS:
+        raise ValidationError(
+            f"unknown revocation reason {reason!r}; choose one of {', '.join(REVOCATION_REASONS)}",
+            field="reason",
+        )

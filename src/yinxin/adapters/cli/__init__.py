@@ -43,6 +43,7 @@ from yinxin.adapters.cli.common import (
     OnceCommand,
     Platform,
     as_options,
+    ca_key_first,
     close_platforms,
     console,
     emit,
@@ -563,12 +564,22 @@ def cert_revoke(
     """Revoke at once; records request time and effective time. For key compromise
     (key_compromise, stolen_or_forged) every other certificate in force for the same key,
     anyone's, is revoked with it as key_compromise, each listed."""
-    return p.certificates.revoke(
-        serial,
-        reason=reason,
-        actor=actor,
-        requested_at=parse_time(requested_at, "requested_at"),
+    from yinxin.registry.lifecycle import check_revocation_reason  # the CLI starts without it
+
+    # the command line's own checks before the passphrase is asked for
+    check_revocation_reason(reason)
+    requested = parse_time(requested_at, "requested_at")
+    return ca_key_first(p).certificates.revoke(
+        serial, reason=reason, actor=actor, requested_at=requested
     )
+
+
+def _changing(home: Path | None, verb: str) -> Platform:
+    """The platform for ``verb``: one that changes a status without issuing (unfreeze,
+    report-loss, restore) asks for the CA passphrase first at a terminal (``ca_key_first``);
+    renew issues, and so needs the CA key before it writes anyway."""
+    p = platform(home)
+    return p if verb == "renew" else ca_key_first(p)
 
 
 def _simple_verb(verb: str, doc: str) -> None:
@@ -577,7 +588,7 @@ def _simple_verb(verb: str, doc: str) -> None:
     ) -> None:
         run(
             as_json,
-            lambda: getattr(platform(home).certificates, verb)(serial, actor=actor),
+            lambda: getattr(_changing(home, verb).certificates, verb)(serial, actor=actor),
             {"renew": _successor, "report_loss": _lost, "restore": _restored}.get(verb, _cert_line),
         )
 
@@ -604,7 +615,7 @@ def cert_freeze(
     by = HoldBy.HOLDER if at_holder_request else HoldBy.CA
     run(
         as_json,
-        lambda: platform(home).certificates.freeze(serial, actor=actor, by=by),
+        lambda: ca_key_first(platform(home)).certificates.freeze(serial, actor=actor, by=by),
         _cert_line,
     )
 

@@ -148,6 +148,22 @@ def platform(home: Path | None, *, migrate: bool = True) -> Platform:
     return built
 
 
+def ca_key_first(p: Platform) -> Platform:
+    """At a terminal with no ``YINXIN_CA_PASSPHRASE``, ask for the CA passphrase now and check
+    it (the issuing CA's key opened with it), before a status change is made; ``p`` as given.
+
+    The passphrase was asked for only when the CRL was signed, after the change was committed:
+    ``cert revoke`` with a typo at the prompt left the certificate revoked, the CRL unsigned
+    and a warning, a change the operator could no longer take back. Now a wrong one is refused
+    (``bad_passphrase``, exit 5) with nothing written. Without a terminal nothing is asked
+    here: a process given a wrong or no passphrase makes the change and warns (``run``), as
+    docs/operator-guide.md says; a PKCS#11 store asks nothing either."""
+    asks = not os.environ.get("YINXIN_CA_PASSPHRASE") and sys.stdin.isatty()
+    if asks and p.settings.keystore == "file":
+        p.ca.key("issuing")
+    return p
+
+
 # The platforms built while ``run`` calls its service (None otherwise, so nothing is kept past
 # it; see ``_built``): where it finds the CRLs the call's status changes tried to sign
 # (``Platform.crl_attempts``).

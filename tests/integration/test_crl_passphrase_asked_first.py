@@ -1,0 +1,148 @@
+"""At a terminal with no YINXIN_CA_PASSPHRASE, a status change asks for the CA passphrase
+before it changes anything, and refuses a wrong one with nothing recorded.
+
+``cert revoke`` asked for the passphrase only after the revocation was committed, when the CRL
+was to be signed: a typo left the certificate revoked (row, audit event), the CRL unsigned and
+the command exiting 0 with a warning, so the operator learnt of the typo after the fact and
+could not take the change back. Now the passphrase is asked for first and checked against the
+key store (the issuing CA's key opened with it): a wrong one is refused ``bad_passphrase``
+(exit 5) and nothing is written. A process with no terminal keeps the guide's behaviour: the
+change is made and the CLI warns that the CRL was not re-signed (test_crl_not_signed_here).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import subprocess
+import sys
+import termios
+import time
+
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
+
+from tests.conftest import PASSPHRASE
+from tests.integration.server import yinxin_env
+from tests.integration.test_ca_lifecycle import enrol, issue
+from yinxin.app import Platform
+from yinxin.store.models import AuditEvent
+
+WRONG = "not the CA passphrase at all"
+
+
+def _audit_count(p: Platform, serial: str) -> int:
+    with p.db.read() as s:
+        return s.execute(
+            sql_select(func.count()).select_from(AuditEvent).where(AuditEvent.subject_id == serial)
+        ).scalar_one()
+
+
+def _echo_off(tty: int) -> bool:
+    """The prompt is reading: echo is off once getpass has set the terminal (typed before,
+    the line is echoed, then flushed away by getpass's TCSAFLUSH and the prompt waits on)."""
+    return not termios.tcgetattr(tty)[3] & termios.ECHO
+
+
+def _at_a_terminal(p: Platform, args: list[str], typed: str, at_prompt: dict) -> tuple[int, str]:
+    """Run ``yinxin ARGS`` with a terminal and no YINXIN_CA_PASSPHRASE; when it asks for the
+    CA passphrase, note the certificate's status and audit count then (``at_prompt``) and
+    type ``typed``. Returns the exit code and everything it printed."""
+    serial = args[2]
+    env = yinxin_env(p.settings.home, None, {"YINXIN_DATABASE_URL": p.settings.database_url})
+    master, slave = pty.openpty()
+    seen = b""
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yinxin.adapters.cli", *args],
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        deadline = time.monotonic() + 60
+        asked = False
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+                seen += chunk
+                if not asked and b"CA passphrase" in seen and _echo_off(slave):
+                    asked = True
+                    at_prompt["status"] = p.certificates.get(serial).status
+                    at_prompt["audit"] = _audit_count(p, serial)
+                    os.write(master, typed.encode() + b"\n")
+            elif not asked and b"CA passphrase" in seen and _echo_off(slave):
+                asked = True
+                at_prompt["status"] = p.certificates.get(serial).status
+                at_prompt["audit"] = _audit_count(p, serial)
+                os.write(master, typed.encode() + b"\n")
+            elif proc.poll() is not None:
+                break
+        else:
+            proc.kill()
+            raise AssertionError(f"still running: {seen.decode(errors='replace')!r}")
+        code = proc.wait(timeout=30)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return code, seen.decode(errors="replace")
+
+
+def test_a_wrong_passphrase_typed_at_the_prompt_changes_nothing(
+    platform: Platform,
+) -> None:
+    p = platform
+    cert = issue(p, enrol(p).person.id)
+    before = _audit_count(p, cert.serial)
+    at_prompt: dict = {}
+    code, text = _at_a_terminal(
+        p, ["cert", "revoke", cert.serial, "--reason", "key_compromise"], WRONG, at_prompt
+    )
+    assert at_prompt, f"no prompt: {text!r}"
+    assert at_prompt == {"status": "active", "audit": before}, "asked after the change"
+    assert code == 5, text
+    assert "[passphrase]" in text and "wrong CA passphrase" in text, text
+    assert "bad_passphrase" in text, text
+    assert WRONG not in text and PASSPHRASE not in text
+    assert p.certificates.get(cert.serial).status == "active"
+    assert _audit_count(p, cert.serial) == before
+
+
+def test_the_right_passphrase_typed_first_changes_and_signs_the_crl(
+    platform: Platform,
+) -> None:
+    """freeze and unfreeze (simple verbs) ask first too; the CRL is signed, no warning."""
+    p = platform
+    cert = issue(p, enrol(p).person.id)
+    for verb, after in (("freeze", "on_hold"), ("unfreeze", "active")):
+        before = _audit_count(p, cert.serial)
+        at_prompt: dict = {}
+        code, text = _at_a_terminal(p, ["cert", verb, cert.serial], PASSPHRASE, at_prompt)
+        assert code == 0, text
+        assert at_prompt["audit"] == before, f"{verb}: asked after the change"
+        assert "warning" not in text, text
+        assert PASSPHRASE not in text
+        assert p.certificates.get(cert.serial).status == after
+        assert _audit_count(p, cert.serial) > before
+
+
+def test_a_bad_reason_is_refused_before_the_prompt(platform: Platform) -> None:
+    """``--reason`` is the command line's own: refused naming it, no passphrase asked."""
+    p = platform
+    cert = issue(p, enrol(p).person.id)
+    at_prompt: dict = {}
+    code, text = _at_a_terminal(
+        p, ["cert", "revoke", cert.serial, "--reason", "lost_it"], WRONG, at_prompt
+    )
+    assert code == 2, text
+    assert not at_prompt and "CA passphrase" not in text, text
+    assert "[reason]" in text and "unknown revocation reason" in text, text
+    assert p.certificates.get(cert.serial).status == "active"
