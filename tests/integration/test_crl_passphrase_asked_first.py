@@ -146,3 +146,15 @@ def test_a_bad_reason_is_refused_before_the_prompt(platform: Platform) -> None:
     assert not at_prompt and "CA passphrase" not in text, text
     assert "[reason]" in text and "unknown revocation reason" in text, text
     assert p.certificates.get(cert.serial).status == "active"
+
+
+def test_an_unknown_serial_is_refused_before_the_prompt(platform: Platform) -> None:
+    """A serial that is no certificate of ours is refused before the passphrase is typed
+    for nothing (it was asked for first, then the serial refused)."""
+    at_prompt: dict = {}
+    code, text = _at_a_terminal(
+        platform, ["cert", "revoke", "0badc0ffee", "--reason", "key_compromise"], WRONG, at_prompt
+    )
+    assert not at_prompt and "CA passphrase" not in text, text
+    assert code not in (0, 5), text
+    assert "[serial]" in text and "badc0ffee" in text and "not_found" in text, text

@@ -569,17 +569,17 @@ def cert_revoke(
     # the command line's own checks before the passphrase is asked for
     check_revocation_reason(reason)
     requested = parse_time(requested_at, "requested_at")
-    return ca_key_first(p).certificates.revoke(
+    return ca_key_first(p, serial).certificates.revoke(
         serial, reason=reason, actor=actor, requested_at=requested
     )
 
 
-def _changing(home: Path | None, verb: str) -> Platform:
+def _changing(home: Path | None, verb: str, serial: str) -> Platform:
     """The platform for ``verb``: one that changes a status without issuing (unfreeze,
     report-loss, restore) asks for the CA passphrase first at a terminal (``ca_key_first``);
     renew issues, and so needs the CA key before it writes anyway."""
     p = platform(home)
-    return p if verb == "renew" else ca_key_first(p)
+    return p if verb == "renew" else ca_key_first(p, serial)
 
 
 def _simple_verb(verb: str, doc: str) -> None:
@@ -588,7 +588,7 @@ def _simple_verb(verb: str, doc: str) -> None:
     ) -> None:
         run(
             as_json,
-            lambda: getattr(_changing(home, verb).certificates, verb)(serial, actor=actor),
+            lambda: getattr(_changing(home, verb, serial).certificates, verb)(serial, actor=actor),
             {"renew": _successor, "report_loss": _lost, "restore": _restored}.get(verb, _cert_line),
         )
 
@@ -615,7 +615,9 @@ def cert_freeze(
     by = HoldBy.HOLDER if at_holder_request else HoldBy.CA
     run(
         as_json,
-        lambda: ca_key_first(platform(home)).certificates.freeze(serial, actor=actor, by=by),
+        lambda: ca_key_first(platform(home), serial).certificates.freeze(
+            serial, actor=actor, by=by
+        ),
         _cert_line,
     )
 

@@ -148,9 +148,11 @@ def platform(home: Path | None, *, migrate: bool = True) -> Platform:
     return built
 
 
-def ca_key_first(p: Platform) -> Platform:
+def ca_key_first(p: Platform, serial: str) -> Platform:
     """At a terminal with no ``YINXIN_CA_PASSPHRASE``, ask for the CA passphrase now and check
-    it (the issuing CA's key opened with it), before a status change is made; ``p`` as given.
+    it (the issuing CA's key opened with it), before a status change of ``serial`` is made —
+    once the serial is known to be a certificate of ours (an unknown one is refused before the
+    passphrase is typed for nothing); ``p`` as given.
 
     The passphrase was asked for only when the CRL was signed, after the change was committed:
     ``cert revoke`` with a typo at the prompt left the certificate revoked, the CRL unsigned
@@ -160,6 +162,7 @@ def ca_key_first(p: Platform) -> Platform:
     docs/operator-guide.md says; a PKCS#11 store asks nothing either."""
     asks = not os.environ.get("YINXIN_CA_PASSPHRASE") and sys.stdin.isatty()
     if asks and p.settings.keystore == "file":
+        p.certificates.get(serial)
         p.ca.key("issuing")
     return p
 
