@@ -7,7 +7,11 @@ folder, an unreadable ``--in``, a bad ``--level``; ``authorization grant`` asked
 PIN before reading ``--until``, ``flow sign`` the PIN and code before ``--client-ip``, and
 ``cert apply --platform-key`` the new key's PIN (twice) before ``--algorithm``. Each now
 makes the command line's own checks first (``read_in_check_out`` for the files): exit 2
-naming the option, no prompt, no PIN read, nothing written.
+naming the option, no prompt, no PIN read, nothing written. The document too, as its service
+judges it before the code without the seal: ``sign ofd`` of a file that is no OFD or one closed
+by its signer, an anchor or page it has not, a bad ``--role``; ``sign ses-pdf`` and ``sign
+batch --challenge`` of no PDF, an anchor or page it has not (``check_document``,
+``BatchSigning.check_documents``) asked for both secrets and then refused.
 
 The subprocesses get no PIN or code in the environment and nothing on standard input: a
 command that reached the secrets is refused naming ``pin`` (before the fix), one that checks
@@ -28,6 +32,7 @@ import pytest
 
 from tests.integration.server import yinxin_env
 from tests.integration.test_cli_out_over_input import _kit
+from yinxin.ofd.make import make_ofd
 
 CHALLENGE = ["--challenge", "0" * 32]
 PLATFORM = ["--seal", "1", "--signer", "1", *CHALLENGE, "--anchor", "乙方"]
@@ -66,6 +71,46 @@ CASES = {
         ["sign", "ses-pdf", "--in", "a.pdf", *PLATFORM, "--out", "no-such/s.pdf"],
         "out",
     ),
+    "sign ofd --in no OFD": (
+        ["sign", "ofd", "--in", "seal.png", *PLATFORM, "--out", "s.ofd"],
+        "in",
+    ),
+    "sign ofd --in closed by its signer": (
+        ["sign", "ofd", "--in", "a.ofd", *PLATFORM, "--out", "s.ofd"],
+        "in",
+    ),
+    "sign ofd --anchor not in it": (
+        ["sign", "ofd", "--in", "b.ofd", *PLATFORM[:-1], "没有这段字", "--out", "s.ofd"],
+        "anchor",
+    ),
+    "sign ofd --page off it": (
+        ["sign", "ofd", "--in", "b.ofd", *PLATFORM[:-2], "--page", "9", "--x", "1", "--y", "1"]
+        + ["--out", "s.ofd"],
+        "page",
+    ),
+    "sign ofd --role": (
+        ["sign", "ofd", "--in", "b.ofd", *PLATFORM, "--out", "s.ofd", "--role", "路人"],
+        "role",
+    ),
+    "sign ses-pdf --in no PDF": (
+        ["sign", "ses-pdf", "--in", "seal.png", *PLATFORM, "--out", "s.pdf"],
+        "in",
+    ),
+    "sign ses-pdf --anchor not in it": (
+        ["sign", "ses-pdf", "--in", "a.pdf", *PLATFORM[:-1], "没有这段字", "--out", "s.pdf"],
+        "placement",
+    ),
+    "sign ses-pdf --page off it": (
+        ["sign", "ses-pdf", "--in", "a.pdf", *PLATFORM[:-2], "--page", "9", "--x", "1"]
+        + ["--y", "1", "--out", "s.pdf"],
+        "placement",
+    ),
+    "sign batch a file no PDF": (["sign", "batch", "seal.png", *BATCH[3:]], "files[0]"),
+    "sign batch --anchor not in it": ([*BATCH[:-1], "没有这段字"], "placement"),
+    "sign batch --page off it": (
+        [*BATCH[:-2], "--page", "9", "--x", "1", "--y", "1"],
+        "placement",
+    ),
     "sign batch --out-dir missing": ([*BATCH, "--out-dir", "no-such"], "out_dir"),
     "sign batch --level": ([*BATCH, "--level", "B-X"], "level"),
     "authorization grant --until": ([*GRANT, "--until", "next week"], "until"),
@@ -94,6 +139,8 @@ def _env(home: Path) -> dict[str, str]:
 def test_a_bad_command_line_is_refused_before_the_secrets(tmp_path: Path, case: str) -> None:
     work = tmp_path / "work"
     _kit(work)
+    # the kit's a.ofd is closed by its signer (sealing refuses it); b.ofd takes a seal
+    (work / "b.ofd").write_bytes(make_ofd([["技术服务合同", "甲方：", "乙方："]]))
     before = sorted(p.name for p in work.iterdir())
     args, field = CASES[case]
     proc = subprocess.run(

@@ -139,15 +139,38 @@ class BatchSigning:
         self.intent, self.seals, self.archive = signing.intent, signing.seals, signing.archive
 
     # --- checks ----------------------------------------------------------------------------------
-    def _check(self, items: Sequence[BatchItem]) -> list[_Checked]:
+    @classmethod
+    def check_documents(cls, items: Sequence[BatchItem]) -> None:
+        """What :meth:`sign` refuses of the items without the seal or the database (not a
+        whole PDF, unreadable or locked, a bad role, one twice, a placement or a field the
+        document does not take), with its refusals and names (``items[i]...``):
+        ``yinxin sign batch --challenge`` makes these checks before asking for the PIN and the
+        code, which were typed for nothing when :meth:`sign` found them after."""
+        for i, c in enumerate(cls._check(items)):
+            try:
+                cls._check_place(c)
+            except YinxinError as e:
+                raise _for_item(e, i) from None
+
+    @staticmethod
+    def _check_place(c: _Checked, signer: FieldSigner | None = None) -> None:
+        """The placement (or the prepared field, its seed values judged by ``signer`` when
+        given) as sealing would refuse it, found without the seal's key."""
+        if c.field_name:  # the prepared field is where the seal goes
+            check_field(c.pdf, c.field_name, c.placement, signer=signer)
+        else:
+            check_placement(c.pdf, c.placement or Placement(page=-1))
+
+    @classmethod
+    def _check(cls, items: Sequence[BatchItem]) -> list[_Checked]:
         """Every item checked before anything is done, each refusal naming its item."""
         if isinstance(items, bytes | str) or not isinstance(items, Sequence):
             raise ValidationError("items must be a list of documents", field="items")
         if not items:
             raise ValidationError("the batch is empty: give 1 to 100 documents", field="items")
-        if len(items) > self.MAX_ITEMS:
+        if len(items) > cls.MAX_ITEMS:
             raise ValidationError(
-                f"a batch holds at most {self.MAX_ITEMS} documents, not {len(items)}",
+                f"a batch holds at most {cls.MAX_ITEMS} documents, not {len(items)}",
                 field="items",
             )
         out: list[_Checked] = []
@@ -252,9 +275,9 @@ class BatchSigning:
                                 judge, role=c.role, level=level
                             )
                         signer = signers[c.role]
-                    check_field(c.pdf, c.field_name, c.placement, signer=signer)
+                    self._check_place(c, signer)
                     continue
-                check_placement(c.pdf, c.placement or Placement(page=-1))
+                self._check_place(c)
                 if seal is not None:
                     self.signing.check_fits(c.pdf, seal, c.placement)
             except YinxinError as e:

@@ -50,6 +50,7 @@ from yinxin.seals.ses_signature import (
 from yinxin.seals.seseal import cert_spki, is_sm2_spki
 from yinxin.signing.intent import Challenge
 from yinxin.signing.service import (
+    Role,
     SignatureEntry,
     SignatureRecordView,
     SignerCredentials,
@@ -135,7 +136,8 @@ class OfdSigning:
     # --- the document format: hooks a PDF seal signature (``signing.ses_pdf``) replaces -------
     placement_type: type = Placement
 
-    def _read(self, document: bytes) -> None:
+    @classmethod
+    def _read(cls, document: bytes) -> None:
         """A refusal, before any code is sent, of what is not an OFD (naming ``ofd``) and of
         one that takes no more signatures — closed by its earlier signer, or an earlier
         signature broken (``broken_signature``), each naming ``in`` as signing refuses it: sent
@@ -144,7 +146,8 @@ class OfdSigning:
         # the earlier signatures' values, judged once per call: _make leaves them to this
         check_open(document, check_ofd_value(None))
 
-    def _check_placement(self, document: bytes, placement) -> None:
+    @classmethod
+    def _check_placement(cls, document: bytes, placement) -> None:
         """What the document refuses of ``placement`` (an anchor it does not hold, a page it
         has not, a position off the page), found without the seal's key: before the code."""
         check_placement(document, placement)
@@ -182,6 +185,23 @@ class OfdSigning:
         )
 
     # --- signing -----------------------------------------------------------------------------
+    @classmethod
+    def check_document(cls, document: bytes, placement, role: str | None = None) -> Role | None:
+        """What :meth:`sign` refuses of the document, the placement and the role without the
+        seal or the database (not this format, closed or an earlier signature broken, no such
+        anchor or page, a bad role), with its refusals and names; the role as sign records it.
+        :meth:`sign` makes these checks first, and ``yinxin sign ofd|ses-pdf`` before asking
+        for the PIN and the code: found after them, both had been typed for nothing (and a
+        wrong code with them used one of its tries)."""
+        cls._read(document)
+        if not isinstance(placement, cls.placement_type):
+            raise ValidationError("give an anchor text or a page and position", field="placement")
+        _, role_ = SigningService.check_options(LEVEL, role)
+        # a placement the document refuses is refused before the code is checked (the dry
+        # run after the PIN needs the unlocked key)
+        cls._check_placement(document, placement)
+        return role_
+
     def _require_sm2_seal(self, seal: int | str) -> None:
         """Refuse, naming the seal, one whose certificate is not SM2: GB/T 38540 signs with
         SM2 only, and an OFD reader would reject anything else; and, naming ``signer_cert`` as
@@ -220,15 +240,9 @@ class OfdSigning:
     ) -> SignedOfdDocument:
         """One seal signature more on ``document`` (the first, or after earlier signers);
         ``client_ip``, when the request came over HTTP, is kept with the record."""
-        self._read(document)
-        if not isinstance(placement, self.placement_type):
-            raise ValidationError("give an anchor text or a page and position", field="placement")
-        _, role_ = self.signing.check_options(LEVEL, role)
+        role_ = self.check_document(document, placement, role)
         digest = sha256_hex(document)
         self._require_sm2_seal(seal)
-        # a placement the document refuses is refused before the code is checked: a wrong
-        # code with it used one of its tries (the dry run below needs the unlocked key)
-        self._check_placement(document, placement)
         self._check_fits(document, seal, placement)
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code

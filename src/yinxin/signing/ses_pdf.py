@@ -43,7 +43,8 @@ class SesPdfSigning(OfdSigning):
 
     placement_type = Placement
 
-    def _read(self, document: bytes) -> None:
+    @classmethod
+    def _read(cls, document: bytes) -> None:
         """A refusal naming ``pdf`` for what is not a PDF, before any code is sent; a PDF cut
         short (no end-of-file marker) too, which was sent a code (``sign ses-pdf-code``) and
         refused only once the code was typed in, and one carrying a PAdES signature or an
@@ -59,7 +60,8 @@ class SesPdfSigning(OfdSigning):
         # the earlier signatures' values, judged once per call: _make leaves them to this
         check_existing(bytes(document), check_pdf_value(None))
 
-    def _check_placement(self, document: bytes, placement) -> None:
+    @classmethod
+    def _check_placement(cls, document: bytes, placement) -> None:
         check_placement(bytes(document), placement)
 
     def _check_fits(self, document: bytes, seal: int | str, placement) -> None:

@@ -53,6 +53,14 @@ def _placement(anchor: str | None, page: int | None, x: float | None, y: float |
     return Placement(anchor=anchor, page=page, x=x, y=y)
 
 
+def check_ofd(data: bytes, where: Any, role: str | None) -> None:
+    """``OfdSigning.check_document``: the OFD, the placement and the role as ``sign ofd``'s
+    service judges them without the seal, run before the PIN and the code are asked for."""
+    from yinxin.signing.ofd import OfdSigning
+
+    OfdSigning.check_document(data, where, role)
+
+
 def code_command(service: str, what: str, input_help: str) -> Callable[..., None]:
     """The first step's command on ``platform(home).<service>`` (``sign ofd-code``, ``sign
     ses-pdf-code``): the same options, the file named ``what`` in the help."""
@@ -83,12 +91,14 @@ def sign_command(
     label: str,
     texts: dict[str, str],
     placement: Callable[..., Any],
+    check: Callable[[bytes, Any, str | None], Any],
     more: Callable[[Any], dict[str, Any]],
 ) -> Callable[..., None]:
     """The second step's command on ``platform(home).<service>`` (``sign ofd``, ``sign
     ses-pdf``): one set of options (``texts`` holds the help that differs: ``in``, ``out``,
-    ``code_from``, ``x``, ``y``), the format's ``placement`` parser, ``more`` fields of the
-    result after ``replayed`` and before ``out``, and ``label`` in the line printed."""
+    ``code_from``, ``x``, ``y``), the format's ``placement`` parser, its service's ``check``
+    of the document (``check_document``: the file, the placement, the role), ``more`` fields
+    of the result after ``replayed`` and before ``out``, and ``label`` in the line printed."""
 
     def command(
         input: Path = typer.Option(..., "--in", help=texts["in"]),
@@ -116,6 +126,7 @@ def sign_command(
                 code=code,
                 pin_stdin=pin_stdin,
                 placement=lambda: placement(anchor, page, x, y),
+                check=lambda data, where: check(data, where, role),
                 home=home,
                 seal=seal,
                 signer_subscriber_id=signer,
@@ -163,6 +174,7 @@ sign_ofd_cmd = sign_command(
         "anchor": OFD_ANCHOR_HELP,
     },
     placement=_placement,
+    check=check_ofd,
     more=lambda s: {"signature_id": s.signature_id, "page": s.page, "boundary": s.boundary},
 )
 
@@ -214,15 +226,19 @@ def sign_file(
     code: str | None,
     pin_stdin: bool,
     placement: Callable[[], Any],
+    check: Callable[[bytes, Any], Any],
     home: Path | None,
     **options: Any,
 ):
     """The second step on ``platform(home).<service>``: the file, a writable ``--out`` that is
-    not the file, the format's ``placement``, then the PIN and the code, each refused in that
-    order before the platform is built (no secret asked for on a bad command line); the
-    signed file is written to ``output`` and the service's result returned."""
+    not the file, the format's ``placement``, the service's own ``check`` of the document (not
+    this format, closed, no such anchor or page, a bad role), then the PIN and the code, each
+    refused in that order before the platform is built (no secret asked for on a bad command
+    line, nor on a document the service refuses without its seal); the signed file is written
+    to ``output`` and the service's result returned."""
     data = read_in_check_out(input, output, "the document signed")
     where = placement()
+    as_options(CHALLENGE_FIELDS, lambda: check(data, where))
     the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
     signed = as_options(
         CHALLENGE_FIELDS,

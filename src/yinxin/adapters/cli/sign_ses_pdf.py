@@ -10,8 +10,19 @@ services are imported inside the commands only. The result verifies with ``yinxi
 
 from __future__ import annotations
 
+from typing import Any
+
 from yinxin.adapters.cli.common import PDF_ANCHOR_HELP, PDF_X_HELP, PDF_Y_HELP, pdf_placement
 from yinxin.adapters.cli.sign_ofd import code_command, sign_command
+
+
+def check_ses_pdf(data: bytes, where: Any, role: str | None) -> None:
+    """``SesPdfSigning.check_document``: the PDF, the placement and the role as ``sign
+    ses-pdf``'s service judges them without the seal, run before the PIN and the code."""
+    from yinxin.signing.ses_pdf import SesPdfSigning
+
+    SesPdfSigning.check_document(data, where, role)
+
 
 sign_ses_pdf_code = code_command("ses_pdf_signing", "PDF", "The PDF to be sealed.")
 sign_ses_pdf_cmd = sign_command(
@@ -29,5 +40,6 @@ sign_ses_pdf_cmd = sign_command(
         "y": PDF_Y_HELP,
     },
     placement=pdf_placement,  # sign pdf's parser; no --width: the seal's own size
+    check=check_ses_pdf,
     more=lambda s: {"page": s.page, "rect": s.boundary},
 )

@@ -11,6 +11,7 @@ key: it runs on their machine, reads their key file, and the platform never sees
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,7 +62,7 @@ from yinxin.adapters.cli.common import (
 )
 from yinxin.adapters.cli.sign_ofd import request_code, sign_ofd_cmd, sign_ofd_code
 from yinxin.adapters.cli.sign_ses_pdf import sign_ses_pdf_cmd, sign_ses_pdf_code
-from yinxin.errors import Forbidden, ValidationError
+from yinxin.errors import Forbidden, ValidationError, YinxinError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -533,6 +534,30 @@ def _batch_outs(files: list[Path], out_dir: Path | None) -> list[Path]:
     return outs
 
 
+_ITEM = re.compile(r"items\[(\d+)\]\.(\w+)")
+
+
+def _batch_sealable(batch: list) -> None:
+    """``BatchSigning.check_documents`` (the service's own checks of every file that need
+    neither the seal nor the database), run before the secrets, its refusals named as typed:
+    a file's (``items[i].pdf``) as ``files[i]``, a placement as ``placement``, a field as
+    ``field``."""
+    from yinxin.signing.batch import BatchSigning
+
+    try:
+        BatchSigning.check_documents(batch)
+    except YinxinError as e:
+        m = _ITEM.fullmatch(e.field or "")
+        if m is None:
+            raise
+        i, part = m[1], m[2]
+        field = {"placement": "placement", "field_name": "field", "role": "role"}.get(
+            part, f"files[{i}]"
+        )
+        message = e.message.replace(f"items[{i}]", f"files[{i}]")
+        raise type(e)(message, field=field, code=e.code) from None
+
+
 @sign_app.command("batch")
 @grouped
 def sign_batch(
@@ -612,6 +637,9 @@ def sign_batch(
         batch = items()
         outs = _batch_outs(files, out_dir)
         SigningService.check_options(level, role)
+        # each file as the service judges it before the code (not a whole PDF, no such page
+        # or anchor, a field it would refuse): found there, the secrets were typed for nothing
+        _batch_sealable(batch)
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         result = as_options(
             BATCH_FIELDS,
