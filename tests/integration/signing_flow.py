@@ -455,3 +455,45 @@ def count_earlier_checks(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(pdf_sign, "_check_existing_signatures", counted)
     return judged
+
+
+# --- a sign flow wholly through ``yinxin`` subprocesses ------------------------------------------
+def cli_party(x: Party, more: str = "") -> str:
+    """A ``flow create --signer`` value for ``x`` (its subscriber, role and seal) and ``more``
+    keys (``",order=1,field.0=甲方签章"``)."""
+    return f"subscriber={x.id},role={x.role},seal={x.seal.es_id}{more}"
+
+
+def cli_flow_create(home: Path, docs: list[Path], *signers: str) -> subprocess.CompletedProcess:
+    """``yinxin flow create --json`` of ``docs`` for ``signers`` (``cli_party``), unchecked: the
+    caller reads the exit code and the JSON (a flow, or a refusal)."""
+    from tests.integration.server import yinxin_cli
+
+    args = ["flow", "create", "--title", "合同", "--days", "3"]
+    for d in docs:
+        args += ["--doc", str(d)]
+    for s in signers:
+        args += ["--signer", s]
+    return yinxin_cli([*args, "--json"], home, check=False)
+
+
+def cli_sign_through_links(w: World, home: Path, flow_id: str) -> list[dict]:
+    """Start flow ``flow_id`` and have 甲方 then 乙方 sign it through their links, each with
+    two ``yinxin flow sign`` runs (the code asked for, read from the outbox, then the PIN and
+    the code): what each second run answered, in order."""
+    from tests.integration.server import yinxin_json
+
+    links = [x["url"] for x in yinxin_json(["flow", "start", flow_id], home)["links"]]
+    answers = []
+    for party, link in zip((w.jia, w.yi), links, strict=True):
+        before = outbox_lines(w.outbox)
+        ch = yinxin_json(["flow", "sign"], home, env={"YINXIN_SIGN_LINK": link})
+        code = read_code(w.outbox, party.phone, after=before)
+        answers.append(
+            yinxin_json(
+                ["flow", "sign", "--challenge", ch["challenge_id"]],
+                home,
+                env={"YINXIN_SIGN_LINK": link, "YINXIN_SEAL_PIN": party.pin, "YINXIN_CODE": code},
+            )
+        )
+    return answers

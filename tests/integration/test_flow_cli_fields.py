@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 from asn1crypto import x509 as a_x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -23,31 +22,19 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from tests.fixtures.samples import contract_pdf
-from tests.integration.server import yinxin_cli, yinxin_json
+from tests.integration.server import yinxin_json
 from tests.integration.signing_flow import (
     build_world,
+    cli_flow_create,
+    cli_party,
+    cli_sign_through_links,
     need,
     new_platform,
     nss_trusting,
-    outbox_lines,
     pdfsig,
-    read_code,
 )
 from tests.integration.test_api_flow_fields import _prepared_only, certified_contract
 from tests.integration.test_api_flows import served  # noqa: F401
-
-
-def _party(x, more: str = "") -> str:  # noqa: ANN001
-    return f"subscriber={x.id},role={x.role},seal={x.seal.es_id}{more}"
-
-
-def _create(home: Path, docs: list[Path], *signers: str):  # noqa: ANN202
-    args = ["flow", "create", "--title", "合同", "--days", "3"]
-    for d in docs:
-        args += ["--doc", str(d)]
-    for s in signers:
-        args += ["--signer", s]
-    return yinxin_cli([*args, "--json"], home, check=False)
 
 
 def test_a_field_per_document_is_refused_naming_the_key_typed(tmp_path):
@@ -61,7 +48,7 @@ def test_a_field_per_document_is_refused_naming_the_key_typed(tmp_path):
     contract.write_bytes(_prepared_only(contract_pdf(1)))
     annex.write_bytes(contract_pdf(1, title="补充协议"))
     two = [contract, annex]
-    yi = _party(w.yi, ",field.0=乙方签章")
+    yi = cli_party(w.yi, ",field.0=乙方签章")
     cases = [
         # (docs, 甲方's extra keys, the field refused, words of the message)
         (two, ",field.2=甲方签章", "signers[0].field.2", "2 --doc were given"),
@@ -79,15 +66,18 @@ def test_a_field_per_document_is_refused_naming_the_key_typed(tmp_path):
         ([contract], ",x=20,y=20,field.0=甲方签章", "signers[0].x", "used on none"),
     ]
     for docs, more, field, words in cases:
-        proc = _create(home, docs, _party(w.jia, more), yi)
+        proc = cli_flow_create(home, docs, cli_party(w.jia, more), yi)
         assert proc.returncode == 2, (more, proc.stdout, proc.stderr)
         got = json.loads(proc.stdout)
         assert got["field"] == field and words in got["message"], (more, got)
     assert yinxin_json(["flow", "list"], home)["items"] == []
 
     # spaces around a value are dropped (the full-width one too): the field named is 甲方签章
-    ok = _create(
-        home, two, _party(w.jia, ",field.0= 甲方签章\u3000"), _party(w.yi, ",field.0=乙方签章 ")
+    ok = cli_flow_create(
+        home,
+        two,
+        cli_party(w.jia, ",field.0= 甲方签章\u3000"),
+        cli_party(w.yi, ",field.0=乙方签章 "),
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     jia, yi_at = (s["placements"] for s in json.loads(ok.stdout)["signers"])
@@ -110,24 +100,16 @@ def test_a_certified_contract_and_an_annex_signed_from_the_command_line(served, 
     annex = tmp_path / "annex.pdf"
     annex.write_bytes(contract_pdf(1, title="补充协议"))
 
-    proc = _create(
+    proc = cli_flow_create(
         home,
         [contract, annex],
-        _party(w.jia, ",order=1,field.0=甲方签章,page=1,x=120,y=150,width=40"),
-        _party(w.yi, ",order=2,field.0= 乙方签章"),
+        cli_party(w.jia, ",order=1,field.0=甲方签章,page=1,x=120,y=150,width=40"),
+        cli_party(w.yi, ",order=2,field.0= 乙方签章"),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     fid = str(json.loads(proc.stdout)["id"])
-    links = [x["url"] for x in yinxin_json(["flow", "start", fid], home)["links"]]
-    for party, link in zip((w.jia, w.yi), links, strict=True):
-        before = outbox_lines(w.outbox)
-        ch = yinxin_json(["flow", "sign"], home, env={"YINXIN_SIGN_LINK": link})
-        code = read_code(w.outbox, party.phone, after=before)
-        done = yinxin_json(
-            ["flow", "sign", "--challenge", ch["challenge_id"]],
-            home,
-            env={"YINXIN_SIGN_LINK": link, "YINXIN_SEAL_PIN": party.pin, "YINXIN_CODE": code},
-        )
+    answers = cli_sign_through_links(w, home, fid)
+    for party, done in zip((w.jia, w.yi), answers, strict=True):
         assert [r["field_name"] for r in done["records"]][0] == f"{party.role}签章", done
     assert done["flow"]["state"] == "completed"
 

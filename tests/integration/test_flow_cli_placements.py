@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 from asn1crypto import x509 as a_x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -29,31 +28,19 @@ from tests.fixtures.samples import contract_pdf
 from tests.integration.server import yinxin_cli, yinxin_json
 from tests.integration.signing_flow import (
     build_world,
+    cli_flow_create,
+    cli_party,
+    cli_sign_through_links,
     need,
     new_platform,
     nss_trusting,
-    outbox_lines,
     pdfsig,
-    read_code,
 )
 from tests.integration.test_api_flows import served  # noqa: F401
 from tests.integration.test_pdf_inputs_differential import SCALE, reds, shown
 from yinxin.pdf.sign import find_anchor
 
 MM = 72 / 25.4  # points in a millimetre
-
-
-def _party(x, more: str = "") -> str:  # noqa: ANN001
-    return f"subscriber={x.id},role={x.role},seal={x.seal.es_id}{more}"
-
-
-def _create(home: Path, docs: list[Path], *signers: str):  # noqa: ANN202
-    args = ["flow", "create", "--title", "合同", "--days", "3"]
-    for d in docs:
-        args += ["--doc", str(d)]
-    for s in signers:
-        args += ["--signer", s]
-    return yinxin_cli([*args, "--json"], home, check=False)
 
 
 def _pixels(box, page_height: float):  # noqa: ANN001, ANN202
@@ -90,7 +77,7 @@ def test_a_placement_per_document_is_refused_naming_the_key_typed(tmp_path):
     contract.write_bytes(contract_pdf(1))
     annex.write_bytes(contract_pdf(1, title="补充协议"))
     two = [contract, annex]
-    yi = _party(w.yi)
+    yi = cli_party(w.yi)
     cases = [
         # (docs, 甲方's extra keys, the field refused, words of the message)
         (two, ",anchor.2=甲方", "signers[0].anchor.2", "2 --doc were given"),
@@ -122,14 +109,14 @@ def test_a_placement_per_document_is_refused_naming_the_key_typed(tmp_path):
         ([contract], ",field=甲方签章,field.0=甲方签章", "signers[0].field", "used on none"),
     ]
     for docs, more, field, words in cases:
-        proc = _create(home, docs, _party(w.jia, more), yi)
+        proc = cli_flow_create(home, docs, cli_party(w.jia, more), yi)
         assert proc.returncode == 2, (more, proc.stdout, proc.stderr)
         got = json.loads(proc.stdout)
         assert got["field"] == field and words in got["message"], (more, got)
     assert yinxin_json(["flow", "list"], home)["items"] == []
 
     # a good one: the default where no .N key is given, the .N placement where it is
-    ok = _create(home, two, _party(w.jia, ", page.1=1,x.1= 120,y.1=150,width.1=40"), yi)
+    ok = cli_flow_create(home, two, cli_party(w.jia, ", page.1=1,x.1= 120,y.1=150,width.1=40"), yi)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     jia = json.loads(ok.stdout)["signers"][0]["placements"]
     assert jia[0]["anchor"] == "甲方（签章）" and jia[0]["x_mm"] is None
@@ -146,7 +133,9 @@ def test_a_default_placement_off_the_page_is_refused_naming_x(tmp_path):
     p.close()
     contract = tmp_path / "c.pdf"
     contract.write_bytes(contract_pdf(1))
-    proc = _create(home, [contract], _party(w.jia, ",page=1,x=190,y=280,width=40"), _party(w.yi))
+    proc = cli_flow_create(
+        home, [contract], cli_party(w.jia, ",page=1,x=190,y=280,width=40"), cli_party(w.yi)
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     got = json.loads(proc.stdout)
     assert got["field"] == "signers[0].x" and "does not fit" in got["message"], got
@@ -165,11 +154,13 @@ def test_two_documents_each_sealed_where_its_placement_says(served, tmp_path):  
     contract, annex = tmp_path / "contract.pdf", tmp_path / "annex.pdf"
     contract.write_bytes(contract_pdf(1))
     annex.write_bytes(contract_pdf(1, title="补充协议"))
-    proc = _create(
+    proc = cli_flow_create(
         home,
         [contract, annex],
-        _party(w.jia, ",order=1,anchor=甲方（签章）,width=40,page.1=1,x.1=120,y.1=150,width.1=40"),
-        _party(w.yi, ",order=2,page.0=1,x.0=20,y.0=200,width.0=30,anchor.1=补充协议,width.1=30"),
+        cli_party(
+            w.jia, ",order=1,anchor=甲方（签章）,width=40,page.1=1,x.1=120,y.1=150,width.1=40"
+        ),
+        cli_party(w.yi, ",order=2,page.0=1,x.0=20,y.0=200,width.0=30,anchor.1=补充协议,width.1=30"),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     created = json.loads(proc.stdout)
@@ -177,16 +168,7 @@ def test_two_documents_each_sealed_where_its_placement_says(served, tmp_path):  
     assert [x["anchor"] for x in jia] == ["甲方（签章）", None]
     assert [x["anchor"] for x in yi] == [None, "补充协议"]
     fid = str(created["id"])
-    links = [x["url"] for x in yinxin_json(["flow", "start", fid], home)["links"]]
-    for party, link in zip((w.jia, w.yi), links, strict=True):
-        before = outbox_lines(w.outbox)
-        ch = yinxin_json(["flow", "sign"], home, env={"YINXIN_SIGN_LINK": link})
-        code = read_code(w.outbox, party.phone, after=before)
-        done = yinxin_json(
-            ["flow", "sign", "--challenge", ch["challenge_id"]],
-            home,
-            env={"YINXIN_SIGN_LINK": link, "YINXIN_SEAL_PIN": party.pin, "YINXIN_CODE": code},
-        )
+    for done in cli_sign_through_links(w, home, fid):
         assert len(done["records"]) == 2, done
     assert done["flow"]["state"] == "completed"
 
