@@ -15,9 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,6 +32,7 @@ from tests import dbdump
 from tests.dbdump import count
 from tests.fixtures.samples import contract_pdf
 from tests.integration.signing_flow import World, outbox_lines, read_code
+from tests.page_js import run_page_function
 from yinxin.errors import ValidationError
 from yinxin.signing.batch import BatchItem
 from yinxin.signing.flows import SignerSpec
@@ -769,40 +768,12 @@ def test_a_code_without_a_field_where_one_field_takes_the_seal_is_sent(world):
     assert st.docmdp_ok, st.pretty_print_details()
 
 
-FLOW_LABELS = Path(__file__).parents[2] / "src/yinxin/adapters/web/static/pages/flow_labels.js"
-API_JS = FLOW_LABELS.parents[1] / "api.js"
-
-
 def explained(tmp_path: Path, refusals: list[ValidationError]) -> list[str]:
     """What the 发起签署 page shows for each flow refusal (``explainSigners`` of its
     flow_labels.js, run by node over the API's field, code and detail)."""
-    api = tmp_path / "api.mjs"  # ES modules; node reads .mjs as one
-    api.write_text(API_JS.read_text("utf-8"), "utf-8")
-    labels = tmp_path / "flow_labels.mjs"
-    labels.write_text(
-        FLOW_LABELS.read_text("utf-8").replace('"/static/api.js"', json.dumps(api.as_uri())),
-        "utf-8",
-    )
-    script = (
-        "const none = { addEventListener() {} };\n"
-        "globalThis.document = { ...none, readyState: 'loading', cookie: '' };\n"
-        "globalThis.window = none;\n"
-        f"const {{ explainSigners }} = await import({json.dumps(labels.as_uri())});\n"
-        "let input = '';\n"
-        "for await (const chunk of process.stdin) input += chunk;\n"
-        "process.stdout.write(JSON.stringify(JSON.parse(input).map((e) =>"
-        " explainSigners({ ...e, problem: { detail: e.detail } }).problem.detail)));\n"
-    )
     given = [{"field": e.field, "code": e.code, "detail": e.message} for e in refusals]
-    run = subprocess.run(
-        ["node", "--input-type=module", "-e", script],
-        input=json.dumps(given),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    call = "f({ ...x, problem: { detail: x.detail } }).problem.detail"
+    return run_page_function(tmp_path, "pages/flow_labels.js", "explainSigners", given, call)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")

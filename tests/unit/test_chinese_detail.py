@@ -5,47 +5,24 @@ an OFD part, a seal check), each with what a Chinese page must show."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.page_js import run_page_function
 from yinxin.contracts.templates import get_template
 from yinxin.errors import ValidationError, halves, quoted
 from yinxin.ofd.document import Box
 from yinxin.seals import ses_signature
-
-API_JS = Path(__file__).parents[2] / "src/yinxin/adapters/web/static/api.js"
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
 
 def chinese_detail(tmp_path: Path, details: list[str]) -> list[str | None]:
     """``chineseDetail`` of each detail, as the page's own api.js says it (run by node)."""
-    module = tmp_path / "api.mjs"  # api.js is an ES module; node reads .mjs as one
-    module.write_text(API_JS.read_text("utf-8"), "utf-8")
-    script = (
-        # the module binds its page handlers as it loads: a page still loading, no window
-        "const none = { addEventListener() {} };\n"
-        "globalThis.document = { ...none, readyState: 'loading', cookie: '' };\n"
-        "globalThis.window = none;\n"
-        f"const {{ chineseDetail }} = await import({json.dumps(module.as_uri())});\n"
-        "let input = '';\n"
-        "for await (const chunk of process.stdin) input += chunk;\n"
-        "process.stdout.write(JSON.stringify(JSON.parse(input).map((d) => chineseDetail(d))));\n"
-    )
-    run = subprocess.run(
-        ["node", "--input-type=module", "-e", script],
-        input=json.dumps(details),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    return run_page_function(tmp_path, "api.js", "chineseDetail", details, "f(x)")
 
 
 def refusal(call) -> str:
