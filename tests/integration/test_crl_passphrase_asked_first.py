@@ -28,7 +28,7 @@ from tests.conftest import PASSPHRASE
 from tests.integration.server import yinxin_env
 from tests.integration.test_ca_lifecycle import enrol, issue
 from yinxin.app import Platform
-from yinxin.store.models import AuditEvent
+from yinxin.store.models import AuditEvent, Certificate, Crl
 
 WRONG = "not the CA passphrase at all"
 
@@ -158,3 +158,62 @@ def test_an_unknown_serial_is_refused_before_the_prompt(platform: Platform) -> N
     assert not at_prompt and "CA passphrase" not in text, text
     assert code not in (0, 5), text
     assert "[serial]" in text and "badc0ffee" in text and "not_found" in text, text
+
+
+# the SM2 hierarchy's keys sealed under a passphrase of their own: `ca add-hierarchy` run with
+# another YINXIN_CA_PASSPHRASE than `init` (nothing stops it), or keys moved in from elsewhere
+SM2_PASSPHRASE = "the SM2 hierarchy's own passphrase"
+
+
+def _sm2_certificate(make_platform) -> tuple[Platform, str]:
+    """A platform with an SM2 hierarchy beside the P-256 one, its keys under SM2_PASSPHRASE,
+    and a platform-held SM2 certificate its SM2 issuing CA signed (its CRL is sm2-issuing's)."""
+    p = make_platform("sqlite")
+    side = make_platform("sqlite", home=p.settings.home, passphrase=SM2_PASSPHRASE)
+    side.ca.add_hierarchy("sm2")
+    cert = issue(side, enrol(side).person.id, pin="246810", algorithm="sm2")
+    with side.db.read() as s:
+        role = s.execute(
+            sql_select(Certificate.issuer_role).where(Certificate.serial_hex == cert.serial)
+        ).scalar_one()
+    assert role == "sm2-issuing", role
+    return p, cert.serial
+
+
+def test_an_sm2_certificate_checks_the_key_that_signs_its_crl(make_platform) -> None:
+    """Revoking a certificate the SM2 issuing CA signed checks the passphrase against the SM2
+    issuing CA's key — the one that signs that certificate's CRL — not the default issuing
+    CA's. It opened the default one: the default hierarchy's passphrase was taken, the
+    certificate revoked, its CRL left unsigned (a warning, exit 0); the SM2 key's own
+    passphrase was refused as wrong, and that certificate could not be revoked at a terminal
+    with its CRL signed at all."""
+    p, serial = _sm2_certificate(make_platform)
+    before = _audit_count(p, serial)
+    at_prompt: dict = {}
+    code, text = _at_a_terminal(
+        p, ["cert", "revoke", serial, "--reason", "key_compromise"], PASSPHRASE, at_prompt
+    )
+    assert at_prompt == {"status": "active", "audit": before}, text
+    assert code == 5, text
+    assert "wrong CA passphrase" in text and "bad_passphrase" in text, text
+    assert "warning" not in text, text
+    assert p.certificates.get(serial).status == "active"
+    assert _audit_count(p, serial) == before
+    signed = _crls(p, "sm2-issuing")
+    at_prompt = {}
+    code, text = _at_a_terminal(
+        p, ["cert", "revoke", serial, "--reason", "key_compromise"], SM2_PASSPHRASE, at_prompt
+    )
+    assert at_prompt == {"status": "active", "audit": before}, text
+    assert code == 0, text
+    assert "warning" not in text, text
+    assert SM2_PASSPHRASE not in text
+    assert p.certificates.get(serial).status == "revoked"
+    assert _crls(p, "sm2-issuing") == signed + 1, "the SM2 CRL was not re-signed"
+
+
+def _crls(p: Platform, role: str) -> int:
+    with p.db.read() as s:
+        return s.execute(
+            sql_select(func.count()).select_from(Crl).where(Crl.issuer_role == role)
+        ).scalar_one()

@@ -254,13 +254,19 @@ class StatusService:
         """The roles that publish a CRL: issuing CA and root of every hierarchy there is."""
         return [role_of(h, base) for h in self.ca.hierarchies() for base in ("issuing", "root")]
 
-    def publish_crl_for(self, serial: str) -> PublishedCrl:
-        """A new CRL of the CA that issued ``serial`` (after its status changed)."""
+    def crl_role_for(self, serial: str) -> str:
+        """The CA role whose CRL lists ``serial`` — the CA that issued it, ``sm2-issuing`` for
+        a certificate of the SM2 hierarchy — and so whose key signs the CRL after its status
+        changes (``publish_crl_for``, and the CLI's passphrase check before the change)."""
         with self.db.read() as s:
             role = s.execute(
                 select(Certificate.issuer_role).where(Certificate.serial_hex == serial)
             ).scalar_one_or_none()
-        return self.publish_crl(role or "issuing")
+        return role or "issuing"
+
+    def publish_crl_for(self, serial: str) -> PublishedCrl:
+        """A new CRL of the CA that issued ``serial`` (after its status changed)."""
+        return self.publish_crl(self.crl_role_for(serial))
 
     def current_crl(self, role: str = "issuing") -> bytes:
         """The CRL to serve now: re-signed if status changed or nextUpdate draws near.

@@ -150,7 +150,8 @@ def platform(home: Path | None, *, migrate: bool = True) -> Platform:
 
 def ca_key_first(p: Platform, serial: str) -> Platform:
     """At a terminal with no ``YINXIN_CA_PASSPHRASE``, ask for the CA passphrase now and check
-    it (the issuing CA's key opened with it), before a status change of ``serial`` is made —
+    it (the key that will sign ``serial``'s CRL opened with it: its issuing CA's, the SM2
+    issuing CA's for a certificate of the SM2 hierarchy), before a status change is made —
     once the serial is known to be a certificate of ours (an unknown one is refused before the
     passphrase is typed for nothing); ``p`` as given.
 
@@ -159,11 +160,16 @@ def ca_key_first(p: Platform, serial: str) -> Platform:
     and a warning, a change the operator could no longer take back. Now a wrong one is refused
     (``bad_passphrase``, exit 5) with nothing written. Without a terminal nothing is asked
     here: a process given a wrong or no passphrase makes the change and warns (``run``), as
-    docs/operator-guide.md says; a PKCS#11 store asks nothing either."""
+    docs/operator-guide.md says; a PKCS#11 store asks nothing either.
+
+    It opened the default issuing CA's key whatever the certificate: revoking one the SM2
+    issuing CA signed, with SM2 keys sealed under another passphrase (``ca add-hierarchy``
+    run with another), took the default key's passphrase, revoked, and left the SM2 CRL
+    unsigned — and refused the SM2 key's own passphrase."""
     asks = not os.environ.get("YINXIN_CA_PASSPHRASE") and sys.stdin.isatty()
     if asks and p.settings.keystore == "file":
         p.certificates.get(serial)
-        p.ca.key("issuing")
+        p.ca.key(p.status.crl_role_for(serial))
     return p
 
 
