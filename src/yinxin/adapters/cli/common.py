@@ -451,24 +451,34 @@ def run(
         result = data
     emit(result, as_json, render, empty)
     if failed:
-        crl_warning(failed[0].cause or "the CA key could not sign")
+        keystore = asked[0].settings.keystore if asked else "file"
+        crl_warning(failed[0].cause or "the CA key could not sign", keystore)
 
 
-def crl_warning(cause: str) -> None:
+def crl_warning(cause: str, keystore: str = "file") -> None:
     """On standard error: the change is recorded, the CRL was not re-signed now (``cause``,
-    never the passphrase itself), OCSP says it already, and what re-signs the CRL when.
+    never the passphrase or PIN itself), OCSP says it already, and what re-signs the CRL when
+    — with what ``keystore`` (``YINXIN_KEYSTORE``) needs to sign.
 
     ``cert revoke`` with a wrong YINXIN_CA_PASSPHRASE exited 0 without a word: an operator
     revoking a compromised certificate believed the published CRL listed it, when relying
-    parties reading the CRL would not see it until a server or worker re-signed it."""
+    parties reading the CRL would not see it until a server or worker re-signed it. With the
+    CA keys in a PKCS#11 token the warning ended "with the right CA passphrase", which that
+    store never reads: the operator was sent after a secret that is not the cause; it names
+    the token's settings now."""
+    needs = (
+        "with the token reachable (YINXIN_PKCS11_MODULE, YINXIN_PKCS11_TOKEN, YINXIN_PKCS11_PIN)"
+        if keystore == "pkcs11"
+        else "with the right CA passphrase"
+    )
     say(
         "[bold yellow]warning:[/] the change is recorded, but the CRL was not re-signed now: "
         "{}. OCSP (`yinxin serve`) answers the new status at once; the CRL lists it when a "
         "running `yinxin serve` next re-signs it (on the next CRL fetch, and within 5 minutes "
         "anyway) or `yinxin worker` runs the crl.issuing job (hourly) — or now: "
-        "`yinxin jobs run crl.issuing` (crl.side for the SM2 hierarchy) with the right CA "
-        "passphrase.",
+        "`yinxin jobs run crl.issuing` (crl.side for the SM2 hierarchy) {}.",
         cause,
+        needs,
         err=True,
     )
 
