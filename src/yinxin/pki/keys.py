@@ -507,11 +507,16 @@ class FileKeyStore:
 
     def reseal_secret(self, label: str, cipher: str | DataCipher) -> bool:
         """Seal ``<label>.kek`` again under ``cipher`` (the key inside unchanged), atomically
-        (a new file moved into place); ``False`` if it already is."""
+        (a new file moved into place); ``False`` if it already is — a ``YXKEK1`` file too when
+        ``cipher`` is AES-256-GCM: that format is AES-256-GCM under scrypt, as ``YXKEK2`` for
+        AES is. It was rewritten into ``YXKEK2`` then, and ``keys recrypt --cipher
+        aes-256-gcm`` on a fresh install reported the file "1 re-encrypted", telling an
+        operator something had been under another cipher when nothing had. The file is
+        still opened first, so a wrong passphrase is refused either way."""
         c = get_cipher(cipher)
         path = self._secret_path(label)
-        key = self._open_secret(path, label, data := path.read_bytes())
-        if data.startswith(_SECRET_MAGIC_NAMED) and self.secret_cipher(label) == c.name:
+        key = self._open_secret(path, label, path.read_bytes())
+        if self.secret_cipher(label) == c.name:
             return False
         head, salt = _SECRET_MAGIC_NAMED + bytes([c.code]), os.urandom(16)
         body = c.encrypt(self._secret_kek(salt, c), key, label.encode() + head)
