@@ -20,6 +20,7 @@ import subprocess
 import sys
 import termios
 import time
+from pathlib import Path
 
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
@@ -160,34 +161,51 @@ def test_an_unknown_serial_is_refused_before_the_prompt(platform: Platform) -> N
     assert "[serial]" in text and "badc0ffee" in text and "not_found" in text, text
 
 
-# the SM2 hierarchy's keys sealed under a passphrase of their own: `ca add-hierarchy` run with
-# another YINXIN_CA_PASSPHRASE than `init` (nothing stops it), or keys moved in from elsewhere
+# the SM2 hierarchy's keys sealed under a passphrase of their own: a data directory whose
+# `ca add-hierarchy` ran with another YINXIN_CA_PASSPHRASE than `init` (refused since, see
+# test_sm2_alongside), or SM2 key files restored from elsewhere
 SM2_PASSPHRASE = "the SM2 hierarchy's own passphrase"
 
 
-def _sm2_certificate(make_platform) -> tuple[Platform, str]:
-    """A platform with an SM2 hierarchy beside the P-256 one, its keys under SM2_PASSPHRASE,
-    and a platform-held SM2 certificate its SM2 issuing CA signed (its CRL is sm2-issuing's)."""
-    p = make_platform("sqlite")
-    side = make_platform("sqlite", home=p.settings.home, passphrase=SM2_PASSPHRASE)
-    side.ca.add_hierarchy("sm2")
-    cert = issue(side, enrol(side).person.id, pin="246810", algorithm="sm2")
-    with side.db.read() as s:
+def _reseal(key_file: Path, old: str, new: str) -> None:
+    """``key_file`` (encrypted PKCS#8) sealed again under ``new``, by OpenSSL."""
+    out = key_file.with_suffix(".new")
+    subprocess.run(
+        ["openssl", "pkcs8", "-topk8", "-in", key_file, "-passin", f"pass:{old}",
+         "-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA256", "-passout", f"pass:{new}",
+         "-out", out],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    out.replace(key_file)
+
+
+def _sm2_certificate(platform: Platform) -> tuple[Platform, str]:
+    """A platform with an SM2 hierarchy beside the P-256 one, its keys then sealed under
+    SM2_PASSPHRASE, and a platform-held SM2 certificate its SM2 issuing CA signed (its CRL is
+    sm2-issuing's)."""
+    p = platform
+    p.ca.add_hierarchy("sm2")
+    cert = issue(p, enrol(p).person.id, pin="246810", algorithm="sm2")
+    with p.db.read() as s:
         role = s.execute(
             sql_select(Certificate.issuer_role).where(Certificate.serial_hex == cert.serial)
         ).scalar_one()
     assert role == "sm2-issuing", role
+    sm2_keys = sorted(p.settings.keys_dir.glob("sm2-*.key.pem"))
+    assert sm2_keys
+    for key_file in sm2_keys:
+        _reseal(key_file, PASSPHRASE, SM2_PASSPHRASE)
     return p, cert.serial
 
 
-def test_an_sm2_certificate_checks_the_key_that_signs_its_crl(make_platform) -> None:
+def test_an_sm2_certificate_checks_the_key_that_signs_its_crl(platform: Platform) -> None:
     """Revoking a certificate the SM2 issuing CA signed checks the passphrase against the SM2
     issuing CA's key — the one that signs that certificate's CRL — not the default issuing
     CA's. It opened the default one: the default hierarchy's passphrase was taken, the
     certificate revoked, its CRL left unsigned (a warning, exit 0); the SM2 key's own
     passphrase was refused as wrong, and that certificate could not be revoked at a terminal
     with its CRL signed at all."""
-    p, serial = _sm2_certificate(make_platform)
+    p, serial = _sm2_certificate(platform)
     before = _audit_count(p, serial)
     at_prompt: dict = {}
     code, text = _at_a_terminal(

@@ -550,3 +550,34 @@ def test_archive_renewal_rolls_over_the_sm2_tsa_and_responders_too(make_platform
     for role, serial in old.items():
         assert p.ca.certificate(role).serial_number != serial, role
     assert p.tsa.of("sm2").certificate().serial_number == p.ca.certificate("sm2-tsa").serial_number
+
+
+def test_a_passphrase_that_does_not_open_the_default_keys_adds_nothing(tmp_path: Path) -> None:
+    """``ca add-hierarchy`` with another YINXIN_CA_PASSPHRASE than ``init``'s sealed the SM2
+    keys under it: a CA whose two hierarchies no one passphrase opened, so the server and
+    the worker could sign only one hierarchy's CRLs. Refused now (exit 5, field passphrase,
+    ``bad_passphrase``), no key made, no row written; the right passphrase adds it."""
+    home = tmp_path / "home"
+    env = {"YINXIN_DATABASE_URL": f"sqlite:///{home / 'yinxin.db'}"}
+    yinxin_cli(["init"], home, env=env)
+    keys = _key_files(home)
+    p = Platform(Settings(home=home, database_url=env["YINXIN_DATABASE_URL"]))
+    try:
+        before = dump(p)
+        other = "another passphrase than init's"
+        out = yinxin_cli(
+            ["ca", "add-hierarchy", "--algorithm", "sm2", "--json"],
+            home,
+            passphrase=other,
+            env=env,
+            check=False,
+        )
+        assert out.returncode == 5, out.stdout + out.stderr
+        problem = json.loads(out.stdout)
+        assert problem["field"] == "passphrase" and problem["error"] == "bad_passphrase", problem
+        assert "default hierarchy" in problem["message"] and other not in out.stdout
+        assert _key_files(home) == keys and dump(p) == before
+        added = _cli_json(["ca", "add-hierarchy", "--algorithm", "sm2"], env, home)
+        assert "sm2-issuing" in json.dumps(added)
+    finally:
+        p.close()

@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock, beijing_date
-from yinxin.errors import ConfigurationError, Conflict, NotFound, ValidationError
+from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
 from yinxin.pki.algorithms import get_algorithm
 from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate, der, fingerprint
 from yinxin.pki.keys import KeyHandle, KeyStore
@@ -690,6 +690,7 @@ class CertificateAuthority:
                 "hierarchy beside it would certify the same keys",
                 field="algorithm",
             )
+        self._opens_the_default_keys()
         root_role = role_of(hierarchy, "root")
 
         def absent(s: Session) -> None:  # under the lock: a run started alongside may have won
@@ -702,6 +703,29 @@ class CertificateAuthority:
                 )
 
         return self._create(hierarchy, algorithm, actor, absent)
+
+    def _opens_the_default_keys(self) -> None:
+        """Refuse (``bad_passphrase``, field ``passphrase``) a CA passphrase that does not open
+        the default hierarchy's issuing key, before any key of a new hierarchy is made.
+
+        The new keys are sealed under the passphrase given now. ``ca add-hierarchy`` run with
+        another one than ``init``'s made an SM2 hierarchy whose keys no other passphrase
+        opened: ``yinxin serve``, the worker and every command take one YINXIN_CA_PASSPHRASE,
+        so one of the two hierarchies' CRLs could never be signed by them, and a status change
+        of an SM2 certificate was recorded with its CRL unsigned. (A token's key store just
+        has to be reachable.)"""
+        try:
+            self.key("issuing")
+        except Forbidden as e:
+            if e.code != "bad_passphrase":
+                raise
+            raise Forbidden(
+                "wrong CA passphrase: it does not open the default hierarchy's keys, and the new "
+                "hierarchy's keys would be sealed under another one than theirs (no process "
+                "could then sign both hierarchies' CRLs)",
+                field="passphrase",
+                code="bad_passphrase",
+            ) from None
 
     def overview(self) -> list[AuthorityRoleView]:
         """Every active authority certificate, hierarchy by hierarchy (``yinxin ca status``)."""
