@@ -163,9 +163,10 @@ def ca_key_first(p: Platform, serial: str) -> Platform:
     docs/operator-guide.md says; a PKCS#11 store asks nothing either.
 
     It opened the default issuing CA's key whatever the certificate: revoking one the SM2
-    issuing CA signed, with SM2 keys sealed under another passphrase (``ca add-hierarchy``
-    run with another), took the default key's passphrase, revoked, and left the SM2 CRL
-    unsigned — and refused the SM2 key's own passphrase."""
+    issuing CA signed, with SM2 keys sealed under another passphrase (a data directory whose
+    ``ca add-hierarchy`` ran with another, refused since), took the default key's
+    passphrase, revoked, and left the SM2 CRL unsigned — and refused the SM2 key's own
+    passphrase."""
     asks = not os.environ.get("YINXIN_CA_PASSPHRASE") and sys.stdin.isatty()
     if asks and p.settings.keystore == "file":
         p.certificates.get(serial)
