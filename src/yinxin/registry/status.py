@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from yinxin.clock import Clock, whole_utc
 from yinxin.errors import NotFound, YinxinError
+from yinxin.identity import normal_serial
 from yinxin.pki import tsa
 from yinxin.pki.crl import RevokedEntry, build_crl
 from yinxin.pki.ocsp import (
@@ -257,10 +258,15 @@ class StatusService:
     def crl_role_for(self, serial: str) -> str:
         """The CA role whose CRL lists ``serial`` — the CA that issued it, ``sm2-issuing`` for
         a certificate of the SM2 hierarchy — and so whose key signs the CRL after its status
-        changes (``publish_crl_for``, and the CLI's passphrase check before the change)."""
+        changes (``publish_crl_for``, and the CLI's passphrase check before the change).
+        ``serial`` in any form a lookup takes (openssl's ``05:A3:…`` too): compared raw, a
+        typed form found no row and fell back to the default issuing CA, whose passphrase
+        was then checked for an SM2 certificate."""
         with self.db.read() as s:
             role = s.execute(
-                select(Certificate.issuer_role).where(Certificate.serial_hex == serial)
+                select(Certificate.issuer_role).where(
+                    Certificate.serial_hex == normal_serial(serial)
+                )
             ).scalar_one_or_none()
         return role or "issuing"
 
