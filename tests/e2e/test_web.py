@@ -271,6 +271,46 @@ def test_verification_page_valid_altered_and_the_pdf_report(site: Site, page):
     assert error == "「说明.txt」：请选择 PDF 或 OFD 文件", error
 
 
+# an English word run of the report's English half ("the signed bytes were changed"); a
+# Chinese half has none (the separator's English side starts after " / ")
+_ENGLISH_WORDS = re.compile(r"[a-z]{2,}[\s,:;']+[a-z]{2,}")
+
+
+def test_verification_page_says_a_reports_problems_in_chinese(site: Site, page):
+    """The report words every problem and note "中文 / English" (the CLI's and the PDF report's
+    line); the verify page showed both halves raw — alone among the pages, which show the
+    Chinese part of such a detail (chineseDetail) — so a Chinese relying party read a long
+    English sentence beside each. A tampered PDF (a page appended) and one from a root the
+    platform does not trust: each problem and note is its Chinese half, whole (the separator
+    outside quotes), and the whole line is its tooltip."""
+    pki = f.build_pki("Nobody's Root")
+    untrusted = site.home / "files" / "untrusted.pdf"
+    untrusted.parent.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        signed = pool.submit(f.sign, f.contract_pdf(), pki.new_signer("李四"), pki)
+        untrusted.write_bytes(signed.result())
+    page.goto(site.url("/verify"))
+    for path, expect in (
+        (site.altered, "签署后文档有不被允许的修改"),
+        (untrusted, "签署人证书无法链接到受信任的根证书"),
+    ):
+        with page.expect_response(lambda r: "/public/verifications" in r.url) as answer:
+            page.set_input_files("#file", str(path))
+        report = answer.value.json()
+        page.locator("#result").wait_for(state="visible", timeout=60_000)
+        lines = page.locator("article.signature .problems li, article.signature .notes li")
+        said = [(li.inner_text(), li.get_attribute("title")) for li in lines.all()]
+        whole = [x for s in report["signatures"] for x in s["problems"] + s["notes"]]
+        assert [t for _, t in said] == whole, (said, whole)  # the report's line, in the tooltip
+        assert any(expect in text for text, _ in said), said
+        for text, line in said:
+            zh, en = line.split(" / ", 1)
+            assert text == zh.strip() and not _ENGLISH_WORDS.search(text), (text, line)
+            assert _ENGLISH_WORDS.search(en), line  # it was a bilingual line
+        page.click("#again")
+        page.locator("#result").wait_for(state="hidden")
+
+
 def test_verification_page_shows_what_a_document_hides_as_escapes(site: Site, page):
     """A signer's name and a field name come from the document (a forger makes their own
     certificate): U+202E reversed the rest of the name on the page and U+200B made two names

@@ -3,7 +3,7 @@
 // The server judges a file by its content: a PAdES PDF, a PDF sealed the GB/T 38540 way
 // ("pdf-ses") or an OFD ("ofd"); the last two have a report of their own (seal, signer, the
 // standard's checks one by one), on the page and in the PDF.
-import { ApiError, el, fmtTime, messageFor, newKey, saveBlob, shown, showError, clearErrors, toast, upload, whileBusy } from "/static/api.js";
+import { ApiError, chineseDetail, el, fmtTime, messageFor, newKey, saveBlob, shown, showError, clearErrors, toast, upload, whileBusy } from "/static/api.js";
 
 const form = document.getElementById("verify-form");
 const input = document.getElementById("file");
@@ -83,8 +83,22 @@ async function verify(file) {
 
 // Every text of the report that a document brings (names, problems quoting them) goes through
 // shown(): hidden characters as escapes, as in the CLI's and the PDF report.
-function fact(dl, label, value) {
-  dl.append(el("dt", { text: label }), el("dd", {}, shown(value) ?? "—"));
+function fact(dl, label, value, title) {
+  dl.append(el("dt", { text: label }), el("dd", { title }, shown(value) ?? "—"));
+}
+
+/** A report's problem, note or check detail in Chinese. The report words each one "中文 /
+ * English" (the CLI's and the PDF report's line), and the page showed both halves raw, the
+ * English on a par with the Chinese; now the Chinese half (chineseDetail, as every other page
+ * shows a detail the API words in Chinese) and the whole line in its tooltip. A line with no
+ * Chinese half of its own (a library's English message) is shown as it is. */
+function said(text) {
+  return shown(chineseDetail(text) || text);
+}
+
+/** A list of such lines, each the Chinese half with the whole line as its title. */
+function saidList(cls, lines) {
+  return el("ul", { class: cls }, lines.map((p) => el("li", { text: said(p), title: shown(p) })));
 }
 
 /** A signature's badge: valid, invalid, or cannot be determined. */
@@ -99,7 +113,10 @@ function render(r) {
   const what = sealed ? "电子签章" : "签名";
   const verdict = document.getElementById("verdict");
   const unsure = r.indication === "INDETERMINATE";
-  const problems = [...(r.problems || []), ...(r.unprotected || []).map((n) => `未受保护的文件 / file not protected by any signature: /${n}`)];
+  // the page's own line for a part no signature protects: the part's name after the Chinese,
+  // since the Chinese half of "中文 / English: /name" would leave the name out
+  const unprotected = (r.unprotected || []).map((n) => [`未受保护的文件：/${n}`, `未受保护的文件 / file not protected by any signature: /${n}`]);
+  const problems = [...(r.problems || []).map((p) => [chineseDetail(p) || p, p]), ...unprotected];
   verdict.className = "verdict " + (r.valid ? "ok" : unsure ? "warn" : "bad");
   // no signature read is not "no signature in the file": a damaged OFD gives none back either,
   // and the file's problems (below) say which it is
@@ -115,8 +132,8 @@ function render(r) {
   fact(facts, "SHA-256", el("code", { text: r.sha256 }));
   fact(facts, "验证时间", when(r.verified_at));
   fact(facts, `${what}数量`, `${r.signatures.length} 个` + (r.document_timestamps ? `（另有文档时间戳 ${r.document_timestamps} 个）` : ""));
-  if (problems.length) fact(facts, "文件问题", problems.join("；"));
-  if (r.notes && r.notes.length) fact(facts, "说明", r.notes.join("；"));
+  if (problems.length) fact(facts, "文件问题", problems.map(([zh]) => zh).join("；"), shown(problems.map(([, whole]) => whole).join("\n")));
+  if (r.notes && r.notes.length) fact(facts, "说明", r.notes.map((n) => chineseDetail(n) || n).join("；"), shown(r.notes.join("\n")));
   document.getElementById("signatures-heading").textContent = `${what}详情`;
   const list = document.getElementById("signatures");
   list.replaceChildren(...r.signatures.map((s, i) => (sealed ? sealSignature(s, i + 1, r.kind) : signature(s, i + 1))));
@@ -147,8 +164,8 @@ function signature(s, n) {
   fact(dl, "签署后修改", CHANGES[s.changes_after] || s.changes_after);
   if (s.level) fact(dl, "签名级别", `PAdES ${s.level}`);
   const body = el("div", { class: "body" }, dl);
-  if (s.problems.length) body.append(el("ul", { class: "problems" }, s.problems.map((p) => el("li", { text: shown(p) }))));
-  if (s.notes.length) body.append(el("ul", { class: "notes" }, s.notes.map((p) => el("li", { text: shown(p) }))));
+  if (s.problems.length) body.append(saidList("problems", s.problems));
+  if (s.notes.length) body.append(saidList("notes", s.notes));
   return el("article", { class: "signature", "data-valid": String(s.valid), "data-indication": s.indication },
     el("header", {},
       el("h3", { text: `签名 ${n}：${shown(s.signer_name || s.field_name)}` }),
@@ -179,12 +196,12 @@ function sealSignature(s, n, kind) {
   if (checks.length) {
     body.append(el("ul", { class: "checks" }, checks.map((c) => {
       const word = WORDS.outcomes[c.outcome] || shown(c.outcome);
-      const text = `${word}：${WORDS.checks[c.name] || shown(c.name)} — ${shown(c.detail)}`;
-      return el("li", { class: OUTCOME_CLASS[c.outcome] || "muted", "data-check": c.name, text });
+      const text = `${word}：${WORDS.checks[c.name] || shown(c.name)} — ${said(c.detail)}`;
+      return el("li", { class: OUTCOME_CLASS[c.outcome] || "muted", "data-check": c.name, text, title: shown(c.detail) });
     })));
   }
-  if (s.problems.length) body.append(el("ul", { class: "problems" }, s.problems.map((p) => el("li", { text: shown(p) }))));
-  if (v.notes && v.notes.length) body.append(el("ul", { class: "notes" }, v.notes.map((p) => el("li", { text: shown(p) }))));
+  if (s.problems.length) body.append(saidList("problems", s.problems));
+  if (v.notes && v.notes.length) body.append(saidList("notes", v.notes));
   return el("article", { class: "signature", "data-valid": String(s.valid), "data-indication": s.indication },
     el("header", {},
       el("h3", { text: `签章 ${n}：${shown(v.seal_name || s.field_name || s.id)}` }),
