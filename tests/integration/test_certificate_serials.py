@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+from dataclasses import replace
 
 import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.conftest import cli_env
-from tests.integration.signing_flow import World
+from tests.fixtures.samples import contract_pdf
+from tests.integration.signing_flow import PERSON_PIN, World, _issue, sign_as
 from tests.integration.test_certificate_change_api import desk, refused
 from yinxin.adapters.cli import app as cli_app
 
@@ -129,3 +132,47 @@ def test_cert_show_refuses_pem_with_json_naming_both(world: World) -> None:
     assert r.exit_code == 0 and r.stdout.startswith("-----BEGIN CERTIFICATE-----"), r.output
     r = _cli(world, "cert", "show", serial, "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["pem"] == r_pem(world, serial), r.output
+
+
+def _openssl_serial(pem: str) -> str:
+    """The serial as ``openssl x509 -noout -serial`` prints it, "serial=" taken off."""
+    out = subprocess.run(
+        ["openssl", "x509", "-noout", "-serial"], input=pem, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().removeprefix("serial=")
+
+
+def test_a_serial_with_a_leading_zero_is_one_number_in_the_report_and_cert_show(
+    world: World, tmp_path
+) -> None:
+    """A serial whose hex starts with a zero (127 random bits: one certificate in eight; OpenSSL
+    prints whole octets, ``serial=0A1B…``) was written two ways: ``yinxin cert show``, the
+    audit trail and file names as ``a1b…``, the verification report (CLI, JSON, page, PDF) as
+    ``0a1b…`` — a relying party comparing the report with the certificate record saw two
+    numbers. Both now write the platform's form (one formatter, ``identity.serial_hex``), and
+    OpenSSL's form is taken by every lookup."""
+    p = world.p
+    for _ in range(80):  # P(no leading zero in 80) = (7/8)^80 < 3e-5
+        cert = _issue(p, world.person.id, "person-signing", pin=PERSON_PIN)
+        printed = _openssl_serial(cert.pem)
+        if printed.startswith("0"):
+            break
+    else:
+        pytest.fail("no serial with a leading zero in 80 certificates")
+    assert int(printed, 16) == int(cert.serial, 16)
+    seal = p.seals.change(world.yi.seal.es_id, certificate_serial=printed)
+    party = replace(world.yi, seal=seal)
+    signed = tmp_path / "signed.pdf"
+    signed.write_bytes(sign_as(world, party, contract_pdf()).pdf)
+
+    shown = json.loads(_cli(world, "cert", "show", printed, "--json").stdout)["serial"]
+    r = _cli(world, "verify", str(signed), "--json")
+    (sig,) = json.loads(r.stdout)["signatures"]
+    assert sig["certificate_serial"] == shown == cert.serial, (sig["certificate_serial"], shown)
+    assert shown == printed.lower().lstrip("0")
+    # the text report's line says the same number
+    text = _cli(world, "verify", str(signed)).stdout
+    assert re.search(rf"Serial:\s+{shown}\n", text), text
+    events = p.audit_events(subject_type="certificate", subject_id=shown)
+    assert events, "the audit names the certificate by the same number"

@@ -47,7 +47,7 @@ from yinxin.errors import (
     ValidationError,
     YinxinError,
 )
-from yinxin.identity import validate_name
+from yinxin.identity import serial_hex, validate_name
 from yinxin.pdf.sign import (
     Level,
     RevocationData,
@@ -500,11 +500,11 @@ class Archive:
                 data = {
                     "sha256_before": doc.sha256,
                     "sha256_after": key,
-                    "status_for": sorted(format(c.serial_number, "x") for c in valid),
+                    "status_for": sorted(serial_hex(c.serial_number) for c in valid),
                 }
                 if timestamp:
                     data.update(
-                        tsa=format(tsa_cert.serial_number, "x"),
+                        tsa=serial_hex(tsa_cert.serial_number),
                         tsa_not_after=tsa_cert.not_valid_after_utc.isoformat(),
                     )
                 audit.record(

@@ -281,6 +281,18 @@ SERIAL_PATTERN = r"^\s*(?:0[xX])?[0-9A-Fa-f]+(?:(?:\s*:\s*|\s+)[0-9A-Fa-f]+)*\s*
 _SERIAL = re.compile(SERIAL_PATTERN)
 
 
+def serial_hex(number: int) -> str:
+    """A certificate's serial number as the platform writes it everywhere — stored, answered,
+    printed by the CLI, in file names, the audit trail and the verification reports:
+    lower-case hex with no leading zeros, the form :func:`normal_serial` gives. One writer,
+    so that a relying party comparing a report with ``yinxin cert show`` sees one number (the
+    report wrote whole octets, ``0a1b…``, the rest ``a1b…``). ``openssl x509 -serial`` prints
+    the same number in upper case, whole octets (``serial=0A1B…``); every lookup takes that."""
+    if number < 0:  # RFC 5280 forbids it; a foreign certificate may still carry one
+        return "-" + serial_hex(-number)
+    return format(number, "x")
+
+
 def normal_serial(value: str, field: str = "serial") -> str:
     """A certificate's serial number as the platform stores it: lower-case hex, no
     separators, no ``0x``, no leading zeros (``0`` for zero). OpenSSL's colon form

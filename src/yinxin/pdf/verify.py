@@ -127,7 +127,7 @@ from pyhanko_certvalidator.sig_validate import (
 )
 
 from yinxin.errors import ValidationError
-from yinxin.identity import shown
+from yinxin.identity import serial_hex, shown
 from yinxin.indication import (
     SIGNATURE_VERDICT_TEXT,
     VERDICT_TEXT,
@@ -1157,7 +1157,7 @@ async def _verify_signature(
         field_name=str(emb.field_name),
         signer_name=_common_name(cert),
         signer_subject=_rfc4514(cert.subject),
-        certificate_serial=_hex_serial(cert.serial_number),
+        certificate_serial=serial_hex(cert.serial_number),
         certificate_issuer=_rfc4514(cert.issuer),
         seal_name=seal_name,
         seal_kind=seal_kind,
@@ -1615,13 +1615,6 @@ def _common_name(cert: a_x509.Certificate) -> str:
         return str(cn) if cn else _rfc4514(cert.subject)
     except Exception:
         return "?"
-
-
-def _hex_serial(n: int) -> str:
-    h = format(abs(n), "x")
-    if len(h) % 2:
-        h = "0" + h
-    return ("-" if n < 0 else "") + h
 
 
 def _fmt_time(t: dt.datetime | None) -> str:

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 
 from yinxin.clock import whole_utc
 from yinxin.errors import ConfigurationError, ValidationError
+from yinxin.identity import serial_hex
 from yinxin.pki import der, sm2_x509
 from yinxin.pki.keys import KeyHandle, builder_key
 
@@ -127,11 +128,13 @@ def _encode_entries(entries: Iterable[RevokedEntry]) -> bytes:
         if serial <= 0:
             raise ValidationError(f"serial {serial} is not a positive integer", field="serial")
         if serial in seen:
-            raise ValidationError(f"serial {serial:x} is listed twice", field="serial")
+            raise ValidationError(f"serial {serial_hex(serial)} is listed twice", field="serial")
         add(serial)
         sb = serial.to_bytes((serial.bit_length() + 8) // 8, "big")
         if len(sb) > 20:  # RFC 5280 §4.1.2.2; also keeps every entry under 128 octets
-            raise ValidationError(f"serial {serial:x} is longer than 20 octets", field="serial")
+            raise ValidationError(
+                f"serial {serial_hex(serial)} is longer than 20 octets", field="serial"
+            )
 
         t = e.revoked_at
         if t.tzinfo is None:

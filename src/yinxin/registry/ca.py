@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock, beijing_date
 from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
+from yinxin.identity import serial_hex
 from yinxin.pki.algorithms import get_algorithm
 from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate, der, fingerprint
 from yinxin.pki.keys import KeyHandle, KeyStore
@@ -160,8 +161,8 @@ def _refuse_a_key_not_the_certificates(role: str, cert: x509.Certificate, key: K
     if spki(key.public_key()) != spki(certified):
         raise ConfigurationError(
             f"the key {key.label!r} in the key store is not the one the {role} certificate "
-            f"({cert.serial_number:x}) certifies: it was replaced outside Yinxin; put the "
-            "original key back (nothing is signed with this one)",
+            f"({serial_hex(cert.serial_number)}) certifies: it was replaced outside Yinxin; put "
+            "the original key back (nothing is signed with this one)",
             field="keystore",
         )
 
@@ -175,7 +176,7 @@ def _row(
         key_label=label,
         keystore=keystore,
         algorithm=algorithm,
-        serial_hex=format(cert.serial_number, "x"),
+        serial_hex=serial_hex(cert.serial_number),
         subject=cert.subject.rfc4514_string(),
         not_after=cert.not_valid_after_utc,
         der=der(cert),
@@ -201,7 +202,7 @@ def _record(
         action,
         role,
         subject_type="authority",
-        data={"serial": format(cert.serial_number, "x"), "sha256": fingerprint(cert), **data},
+        data={"serial": serial_hex(cert.serial_number), "sha256": fingerprint(cert), **data},
     )
 
 

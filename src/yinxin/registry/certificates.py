@@ -34,6 +34,7 @@ from yinxin.errors import (
 from yinxin.identity import (
     normal_serial,
     refuse_hidden,
+    serial_hex,
     validate_name,
 )
 from yinxin.registry import lifecycle
@@ -760,7 +761,7 @@ class Certificates:
         org = s.get(Subscriber, sub.organization_id) if sub.organization_id else None
         while True:  # a collision of 127 random bits will not happen, but never reuse a serial
             serial = new_serial()
-            hexs = format(serial, "x")
+            hexs = serial_hex(serial)
             if not s.execute(select(Certificate.id).where(Certificate.serial_hex == hexs)).first():
                 break
         cert = build_certificate(

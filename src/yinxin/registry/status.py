@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from yinxin.clock import Clock, whole_utc
 from yinxin.errors import NotFound, YinxinError
-from yinxin.identity import normal_serial
+from yinxin.identity import normal_serial, serial_hex
 from yinxin.pki import tsa
 from yinxin.pki.crl import RevokedEntry, build_crl
 from yinxin.pki.ocsp import (
@@ -181,12 +181,12 @@ class StatusService:
             .order_by(Certificate.id)
         ).all()
         out = []
-        for serial_hex, status, revoked_at, held_at, reason in rows:
+        for hexs, status, revoked_at, held_at, reason in rows:
             if status != REVOKED:  # on hold, or expired on hold (``held_until_expiry``)
-                out.append(RevokedEntry(int(serial_hex, 16), held_at, "certificate_hold"))
+                out.append(RevokedEntry(int(hexs, 16), held_at, "certificate_hold"))
             else:
                 since = invalid_since(revoked_at, held_at)
-                out.append(RevokedEntry(int(serial_hex, 16), since, rfc_reason(reason)))
+                out.append(RevokedEntry(int(hexs, 16), since, rfc_reason(reason)))
         return out
 
     @staticmethod
@@ -320,7 +320,7 @@ class StatusService:
 
         With ``issuer_role`` a certificate of another CA is ``unknown``: with two hierarchies a
         serial asked of the SM2 issuing CA must not be answered from a P-256 certificate."""
-        hexs = format(serial, "x")
+        hexs = serial_hex(serial)
         try:
             row = self._lookup_row(hexs)
         except Exception:  # a dropped connection (server restart…): once more, on a new one
@@ -396,7 +396,7 @@ class StatusService:
         """Status of a certificate the root of ``hierarchy`` issued (issuing CA, TSA, root
         responder), as the root's CRL says: a retired (rolled-over) certificate is not
         revoked; one of another hierarchy is unknown."""
-        hexs = format(serial, "x")
+        hexs = serial_hex(serial)
         roles = [role_of(hierarchy, b) for b in ("issuing", "ocsp", "root-ocsp", "tsa")]
         with self.db.read() as s:
             row = (

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import object_session
 
+from yinxin.identity import serial_hex
 from yinxin.registry.fees import yuan
 from yinxin.registry.lifecycle import ApplicationState, CertificateState, HoldBy, HoldKind
 from yinxin.results import from_row
@@ -370,7 +371,7 @@ def authority_certificate_view(cert: x509.Certificate) -> AuthorityCertificateVi
     from yinxin.pki.authority import fingerprint  # only where the authority's certificates are
 
     return AuthorityCertificateView(
-        serial=format(cert.serial_number, "x"),
+        serial=serial_hex(cert.serial_number),
         subject=cert.subject.rfc4514_string(),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,

@@ -53,6 +53,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 
 from yinxin.errors import ValidationError, quoted
+from yinxin.identity import serial_hex
 from yinxin.indication import Indication, Outcome, from_checks, outcome
 from yinxin.pdf import timestamps
 from yinxin.pki import sm2
@@ -840,7 +841,7 @@ def verify_ses_signature(
         return SesReport(valid=False, checks=tuple(checks), time_info=parsed.time_info)
     check("format", True, "格式 SES_Signature v4，算法 SM3withSM2 / SES_Signature v4, SM3withSM2")
     signer = _subject(cert)
-    serial = format(cert.serial_number, "x")
+    serial = serial_hex(cert.serial_number)
 
     # 1. the signature value, by the signer certificate's key
     try:
