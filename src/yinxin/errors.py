@@ -87,7 +87,8 @@ class ConfigurationError(YinxinError, exit_code=7, http_status=500, code="config
 _QUOTE_PAIRS = (("“", "”"), ("「", "」"), ("《", "》"))
 _CLOSES = {"'": "'", '"': '"', "“": "”", "「": "」", "《": "》"}
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|「[^」]*」|《[^》]*》")
+# in '…' (Python's repr of a value holding both ' and ") a backslash escapes the next character
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"[^\"]*\"|“[^”]*”|「[^」]*」|《[^》]*》")
 
 
 def quoted(value: object) -> str:
@@ -106,9 +107,14 @@ def _separator(text: str, quotes: bool) -> int:
     space or a closing bracket with a space after it, outside quotes (with ``quotes``), Chinese
     before it and no Chinese character right after it; -1 when there is none."""
     open_: str | None = None
+    escaped = False
     for i, c in enumerate(text):
         if open_:
-            if c == open_:
+            if escaped:
+                escaped = False
+            elif c == "\\" and open_ == "'":
+                escaped = True  # \' or \\ inside Python's '…' (a repr): not its end
+            elif c == open_:
                 open_ = None
             continue
         if quotes and c in _CLOSES:

@@ -156,3 +156,32 @@ def test_a_seals_id_from_the_file_is_shown_whole_in_the_seal_check(tmp_path):
     assert chinese_detail(tmp_path, [detail]) == [
         f"电子印章 '{a.name}'（“ES / seal one”）：制章者签名验证通过"
     ], detail
+
+
+def test_a_name_holding_both_quotes_is_not_cut_inside_its_python_quotes(tmp_path):
+    """A seal check quotes the seal's name the Python way (``{name!r}``); a name holding both '
+    and " is written '北京\\'某" / Beijing…', the apostrophe escaped. The page's chineseDetail
+    (and errors.halves) took that \\' for the end of the quote, so the " after it opened a quote
+    never closed, and the message was cut at the first " / " anywhere — inside the name: the
+    Chinese half and part of the English were shown. A backslash inside '…' now escapes the
+    next character, as in the repr that wrote it. The seal is made and verified for real."""
+    from tests.fixtures.ses_world import make_seal, make_world
+
+    w = make_world(datetime.now(UTC))
+    a = w.party_a
+    name = "北京'某\" / Beijing 合同专用章"
+    seal = make_seal(w.ca_key, w.ca, a.cert, es_id="1101", name=name, personal=False, now=w.now)
+    der = ses_signature.build_ses_signature(
+        seal,
+        b"data",
+        property_info="test",
+        signer_key=a.key,
+        signer_cert_der=a.cert,
+        time_info=w.now,
+    )
+    report = ses_signature.verify_ses_signature(der, b"data", trust=w.trust)
+    detail = next(c.detail for c in report.checks if c.name == "seal")
+    zh = f"电子印章 {name!r}（“1101”）：制章者签名验证通过"
+    assert "\\'" in zh and detail.startswith(zh + " / "), detail
+    assert chinese_detail(tmp_path, [detail]) == [zh], detail
+    assert halves(detail) == (zh, detail[len(zh) + 3 :]), detail

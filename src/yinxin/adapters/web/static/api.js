@@ -238,7 +238,9 @@ export function fieldMessage(field) {
 const CJK = /[\u3400-\u9fff]/;
 // What a detail quotes: a value or a name as the server writes it — Python's repr ('…' or "…"),
 // “…”, 「…」, 《…》. A quoted part is the user's or the file's, in any language.
-const QUOTED = /'[^']*'|"[^"]*"|“[^”]*”|「[^」]*」|《[^》]*》/g;
+// (in '…', Python's repr of a value holding both ' and ", a backslash escapes the next
+// character: '北京\'某" / B' is one quoted value)
+const QUOTED = /'(?:[^'\\]|\\.)*'|"[^"]*"|“[^”]*”|「[^」]*」|《[^》]*》/g;
 const CLOSES = { "'": "'", '"': '"', "“": "”", "「": "」", "《": "》" };
 
 /** Where the server's separator stands in `detail`: a "/" after a space or a closing bracket
@@ -250,7 +252,11 @@ function separatorAt(detail, quotes) {
   let open = null;
   for (let i = 0; i < detail.length; i++) {
     const c = detail[i];
-    if (open) { if (c === open) open = null; continue; }
+    if (open) {
+      if (c === "\\" && open === "'") i++;  // \' or \\ inside Python's '…': not its end
+      else if (c === open) open = null;
+      continue;
+    }
     if (quotes && CLOSES[c]) {
       // an apostrophe inside a word (an English half's "seal's") opens no quote
       if (c === "'" && /[A-Za-z]/.test(detail[i - 1] || "")) continue;
