@@ -494,3 +494,63 @@ def test_a_counts_documented_maximum_is_the_one_the_service_keeps(world) -> None
         s for s in schemas["SealGrantIn"]["properties"]["max_uses"]["anyOf"] if "maximum" in s
     )
     assert (uses["minimum"], uses["maximum"]) == (1, MAX_USES)
+
+
+LIMITS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _float_limits(node, where: str = "") -> Iterator[str]:
+    """Every float limit of an integer-typed schema in ``node``, by where it is."""
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if kind == "integer" or (isinstance(kind, list) and "integer" in kind):
+            for key in LIMITS:
+                if isinstance(node.get(key), float):
+                    yield f"{where}.{key}={node[key]!r}"
+        for name, child in node.items():
+            yield from _float_limits(child, f"{where}/{name}")
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            yield from _float_limits(child, f"{where}/{i}")
+
+
+def _validator(doc, schema):
+    """A JSON Schema 2020-12 validator (jsonschema-rs) for one of the document's schemas, its
+    ``$ref``s resolved in the document's components."""
+    import jsonschema_rs
+
+    return jsonschema_rs.Draft202012Validator({**schema, "components": doc["components"]})
+
+
+def test_every_integer_limit_is_a_whole_number(world) -> None:
+    """FastAPI wrote every limit of the document through its own model, whose limits are
+    floats: ``le=2**62`` read ``"maximum": 4.611686018427388e+18`` and ``ge=1``
+    ``"minimum": 1.0`` on ~120 integer fields, so a generated client (openapi-generator) or a
+    strict JSON Schema validator held a decimal bound on a whole number — and a validator
+    comparing in floats took ``2**62 + 1`` (the same float as ``2**62``) for an id the server
+    refuses. Every limit of an integer schema is a JSON integer now, read from the raw text
+    as well as the parsed document."""
+    w, c, doc = world
+    assert list(_float_limits(doc)) == []
+    raw = c.get("/api/v1/openapi.json").text
+    assert "e+18" not in raw and '"minimum":1.0' not in raw.replace(" ", "")
+    body = doc["components"]["schemas"]["ApplicationIn"]
+    assert body["properties"]["subscriber_id"]["maximum"] == 2**62
+    # a real validator, reading the document as a client does, agrees with the server
+    apply = _validator(doc, {"$ref": "#/components/schemas/ApplicationIn"})
+    too_big = {"subscriber_id": 2**62 + 1, "profile": "person-signing"}
+    assert not apply.is_valid(too_big)
+    r = c.post("/api/v1/applications", json=too_big)
+    assert r.status_code == 422 and r.json()["field"] == "subscriber_id", r.text
+    assert apply.is_valid({**too_big, "subscriber_id": 2**62})
+    # and a real answer is what the document says it is
+    for path, url in [
+        ("/api/v1/subscribers/{subscriber_id}", f"/api/v1/subscribers/{w.staff_a}"),
+        ("/api/v1/subscribers", "/api/v1/subscribers?limit=5"),
+        ("/api/v1/api-keys", "/api/v1/api-keys"),
+    ]:
+        answer = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        r = c.get(url)
+        assert r.status_code == 200, r.text
+        errors = [e.message for e in _validator(doc, answer["schema"]).iter_errors(r.json())]
+        assert errors == [], (url, errors)

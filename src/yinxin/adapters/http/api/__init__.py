@@ -105,12 +105,14 @@ def build_api(platform: Platform, *, lifespan=None) -> FastAPI:
 
 def _document_idempotency(api: FastAPI) -> None:
     """Every POST takes ``Idempotency-Key``: said once here rather than on each route — but
-    those that open a session (``SESSION_OPENING``), which refuse it."""
+    those that open a session (``SESSION_OPENING``), which refuse it. The document's integer
+    limits are made whole numbers again here too (``_whole_limits``)."""
     make = api.openapi
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             schema = make()
+            _whole_limits(schema)
             for path, item in schema.get("paths", {}).items():
                 post = item.get("post")
                 if post is not None and path not in SESSION_OPENING:
@@ -121,6 +123,30 @@ def _document_idempotency(api: FastAPI) -> None:
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
+
+
+LIMITS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _whole_limits(node: Any) -> None:
+    """Every limit of an integer schema as a JSON integer. FastAPI checks the document
+    through its own OpenAPI model, whose limits are floats, so ``le=2**62`` was written
+    ``4.611686018427388e+18`` and ``ge=1`` ``1.0``: a generated client (openapi-generator) or
+    a strict JSON Schema validator read a decimal bound on a whole-number field. The floats
+    are whole (the routes declare ints; 2**62 is exact in a float), so ``int`` gives the
+    declared number back; a limit that is not whole is left as it is, for the test that walks
+    the document (``test_api_schema_truth``) to catch."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for key in LIMITS:
+                value = node.get(key)
+                if isinstance(value, float) and value.is_integer():
+                    node[key] = int(value)
+        for child in node.values():
+            _whole_limits(child)
+    elif isinstance(node, list):
+        for child in node:
+            _whole_limits(child)
 
 
 def _document_json_only(operation: dict[str, Any]) -> None:
