@@ -14,6 +14,8 @@ import os
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests import dbdump
 from tests.integration.api_world import problem_of
 from tests.integration.signing_flow import World
@@ -323,3 +325,44 @@ def test_a_bad_name_is_listed_once_in_errors(client, world):
     ):
         body = problem_of(client.request(method, url, headers=admin), 422, "name")
         assert [e["field"] for e in body["errors"]] == ["name"], body
+
+
+def test_a_bad_name_is_told_what_a_good_one_is_in_both_languages(client, world):
+    """A name that is no time stamp was refused in pydantic's words — "String should match
+    pattern '^[0-9]{8}T[0-9]{6}Z(?:-[0-9]{1,3})?$'" or "String should have at least 16
+    characters" — English alone, where the API's other refusals read "中文 / English" for the
+    web pages to show their half (``errors.halves``). It says now, in both, what an export's
+    name is and gives one; the service refuses in the same words, and the OpenAPI document
+    still states the shape (``pattern``, the lengths). Nothing is written."""
+    from yinxin.errors import ValidationError, halves
+
+    admin = _auth(world)["admin"]
+    before = dbdump.dump(world.p)
+    for bad, shown in [
+        ("abc", "abc"),
+        ("20261201T142827", "20261201T142827"),  # too short: pydantic's "at least 16"
+        ("20261201T142827Z-1234", "20261201T142827Z-1234"),  # too long: "at most 20"
+        ("20261201T142827Z%0A", "20261201T142827Z\n"),  # a trailing newline
+        ("y" * 300, "y" * 40 + "…"),  # cut short in the answer
+    ]:
+        for method, suffix in (("GET", ""), ("GET", "/archive"), ("DELETE", "")):
+            r = client.request(method, f"/api/v1/exports/{bad}{suffix}", headers=admin)
+            body = problem_of(r, 422, "name", code="invalid")
+            (error,) = body["errors"]
+            assert error["field"] == "name" and body["detail"] == f"name: {error['message']}"
+            assert "String should" not in body["detail"], body
+            chinese, english = halves(error["message"])
+            assert chinese.startswith(f"“{shown}” 不是导出的名称"), chinese
+            assert "UTC 时间戳" in chinese and "20261201T142827Z" in chinese, chinese
+            assert english.startswith(f"{shown!r} is not an export's name"), english
+            assert "UTC time stamp, such as 20261201T142827Z" in english, english
+    with pytest.raises(ValidationError) as e:
+        world.p.exports.get("abc")
+    chinese, english = halves(e.value.message)
+    assert e.value.field == "name" and chinese.startswith("“abc” 不是导出的名称"), chinese
+    assert english.startswith("'abc' is not an export's name: an export is named by"), english
+    assert dbdump.dump(world.p) == before
+    doc = client.get("/api/v1/openapi.json", headers=admin).json()
+    (name,) = doc["paths"]["/api/v1/exports/{name}"]["get"]["parameters"]
+    assert name["schema"]["pattern"].startswith("^[0-9]{8}T")
+    assert (name["schema"]["minLength"], name["schema"]["maxLength"]) == (16, 20)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from yinxin.clock import Clock
-from yinxin.errors import Conflict, NotFound, ValidationError
+from yinxin.errors import Conflict, NotFound, ValidationError, quoted
 from yinxin.handover.service import FORMAT, MANIFEST, Handover
 from yinxin.store import audit
 from yinxin.store.db import Database
@@ -40,6 +40,31 @@ FOLDER = "exports"
 # a UTC time stamp in ISO 8601 basic format, with a counter for a second export in one second
 NAME_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z(?:-[0-9]{1,3})?$")
 NAME_PATTERN = NAME_RE.pattern
+NAME_SHOWN = 40  # the characters of a refused name a refusal repeats
+
+
+def name_refusal(name: object) -> str:
+    """Why ``name`` is no export's name, in Chinese and English ("中文 / English", the given
+    name quoted in the Chinese half: ``errors.quoted``), saying what a good one is — the
+    service's refusal and the API's (``routes/exports``), which had pydantic's "String should
+    match pattern '^[0-9]{8}T…'" and "String should have at least 16 characters"."""
+    text = str(name)
+    if len(text) > NAME_SHOWN:
+        text = text[:NAME_SHOWN] + "…"
+    return (
+        f"{quoted(text)} 不是导出的名称：导出以其 UTC 时间戳命名，如 20261201T142827Z"
+        "（同一秒内的下一个导出另加 -2、-3…）/ "
+        f"{text!r} is not an export's name: an export is named by its UTC time stamp, such as "
+        "20261201T142827Z (the next one made in the same second adds -2, -3…)"
+    )
+
+
+def is_name(name: object) -> bool:
+    """Whether ``name`` is an export's name: the whole of it (``NAME_RE``'s ``$`` lets a
+    trailing newline through ``match``)."""
+    return isinstance(name, str) and NAME_RE.fullmatch(name) is not None
+
+
 CHUNK = 1 << 20
 SUBJECT = "export"
 
@@ -196,11 +221,8 @@ class ExportShelf:
     def _folder(self, name: str) -> Path:
         """The folder of ``name``, refused (422) unless it is a time-stamp name and (404)
         unless it is a real folder directly under the exports folder."""
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise ValidationError(
-                "an export's name is its UTC time stamp, such as 20261201T142827Z",
-                field="name",
-            )
+        if not is_name(name):
+            raise ValidationError(name_refusal(name), field="name")
         folder = self.root / name
         if folder.is_symlink() or not folder.is_dir():
             raise NotFound(f"no export named {name}", field="name")
@@ -419,4 +441,4 @@ def _zip(folder: Path, entries: list[tuple[str, str | None, int]], stamp: tuple)
         yield out
 
 
-__all__ = ["Archive", "ExportShelf", "ExportSummary", "NAME_PATTERN"]
+__all__ = ["Archive", "ExportShelf", "ExportSummary", "NAME_PATTERN", "is_name", "name_refusal"]
