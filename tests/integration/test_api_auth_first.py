@@ -95,6 +95,7 @@ def test_a_caller_without_the_role_is_refused_403_before_the_shape(
     r = send(c, method, url, body, {"authorization": f"Bearer {keys['org_a']}"})
     refusal = problem_of(r, 403)
     assert refusal["code"] in {"not_permitted", "forbidden"}, refusal
+    assert refusal.get("field") == "role", refusal  # not_permitted named none
     assert "errors" not in refusal, refusal  # nothing said of the fields or parameters
 
 
@@ -189,7 +190,7 @@ def test_revealing_a_seal_holder_refuses_a_caller_who_is_no_officer_before_the_s
     clean = send(c, "GET", f"{url}?reveal=true", None, headers)
     assert problem_of(clean, 403)["code"] == "not_permitted"  # what the clean request gets
     refusal = problem_of(send(c, "GET", f"{url}?{query}", None, headers), 403)
-    assert refusal["code"] == "not_permitted", refusal
+    assert refusal["code"] == "not_permitted" and refusal.get("field") == "reveal", refusal
     assert "seal_review" in refusal["detail"], refusal
     assert "errors" not in refusal, refusal  # nothing said of the fields or parameters
 
@@ -257,3 +258,53 @@ def test_the_desk_changing_a_certificate_still_gets_the_shape_then_the_404(world
     problem_of(send(c, "POST", url, b'{"name": ', headers), 422, code="invalid")
     problem_of(send(c, "POST", url, b'{"nmae": "a"}', headers), 422, "nmae")
     problem_of(send(c, "POST", url, b'{"name": "a"}', headers), 404)
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "url", "field", "capability"),
+    [
+        pytest.param("org_a", "GET", "/api/v1/audit/events", "role", "audit", id="audit"),
+        pytest.param("officer", "GET", "/api/v1/api-keys", "role", "manage_keys", id="keys"),
+        pytest.param("officer", "GET", "/api/v1/flows", "role", "flows", id="flows"),
+        pytest.param("officer", "GET", "/api/v1/webhooks", "role", "webhooks", id="webhooks"),
+        pytest.param(
+            "integration",
+            "POST",
+            f"/api/v1/seals/{SEAL}/unlock",
+            "role",
+            "seal_review",
+            id="unlock",
+        ),
+        pytest.param(
+            "org_a",
+            "GET",
+            f"/api/v1/seals/{SEAL}?reveal=true",
+            "reveal",
+            "seal_review",
+            id="reveal",
+        ),
+        pytest.param(
+            "integration",
+            "GET",
+            f"/api/v1/seals/{SEAL}/applications?reveal=1",
+            "reveal",
+            "seal_review",
+            id="reveal-applications",
+        ),
+    ],
+)
+def test_a_refusal_for_want_of_a_capability_names_what_refused(
+    world, who, method, url, field, capability
+) -> None:
+    """``not_permitted`` named no ``field``, where docs/api.md says a 403 names the field or
+    role that refused and every other 403 does (``forbidden`` naming ``role``, ``csrf`` naming
+    ``x-csrf-token``): a client showing the refusal beside the part to blame had nothing to
+    show it by. The caller's ``role`` is named where the route is not for it at all; where the
+    role may use the route but not as asked, the part of the request that asked for more
+    (``reveal``), which the same call without it does not refuse."""
+    c, keys = world
+    headers = {"authorization": f"Bearer {keys[who]}"}
+    refusal = problem_of(send(c, method, url, b"{}", headers), 403, field, "not_permitted")
+    assert f"({capability})" in refusal["detail"], refusal
+    if field == "reveal":  # the seal is the same: without ``reveal`` it is only not there
+        problem_of(send(c, method, url.split("?")[0], None, headers), 404, "seal", "not_found")

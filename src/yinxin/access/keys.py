@@ -158,11 +158,18 @@ class Principal:
     def may(self, capability: Capability) -> bool:
         return capability in ROLE_CAPABILITIES[self.role]
 
-    def require(self, capability: Capability) -> None:
+    def require(self, capability: Capability, *, field: str = "role") -> None:
+        """Refuse (403 ``not_permitted``) a caller whose role lacks ``capability``, naming
+        ``field``: the caller's ``role`` where the route is not for it at all, or the part of
+        the request that asked for more than the role may (``reveal`` of a seal, a seal
+        application's ``new_key``). It named nothing, where every other 403 names what
+        refused (docs/api.md)."""
         if not self.may(capability):
             who = "session" if self.session_id is not None else "key"
             raise Forbidden(
-                f"{_a(self.role)} {who} may not do this ({capability})", code="not_permitted"
+                f"{_a(self.role)} {who} may not do this ({capability})",
+                field=field,
+                code="not_permitted",
             )
 
 

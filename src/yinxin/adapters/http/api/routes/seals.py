@@ -217,7 +217,7 @@ def _scoped(
     ``granted`` lets through, too, a person using the seal now through a live grant (the
     picture only: nothing else of the seal is theirs to read)."""
     if reveal:  # checked before the query too, by the routes' seal_reader
-        principal.require(Capability.SEAL_REVIEW)
+        principal.require(Capability.SEAL_REVIEW, field="reveal")
     view = platform.seals.get(seal, reveal=reveal)
     try:
         scope_owned(
@@ -340,7 +340,7 @@ def _apply_for_key(body: SealApplicationIn, response: Response, platform, princi
     certificate is applied for; nothing is written if a check fails."""
     from yinxin.seals.catalogue import check_scan
 
-    principal.require(Capability.REGISTER)
+    principal.require(Capability.REGISTER, field="new_key")
     if body.business_type != BusinessType.NEW:
         raise ValidationError("only a new seal can ask for a new key", field="new_key")
     if body.certificate_serial is not None:
@@ -452,7 +452,7 @@ def seal_reader(principal: Principal = Depends(get_caller), reveal: bool = REVEA
     ``422`` naming the route's parameters."""
     principal.require(Capability.SEALS)
     if reveal:
-        principal.require(Capability.SEAL_REVIEW)
+        principal.require(Capability.SEAL_REVIEW, field="reveal")
     return principal
 
 
