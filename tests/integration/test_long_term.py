@@ -190,6 +190,52 @@ def test_revoked_before_the_timestamp_is_invalid(make_platform, clock) -> None:
     assert any("吊销" in x for x in s.problems), explain(rep)
 
 
+# --- what a relying party is told when a timestamp does not count --------------------------------
+UNTRUSTED = "does not chain to a trusted root"
+
+
+def test_a_validation_time_before_a_timestamp_is_named_not_called_an_untrusted_tsa(
+    make_platform, clock
+) -> None:
+    """A relying party asking "was it valid then?" with ``--at`` before the signing, or a renewed
+    file with ``--at`` before its archive timestamp: the timestamp did not exist yet, and the
+    report says so — it was told its TSA did not chain to the root it had given."""
+    p, _w, pdf = signed_contract(make_platform, clock)
+    t0 = clock.now()
+    clock.set(t0 + DAY)
+    # the TSA rolled over on day 1: its new certificate did not exist at t0 + 1 h
+    assert p.ca.ensure_current("tsa", 100 * 365 * DAY, actor="t")
+    assert p.archive.renew().renewed
+    renewed = p.archive.document(p.archive.documents()[0].id)[1]
+
+    before_signing = verify_at(p, pdf, t0 - DAY)
+    assert before_signing.indication == "INDETERMINATE", explain(before_signing)
+    for s in before_signing.signatures:
+        assert not any(UNTRUSTED in x for x in s.problems), explain(before_signing)
+        assert any("after the validation time" in x for x in s.problems), explain(before_signing)
+
+    between = verify_at(p, renewed, t0 + dt.timedelta(hours=1))
+    assert between.indication == "INDETERMINATE", explain(between)
+    assert not any(UNTRUSTED in x for x in between.problems), explain(between)
+    assert any("after the validation time" in x for x in between.problems), explain(between)
+
+
+def test_a_missed_renewal_is_reported_as_the_tsa_expired_alone(make_platform, clock) -> None:
+    """A copy renewed once and checked after its archive timestamp's TSA certificate expired:
+    the report named the missed renewal and also called the TSA untrusted, which it is not (the
+    root the relying party gave is its root) — a reader would hunt for the wrong trust anchor."""
+    p, _w, _pdf = signed_contract(make_platform, clock)
+    t0 = clock.now()
+    clock.set(t0 + DAY)
+    assert p.archive.renew().renewed
+    renewed = p.archive.document(p.archive.documents()[0].id)[1]
+    late = p.tsa.certificate().not_valid_after_utc + 30 * DAY
+    rep = verify_at(p, renewed, late)
+    assert rep.indication == "INDETERMINATE", explain(rep)
+    assert any("TSA certificate has expired" in x for x in rep.problems), explain(rep)
+    assert not any(UNTRUSTED in x for x in rep.problems), explain(rep)
+
+
 # --- the archive ---------------------------------------------------------------------------------
 def test_archive_keeps_every_version_and_renews_once(make_platform, clock, tmp_path) -> None:
     p, _w, pdf = signed_contract(make_platform, clock)

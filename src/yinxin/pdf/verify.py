@@ -310,15 +310,19 @@ async def averify_pdf(
             moment, newest = at, True
             dts_broken = False  # a document timestamp unreadable or not matching its bytes
             for emb in reversed(found.doc_timestamps):
+                stamped: dt.datetime | None = None  # when the token says it was made
+                expired = False  # the TSA certificate expired: that, not trust, is the problem
                 try:  # the context too: it parses certificates and status data from the file
                     judged = job.newest_moment(emb.signed_data, at) if newest else moment
                     vc = job.context(moment=judged, targets=tsa_certs, newest=newest)
                     st = await async_validate_pdf_timestamp(emb, validation_context=vc)
                     ok = st.intact and st.valid and st.trusted
                     sound = st.intact and st.valid
+                    stamped = st.timestamp
                     dts_broken = dts_broken or not sound
                     if ok and newest and not _within(st.signing_cert, at):
                         ok = False  # the TSA certificate expired and nothing later vouches for it
+                        expired = True
                         report.problems.append(_TSA_EXPIRED)
                 except Exception as e:
                     logger.info("document timestamp unreadable: %s", e)
@@ -326,8 +330,10 @@ async def averify_pdf(
                 if ok:
                     poes.append((emb.signed_revision, st.timestamp))
                     moment, newest = st.timestamp, False
-                else:
-                    report.problems.append(_timestamp_problem(sound, "文档时间戳", "a document"))
+                elif not expired:
+                    report.problems.append(
+                        _timestamp_problem(sound, "文档时间戳", "a document", stamped, at)
+                    )
             poes.reverse()
             for item in found.ordered():
                 if isinstance(item, _Broken):
@@ -1099,7 +1105,9 @@ async def _verify_signature(
         ts_authority = _common_name(tst.signing_cert)
         ts_valid = bool(ts_ok)
         if not ts_ok:
-            problems.append(_timestamp_problem(tst.intact and tst.valid, "时间戳", "the"))
+            problems.append(
+                _timestamp_problem(tst.intact and tst.valid, "时间戳", "the", tst.timestamp, job.at)
+            )
     elif has_tst:
         ts_valid = False
         problems.append("时间戳无法解析 / the timestamp could not be read")
@@ -1201,13 +1209,29 @@ async def _validate(
     return status, vc
 
 
-def _timestamp_problem(sound: bool, zh: str, en: str) -> str:
+def _timestamp_problem(
+    sound: bool,
+    zh: str,
+    en: str,
+    stamped: dt.datetime | None = None,
+    at: dt.datetime | None = None,
+) -> str:
     """Why a timestamp does not count, in the two ways that lead to different outcomes: a
-    broken token is a failure, an untrusted one leaves the signature indeterminate."""
+    broken token is a failure, an untrusted one leaves the signature indeterminate. A sound
+    token made after the validation time ``at`` (a relying party's ``--at`` before the signing,
+    or before a renewed file's archive timestamp) is not yet evidence then: said as such, since
+    "its authority does not chain to a trusted root" sent the reader after the wrong anchor."""
     if not sound:
         return (
             f"{zh}无效：无法读取、与所盖内容不符或其签名无法验证 / {en} timestamp is invalid:"
             " unreadable, not matching what it stamps, or its signature does not verify"
+        )
+    if stamped is not None and at is not None and stamped > at:
+        return (
+            f"{zh}的时间 {_fmt_time(stamped)} 晚于验证时间 {_fmt_time(at)}，验证时刻尚不能作为"
+            f"证据（请以其后的时间验证）/ {en} timestamp was made at {_fmt_time(stamped)}, after"
+            f" the validation time {_fmt_time(at)}: it is no evidence yet at that moment"
+            " (validate at a later time)"
         )
     return (
         f"{zh}不受信任：时间戳服务证书无法链接到受信任的根证书，或当时状态无法确认 / {en}"
