@@ -236,6 +236,34 @@ def test_a_missed_renewal_is_reported_as_the_tsa_expired_alone(make_platform, cl
     assert not any(UNTRUSTED in x for x in rep.problems), explain(rep)
 
 
+def test_a_tsa_whose_certificate_expired_stamps_nothing_and_the_renewal_fails(
+    make_platform, clock
+) -> None:
+    """The platform was not renewed for years and the TSA could not be rolled over (its
+    issuer's key unavailable: a warning). The renewal went on with the expired TSA
+    certificate: every document got an archive timestamp no validator accepts, and the run said
+    "1 renewed, 0 failed", exit 0. A TSA must not stamp outside its certificate's validity
+    (RFC 3161 §2.4.2, ETSI EN 319 421): the stamp is refused, the document fails and is kept as
+    it was."""
+    from yinxin.pdf.timestamps import TimestampError, timestamp
+
+    p, _w, _pdf = signed_contract(make_platform, clock)
+    doc_id = p.archive.documents()[0].id
+    before = p.archive.document(doc_id)
+    clock.set(p.tsa.certificate().not_valid_after_utc + 30 * DAY)
+    (p.settings.keys_dir / "root-ca.key.pem").unlink()  # the TSA cannot be rolled over
+
+    with pytest.raises(TimestampError, match="expired"):
+        timestamp(p.tsa, hashlib.sha256(b"x").digest(), "sha256")
+
+    report = p.archive.renew()
+    assert any(w.startswith("tsa not rolled over") for w in report.warnings), report
+    assert not report.renewed and [f.id for f in report.failed] == [doc_id], report
+    assert "expired" in report.failed[0].error, report
+    after = p.archive.document(doc_id)
+    assert after == before  # row and bytes as they were
+
+
 # --- the archive ---------------------------------------------------------------------------------
 def test_archive_keeps_every_version_and_renews_once(make_platform, clock, tmp_path) -> None:
     p, _w, pdf = signed_contract(make_platform, clock)

@@ -736,18 +736,36 @@ class TimestampService:
             t._active.reload()
 
     def respond(self, request_der: bytes) -> bytes:
+        """Stamp, or reject. A certificate outside its validity now (expired, the rollover
+        missed: ``archive renew`` warns when it cannot roll the TSA over) stamps nothing: such
+        a token proves nothing to any validator (RFC 3161 §2.4.2), and an archive renewal that
+        used it reported the document renewed while it had added a dead timestamp."""
         try:
             cert, key, chain = self._load()
         except YinxinError:
             log.exception("TSA key unavailable")
             return tsa.rejection("rejection", "system_failure", "the time-stamp service failed")
+        now = self.status.clock.now()
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            log.error(
+                "TSA certificate %x is not valid now (%s to %s): no timestamp issued; roll the"
+                " TSA over (yinxin archive renew)",
+                cert.serial_number,
+                cert.not_valid_before_utc.isoformat(),
+                cert.not_valid_after_utc.isoformat(),
+            )
+            return tsa.rejection(
+                "rejection",
+                "system_failure",
+                "the time-stamp service's certificate has expired or is not yet valid",
+            )
         return tsa.respond(
             request_der,
             tsa_cert=cert,
             tsa_key=key,
             chain=chain,
             serial=self.status.new_tsa_serial(),
-            gen_time=self.status.clock.now(),
+            gen_time=now,
             policy_oid=TSA_POLICY_OID,
         )
 
