@@ -485,6 +485,27 @@ def test_a_wrong_ca_passphrase_is_refused_before_any_document_not_failed_for_eac
     assert p.archive.renew().renewed == [active.id]  # with the right one, it is renewed
 
 
+def test_a_too_short_ca_passphrase_is_refused_before_any_document(make_platform, clock) -> None:
+    """A CA passphrase too short to be the one (a truncated YINXIN_CA_PASSPHRASE) was not the
+    key store failing to open but one key's trouble: with nothing due the daily run said "1 not
+    due", exit 0 (the scheduler's job ``done``) every day; on the day a renewal came due each
+    document failed on its own line. Now it is refused up front like a wrong one, naming
+    ``passphrase``, nothing written."""
+    from yinxin.errors import ValidationError
+
+    p, _w, pdf = signed_contract(make_platform, clock)
+    active = p.archive.documents()[0]
+    assert p.archive.renew().renewed == [active.id]  # B-LTA: nothing due tomorrow
+    kept = p.archive.document(active.id)[1]
+    short = make_platform(init=False, home=p.settings.home, passphrase="short")
+    clock.advance(days=1)
+    for force in (False, True):
+        with pytest.raises(ValidationError) as e:
+            short.archive.renew(force=force)
+        assert e.value.field == "passphrase", e.value
+    assert p.archive.document(active.id)[1] == kept
+
+
 def test_archive_list_prints_each_time_with_its_zone(make_platform, clock) -> None:
     """``archive list`` printed ``timestamp 2026-12-05  TSA to 2031-12-04``: a day with no hour
     nor zone (a UTC day, the day before in Beijing until 08:00) and ``None`` for a version not

@@ -41,7 +41,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from yinxin.errors import (
-    ConfigurationError,
     Forbidden,
     NotFound,
     ValidationError,
@@ -77,8 +76,8 @@ OCSP_RESPONDER_MARGIN = dt.timedelta(days=90)
 MAX_MARGIN = dt.timedelta(days=730)
 # the issuing CA is re-certified (same key) two years before its certificate expires
 ISSUING_MARGIN = dt.timedelta(days=730)
-# a ConfigurationError naming one of these is the key store not opening (no passphrase, the
-# HSM's module or token), not one key's trouble
+# an error naming one of these is the key store not opening (no passphrase or one too short,
+# the HSM's module or token), not one key's trouble
 _KEY_STORE_FIELDS = frozenset({"passphrase", "module", "token_label", "pin"})
 
 
@@ -413,18 +412,20 @@ class Archive:
         )
 
     def _key_store_opens(self) -> None:
-        """Refuse the run up front when the key store cannot be opened at all: a wrong or
-        missing CA passphrase, a wrong HSM PIN. It is the same for every key, so it was
+        """Refuse the run up front when the key store cannot be opened at all: a wrong, too
+        short or missing CA passphrase, a wrong HSM PIN. It is the same for every key, so it was
         reported as every kept document's failure, one line each (exit 1), every document
         trying the keys again. A key that is missing or damaged is left to the run: it fails
         only what needs it (a refresh needs no TSA key), and a rollover may replace it."""
         try:
             self.ca.key("tsa")
-        except (Forbidden, ConfigurationError) as e:
-            if isinstance(e, Forbidden) or e.field in _KEY_STORE_FIELDS:
+        except Forbidden:
+            raise
+        except YinxinError as e:
+            # a passphrase too short to be the one (ValidationError naming ``passphrase``) is
+            # the store not opening too: with nothing due it passed as "not due", exit 0
+            if e.field in _KEY_STORE_FIELDS:
                 raise
-        except YinxinError:
-            pass
 
     def _moved_on(self, doc: ArchivedDocumentView) -> bool:
         """Whether the kept version ``doc`` was replaced since it was listed (another run
