@@ -748,9 +748,10 @@ class TimestampService:
         now = self.status.clock.now()
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             log.error(
-                "TSA certificate %x is not valid now (%s to %s): no timestamp issued; roll the"
-                " TSA over (yinxin archive renew)",
-                cert.serial_number,
+                "TSA certificate %s is not valid now (%s to %s): no timestamp issued; the TSA"
+                " is rolled over by yinxin archive renew (or the archive.renew job), which needs"
+                " the root CA's key in the key store to certify the new TSA key",
+                serial_hex(cert.serial_number),
                 cert.not_valid_before_utc.isoformat(),
                 cert.not_valid_after_utc.isoformat(),
             )
