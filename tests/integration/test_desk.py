@@ -1605,3 +1605,47 @@ def test_the_desk_list_reads_a_page_in_a_few_queries(any_platform, clock) -> Non
             listed = p.desk.list(contract=NUMBER, limit=limit)
         assert listed == alone[:limit]
         assert len(ran) <= 5, (limit, [sql[:80] for sql, _ in ran])
+
+
+def test_a_contract_naming_one_party_as_both_is_refused(platform, clock) -> None:
+    """A contract typed in with 甲方 and 乙方 the same (a paste into both fields) was put under
+    service: its record flow then took one seal for both parties, 乙方 confirming its own work
+    as 甲方 — what ``not_the_party`` is there to stop. The names are compared as a seal's
+    owner is (``same_name``: NFKC, white space, case), refused naming ``party_b`` (422 in the
+    API), on adding and on correcting, and nothing is written."""
+    from starlette.testclient import TestClient
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.http.server import create_app
+
+    p = platform
+    clock.set(bj(2026, 10, 12, 9, 0))
+    add_003(p)
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    before = dbdump.dump(p)
+    for a, b in [(A, A), (A, f" {A} "), ("Acme（中国）有限公司", "ACME(中国)有限公司")]:
+        with pytest.raises(ValidationError) as e:
+            p.desk.add_contract(
+                "YW-SAME",
+                title="运维服务合同",
+                party_a=a,
+                party_b=b,
+                annual_fee="28000.00",
+                starts_on=dt.date(2026, 1, 1),
+                ends_on=dt.date(2026, 12, 31),
+            )
+        assert e.value.field == "party_b", e.value.message
+    for kw in ({"party_b": A}, {"party_a": B}, {"party_a": "ACME公司", "party_b": " acme公司"}):
+        with pytest.raises(ValidationError) as e:
+            p.desk.correct_parties(NUMBER, **kw, reason="笔误")
+        assert e.value.field == ("party_b" if "party_b" in kw else "party_a"), kw
+    assert dbdump.dump(p) == before
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        h = {"Authorization": f"Bearer {admin}"}
+        body = contract_body("YW-SAME", "运维服务合同") | {"party_b": A}
+        problem_of(c.post("/api/v1/desk/contracts", json=body, headers=h), 422, "party_b")
+    # the app publishes its CRLs on starting: every other table is as it was
+    assert dbdump.dump(p) | {"crls": []} == before | {"crls": []}
+    # two different parties stay accepted, and so does a correction that keeps them apart
+    c = p.desk.correct_parties(NUMBER, party_b=B + "分公司", reason="全称")
+    assert (c.party_a, c.party_b) == (A, B + "分公司")

@@ -55,6 +55,7 @@ from yinxin.contracts.desk_views import (
     RequestView,
 )
 from yinxin.contracts.money import parse_amount
+from yinxin.contracts.parties import same_name
 from yinxin.contracts.workdays import presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
 from yinxin.identity import hidden_character, refuse_hidden
@@ -251,6 +252,18 @@ def money(value: str | Decimal, field: str) -> Decimal:
     return d.quantize(Decimal("0.01"))
 
 
+def _two_parties(party_a: str, party_b: str, field: str) -> None:
+    """Refuse a contract whose 甲方 and 乙方 are one party, compared as a seal's owner is
+    (:func:`same_name`): its record flow would take one seal for both, 乙方 confirming its own
+    work as 甲方 — what ``not_the_party`` is there to stop."""
+    if same_name(party_a) == same_name(party_b):
+        raise ValidationError(
+            f"甲方与乙方不能是同一方（“{party_a}”）/ party_a and party_b name the same party "
+            f"{party_a!r}",
+            field=field,
+        )
+
+
 def monthly_fee(annual: Decimal) -> Decimal:
     """003 prices the year (每年 ¥28000.00); its penalties are of the monthly price, one
     twelfth of it, kept exact here and rounded (half up, to the fen) only where shown."""
@@ -387,6 +400,7 @@ class ServiceDesk:
         title = _text(title, "title", limit=200)
         party_a = _text(party_a, "party_a", limit=200)
         party_b = _text(party_b, "party_b", limit=200)
+        _two_parties(party_a, party_b, "party_b")
         fee = money(annual_fee, "annual_fee")
         for name, d in (("starts_on", starts_on), ("ends_on", ends_on)):
             if not isinstance(d, dt.date) or isinstance(d, dt.datetime):
@@ -561,6 +575,10 @@ class ServiceDesk:
             if all(before[k] == v for k, v in changes.items()):
                 field = next(iter(changes))
                 raise ValidationError(f"{field} is already {changes[field]!r}", field=field)
+            after = before | changes
+            _two_parties(
+                after["party_a"], after["party_b"], "party_b" if "party_b" in changes else "party_a"
+            )
             for k, v in changes.items():
                 setattr(c, k, v)
             event(
