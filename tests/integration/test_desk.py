@@ -1649,3 +1649,36 @@ def test_a_contract_naming_one_party_as_both_is_refused(platform, clock) -> None
     # two different parties stay accepted, and so does a correction that keeps them apart
     c = p.desk.correct_parties(NUMBER, party_b=B + "分公司", reason="全称")
     assert (c.party_a, c.party_b) == (A, B + "分公司")
+
+
+def test_an_inspection_of_a_month_not_yet_begun_is_refused(platform, clock) -> None:
+    """``desk inspect --month 2027-10`` on 2026-12-07 was recorded: the yearly report of 2027
+    then showed October's on-site inspection done a year early, and the month's real miss was
+    never listed. A month's inspection is performed in that month (or, late, after it), never
+    before the month begins: a month after the one the inspection was performed in (Beijing
+    time) is refused naming ``month``, and nothing is written."""
+    p = platform
+    clock.set(bj(2026, 10, 31, 23, 30))  # still October in Beijing, November in a UTC+9 zone
+    add_003(p)
+    before = dbdump.dump(p)
+    for month, performed in [
+        ("2026-11", None),
+        ("2027-10", None),
+        ("2026-10", bj(2026, 9, 28, 10, 0)),  # performed in September: not October's
+    ]:
+        with pytest.raises(ValidationError) as e:
+            p.desk.record_inspection(
+                NUMBER, month=month, performed_at=performed, inspector="赵工", findings="正常"
+            )
+        assert e.value.field == "month", e.value.message
+    assert dbdump.dump(p) == before
+    # the month's own, and September's performed late in October, stand
+    assert p.desk.record_inspection(NUMBER, inspector="赵工", findings="正常").month == "2026-10"
+    late = p.desk.record_inspection(
+        NUMBER,
+        month="2026-09",
+        performed_at=bj(2026, 10, 2, 16, 0),
+        inspector="赵工",
+        findings="正常",
+    )
+    assert late.month == "2026-09"

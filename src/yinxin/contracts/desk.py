@@ -1212,6 +1212,15 @@ class ServiceDesk:
         month = month or notice_day(t).strftime("%Y-%m")
         if not MONTH_RE.match(str(month)):
             raise ValidationError("month must be YYYY-MM", field="month")
+        # a month's inspection is done in the month (or late, after it), never before it
+        # begins: 2027-10 recorded in 2026 showed October 2027 inspected a year early
+        performed_in = notice_day(t).strftime("%Y-%m")
+        if month > performed_in:
+            raise ValidationError(
+                f"{month} 的巡检不能在 {performed_in} 完成 / the inspection of {month} cannot "
+                f"be performed in {performed_in}, before that month begins",
+                field="month",
+            )
         inspector = _text(inspector, "inspector", limit=100)
         findings = _text(findings, "findings")
         actor = _text(actor, "actor", limit=100)
