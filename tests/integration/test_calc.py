@@ -109,10 +109,9 @@ def test_workdays(api: TestClient) -> None:
 
 def test_workday_refusals(api: TestClient) -> None:
     body = problem_of(
-        get(api, "workdays", **{"from": "2027-01-04", "days": "1"}), 422, "date", "calendar_missing"
+        get(api, "workdays", **{"from": "2027-01-04", "days": "1"}), 422, "from", "calendar_missing"
     )
     assert "2027" in body["detail"]
-    problem_of(get(api, "workdays", **{"from": "2026-12-28", "days": "10"}), 422, "date")
     problem_of(get(api, "workdays", **{"from": "2026-03-02", "days": "-1"}), 422, "days")
     problem_of(get(api, "workdays", **{"from": "2026-03-02", "days": "x"}), 422, "days")
     problem_of(get(api, "workdays", **{"from": "2026-02-30", "days": "1"}), 422, "from")
@@ -122,6 +121,33 @@ def test_workday_refusals(api: TestClient) -> None:
     # the synthetic 2099 of <home>/calendars counts; 2098 stays unknown
     assert get(api, "workdays", **{"from": "2099-01-20", "days": "1"}).json()["end"] == "2099-01-28"
     problem_of(get(api, "workdays/day", date="2098-06-01"), 422, "date", "calendar_missing")
+
+
+def test_a_year_without_a_calendar_is_refused_naming_the_parameter_sent(api: TestClient) -> None:
+    """A date or a count reaching a year with no official schedule named ``date`` (or
+    ``end``) whatever the call: /calc/workdays has ``from`` and ``days``, /calc/schedule
+    ``acceptance`` and ``go_live``, /calc/acceptance ``requested`` and ``reminded`` — a client
+    could show the refusal at none of them. It names the parameter that reaches the year: the
+    date itself when it lies there, the count (or the event it is counted from) when the count
+    runs into it. 2099 is the home's synthetic year; 2098 and 2100 have none."""
+    cases = [
+        ("workdays", {"from": "2098-12-28", "days": "1"}, "from"),
+        ("workdays", {"from": "2099-12-28", "days": "10"}, "days"),
+        ("workdays/between", {"from": "2098-12-28", "to": "2099-01-10"}, "from"),
+        ("workdays/between", {"from": "2099-12-25", "to": "2100-01-10"}, "to"),
+        ("schedule", {"total": "1740000", "acceptance": "2099-12-20"}, "acceptance"),
+        (
+            "schedule",
+            {"total": "1740000", "acceptance": "2099-03-02", "go_live": "2099-03-04"},
+            "go_live",
+        ),
+        ("acceptance", {"requested": "2099-12-28"}, "requested"),
+        ("acceptance", {"requested": "2098-12-28"}, "requested"),
+        ("acceptance", {"requested": "2099-12-01", "reminded": "2099-12-30"}, "reminded"),
+    ]
+    for path, params, field in cases:
+        body = problem_of(get(api, path, **params), 422, field, "calendar_missing")
+        assert "calendars/2" in body["detail"], (path, params, body)
 
 
 def test_penalty_schedule_acceptance(api: TestClient) -> None:

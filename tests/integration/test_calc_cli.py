@@ -41,6 +41,22 @@ def test_cli(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["end"] == "2099-01-28"  # the home's calendars were read
     out = yinxin(home, "workdays", "check", "2027-01-04", "--json")
     assert out.returncode == 2 and json.loads(out.stdout)["error"] == "calendar_missing"
+    # a year without a calendar names what was typed that reaches it (it said [date] for all)
+    for args, field in [
+        (("workdays", "add", "2098-12-28", "1"), "date"),
+        (("workdays", "add", "2099-12-28", "10"), "days"),
+        (("workdays", "between", "2099-12-25", "2100-01-10"), "end"),
+        (("schedule", "1740000", "--acceptance", "2099-12-20"), "acceptance"),
+        (
+            ("schedule", "1740000", "--acceptance", "2099-03-02", "--go-live", "2099-03-04"),
+            "go_live",
+        ),
+        (("acceptance", "2099-12-28"), "requested"),
+        (("acceptance", "2099-12-01", "--reminded", "2099-12-30"), "reminded"),
+    ]:
+        out = yinxin(home, *args)
+        assert out.returncode == 2 and f"[{field}]" in out.stderr, (args, out.stderr)
+        assert "calendar_missing" in out.stderr, (args, out.stderr)
     out = yinxin(
         home,
         "penalty",

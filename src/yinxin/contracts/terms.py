@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from yinxin.clock import BEIJING
 from yinxin.contracts.money import CENT, allocate, format_amount, parse_amount, parse_rate
-from yinxin.contracts.workdays import WorkCalendar
+from yinxin.contracts.workdays import CalendarMissing, WorkCalendar
 from yinxin.errors import ValidationError
 
 
@@ -74,7 +74,7 @@ def period_end(
         raise ValidationError(exc.message, field=field) from None
     steps = f"，满 {months} 个月为 {anchor.isoformat()}" if months else ""
     if workdays:
-        due = calendar.add_workdays(anchor, workdays, field=field)
+        due = calendar.add_workdays(anchor, workdays, field=field, start_field=field)
         return due, f"{steps}，其后第 {workdays} 个工作日为 {due.isoformat()}"
     if not (months or days):
         return anchor, steps
@@ -213,6 +213,18 @@ def payment_schedule(
 
 
 # -- deemed acceptance ---------------------------------------------------------------------------
+def _window_end(
+    calendar: WorkCalendar, start: dt.date, workdays: int, field: str, count: str
+) -> dt.date:
+    """The last day of an acceptance window of ``workdays`` after ``start``. A window reaching
+    a year without a schedule is refused naming the day it runs from (``requested``,
+    ``reminded``: what the caller gave), not ``date``; a bad count keeps its own name."""
+    try:
+        return calendar.add_workdays(start, workdays, field=count, start_field=field)
+    except CalendarMissing as e:
+        raise CalendarMissing(e.year, field=field) from None
+
+
 @dataclass(frozen=True)
 class DeemedAcceptance:
     """002 §4.2: no acceptance organized within 7 working days of the request, nor within 3
@@ -257,7 +269,7 @@ def deemed_acceptance(
     no deemed acceptance, and the explanation says what would start it.
     """
     _date(requested, "requested")
-    review_until = calendar.add_workdays(requested, review_workdays, field="review_workdays")
+    review_until = _window_end(calendar, requested, review_workdays, "requested", "review_workdays")
     head = (
         f"收到验收申请 {requested.isoformat()}，{review_workdays} 个工作日内应组织验收"
         f"（至 {review_until.isoformat()}）"
@@ -275,7 +287,9 @@ def deemed_acceptance(
     _date(reminded, "reminded")
     if reminded < requested:
         raise ValidationError("the reminder comes after the request", field="reminded")
-    reminder_until = calendar.add_workdays(reminded, reminder_workdays, field="reminder_workdays")
+    reminder_until = _window_end(
+        calendar, reminded, reminder_workdays, "reminded", "reminder_workdays"
+    )
     last = max(review_until, reminder_until)
     deemed_on = last + dt.timedelta(days=1)
     return DeemedAcceptance(

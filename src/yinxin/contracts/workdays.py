@@ -247,20 +247,25 @@ class WorkCalendar:
         return day
 
     # -- spans --------------------------------------------------------------------------------
-    def add_workdays(self, start: dt.date, n: int, *, field: str = "days") -> dt.date:
+    def add_workdays(
+        self, start: dt.date, n: int, *, field: str = "days", start_field: str = "date"
+    ) -> dt.date:
         """The ``n``-th working day after ``start`` (``start`` itself not counted).
 
         "Within 30 working days of acceptance" ends on ``add_workdays(acceptance, 30)``.
-        ``n = 0`` gives ``start`` unchanged; a negative ``n`` is refused.
+        ``n = 0`` gives ``start`` unchanged; a negative ``n`` is refused. A year without a
+        schedule is refused naming what reaches it, as the caller calls it: ``start_field``
+        when ``start`` lies there, ``field`` (the count) when the count runs into it — both
+        were ``date``, a name /calc/workdays, a payment plan or an acceptance has not.
         """
-        _check_date(start, "date")
+        _check_date(start, start_field)
         _check_days(n, field)
-        self._require(start, "date")
+        self._require(start, start_field)
         day = start
         left = n
         while left:
             day += dt.timedelta(days=1)
-            if self.is_workday(day, field="date"):
+            if self.is_workday(day, field=field):
                 left -= 1
         return day
 
@@ -284,9 +289,11 @@ class WorkCalendar:
                 count += 1
         return count
 
-    def span_after(self, start: dt.date, n: int, *, field: str = "days") -> Span:
+    def span_after(
+        self, start: dt.date, n: int, *, field: str = "days", start_field: str = "date"
+    ) -> Span:
         """:meth:`add_workdays` with its explanation (the days off skipped on the way)."""
-        end = self.add_workdays(start, n, field=field)
+        end = self.add_workdays(start, n, field=field, start_field=start_field)
         return self._span(start, end, n, f"{start.isoformat()} 后第 {n} 个工作日（当日不计）")
 
     def span_between(self, start: dt.date, end: dt.date) -> Span:

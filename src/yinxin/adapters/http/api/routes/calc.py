@@ -198,7 +198,8 @@ def workdays_after(
 ):
     """The ``days``-th working day after ``from``, with the days off skipped on the way."""
     start = workdays.parse_date(from_, field="from")
-    return _calendar(platform).span_after(start, workdays.parse_days(days)).as_dict()
+    span = _calendar(platform).span_after(start, workdays.parse_days(days), start_field="from")
+    return span.as_dict()
 
 
 @router.get("/calc/workdays/between", response_model=SpanOut)
@@ -213,7 +214,12 @@ def workdays_between(
     end = workdays.parse_date(to, field="to")
     if end < start:
         raise ValidationError("the end of a span comes before its start", field="to")
-    return _calendar(platform).span_between(start, end).as_dict()
+    try:
+        return _calendar(platform).span_between(start, end).as_dict()
+    except workdays.CalendarMissing as e:  # the calendar's start/end are this call's from/to
+        raise workdays.CalendarMissing(
+            e.year, field="from" if e.field == "start" else "to"
+        ) from None
 
 
 @router.get("/calc/workdays/day", response_model=DayOut)
