@@ -47,7 +47,8 @@ def test_markup_in_the_users_text_is_printed_as_written(platform: Platform) -> N
         *("--starts-on", "2026-01-01", "--ends-on", "2027-12-31"),
     )
     assert res.exit_code == 0, res.output
-    assert f"Contract YW-2026-001 《{TITLE}》 fee ¥28000.00/year" in res.stdout
+    # the amounts as the contract, the report PDF and `obligation show` print them: ¥28,000.00
+    assert f"Contract YW-2026-001 《{TITLE}》 fee ¥28,000.00/year, penalty ¥11.67" in res.stdout
     res = invoke(p, "desk", "contracts")
     assert res.exit_code == 0, res.output
     assert res.stdout == f"YW-2026-001  《{TITLE}》  {PARTY} / {long_b}\n"

@@ -151,13 +151,21 @@ def contract_add(
         as_json,
         go,
         lambda c: say(
-            "[green]Contract[/] {} 《{}》 fee ¥{}/year, penalty ¥{} per breach",
+            "[green]Contract[/] {} 《{}》 fee {}/year, penalty {} per breach",
             c.number,
             c.title,
-            c.annual_fee,
-            c.penalty_per_breach,
+            _yuan(c.annual_fee),
+            _yuan(c.penalty_per_breach),
         ),
     )
+
+
+def _yuan(amount: str) -> str:
+    """¥28,000.00, as the contract, the report PDF and ``obligation show`` print an amount (the
+    lines said ¥28000.00). Imported here: the command's start stays light."""
+    from yinxin.contracts.money import format_amount
+
+    return format_amount(amount)
 
 
 @desk_app.command("contract-correct")
@@ -503,7 +511,7 @@ def report(
             show_written(r)
             return
         say(
-            "[bold]{} {}[/]: {} requests, {} in time, {} late, {} breaches, penalty ¥{}; "
+            "[bold]{} {}[/]: {} requests, {} in time, {} late, {} breaches, penalty {}; "
             "inspections {}, missed {}",
             r.contract.number,
             r.period,
@@ -511,7 +519,7 @@ def report(
             r.responded_in_time,
             r.responded_late,
             r.breaches,
-            r.penalty_total,
+            _yuan(r.penalty_total),
             len(r.inspections),
             ", ".join(r.inspections_missed) or "none",
         )
