@@ -674,6 +674,31 @@ def test_refusals_leave_the_database_unchanged(world) -> None:
     assert dbdump.dump(p) == after
 
 
+def test_a_fact_out_of_order_is_refused_in_words_the_officer_reads(world) -> None:
+    """A fact out of order was refused as "cannot delivered contract performance HT-…: it is
+    accepted (delivered is allowed only from signed)" — the lifecycle's verbs pasted into a
+    sentence, no word of Chinese. It says which fact, where the contract stands and where
+    that fact is recorded, in Chinese and English, naming ``event`` (409 / exit 4)."""
+    p, clock, g = world
+    cid, o = g["002"], p.obligations
+    clock.set(bj(2026, 3, 5))
+    o.record(cid, "delivered", "2026-02-12")
+    o.record(cid, "accepted", "2026-03-02")
+    before = dbdump.dump(p)
+    with pytest.raises(IllegalTransition) as e:
+        o.record(cid, "delivered", "2026-03-03")
+    assert e.value.field == "event"
+    number = p.contracts.get(cid).number
+    assert e.value.message.startswith(
+        f"合同 {number} 已验收，不能登记“交付并提交验收申请”（须在已生效，待交付时登记）"
+    ), e.value.message
+    assert "cannot record delivered: contract" in e.value.message, e.value.message
+    with pytest.raises(IllegalTransition) as e:
+        o.record(cid, "reminded", "2026-03-03")
+    assert "不能登记“催告验收”（须在已交付，待验收时登记）" in e.value.message, e.value.message
+    assert dbdump.dump(p) == before
+
+
 # --- reminders ------------------------------------------------------------------------------------
 def test_reminders_sent_exactly_once_by_the_job(world) -> None:
     p, clock, g = world

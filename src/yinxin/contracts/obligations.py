@@ -740,7 +740,7 @@ class Obligations:
         day = parse_date(on, field="on")
         actor = _actor(actor)
         with self._performance(contract_id) as (s, t, c, now, today):
-            STAGES.check(event, t.stage, None, c.number)
+            _fact_in_order(event, t.stage, c.number)
             if day > today:
                 raise ValidationError(f"{day} is after today ({today})", field="on")
             earlier = {
@@ -1805,6 +1805,40 @@ def _owner_name(s: Session, subscriber_id: int) -> str:
 
     sub = s.get(Subscriber, subscriber_id)
     return sub.name if sub is not None else "贵单位"
+
+
+#: the stages and the facts as the 履约跟踪 page says them (pages/obligations.js)
+_STAGE_ZH = {
+    _S.NONE: "未跟踪",
+    _S.SIGNED: "已生效，待交付",
+    _S.DELIVERED: "已交付，待验收",
+    _S.REMINDED: "已催告验收",
+    _S.ACCEPTED: "已验收",
+    _S.LIVE: "已上线运行",
+}
+_FACT_ZH = {
+    "delivered": "交付并提交验收申请",
+    "reminded": "催告验收",
+    "accepted": "签署验收合格报告",
+    "went_live": "系统上线运行",
+}
+
+
+def _fact_in_order(event: str, stage: str, number: str) -> None:
+    """Refuse a fact the contract's stage does not allow (``IllegalTransition`` naming
+    ``event``) in words a contract manager reads: which fact, where the contract stands, where
+    that fact is recorded — the lifecycle's own message pasted its verbs into a sentence
+    ("cannot delivered contract performance …: it is accepted")."""
+    allowed = [st for st in Stage if st in STAGES[event].from_states]
+    if stage in STAGES[event].from_states:
+        return
+    where = "或".join(_STAGE_ZH[st] for st in allowed)
+    raise IllegalTransition(
+        f"合同 {number} {_STAGE_ZH.get(Stage(stage), stage)}，不能登记“{_FACT_ZH[event]}”"
+        f"（须在{where}时登记）/ cannot record {event}: contract {number} is {stage} "
+        f"({event} is recorded at {' or '.join(allowed)})",
+        field="event",
+    )
 
 
 def _check_event(event: str) -> None:
