@@ -233,6 +233,16 @@ def test_parse_amount_refuses(text) -> None:
     assert err.value.field == "price"
 
 
+@pytest.mark.parametrize("text", ["1,000,000.001", "¥1,305,000.125", "1740000.001"])
+def test_three_decimals_are_said_so_with_or_without_separators(text) -> None:
+    """``1,000,000.001`` (as a bank statement writes it) was refused as "is not an amount
+    like 1740000.00", where ``1000000.001`` said what was wrong: more than two decimals."""
+    with pytest.raises(ValidationError) as err:
+        parse_amount(text, field="amount")
+    assert err.value.field == "amount"
+    assert "at most two decimals" in err.value.message, err.value.message
+
+
 def test_parse_rate() -> None:
     assert parse_rate("0.06") == D("0.06")
     assert parse_rate("6%") == D("0.06")

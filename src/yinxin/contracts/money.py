@@ -92,7 +92,8 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
         raw = raw[1:].strip()
     if raw.startswith("-"):
         raise ValidationError("an amount cannot be negative", field=field)
-    if re.fullmatch(r"[0-9]+\.[0-9]{3,}", raw):
+    # with or without thousands separators (1,000,000.001 said only "not an amount")
+    if re.fullmatch(r"(?:[0-9]+|[1-9][0-9]{0,2}(?:,[0-9]{3})+)\.[0-9]{3,}", raw):
         raise ValidationError(f"an amount has at most two decimals (分), got {raw!r}", field=field)
     if len(raw.replace(",", "").split(".")[0]) > MAX_DIGITS:
         raise ValidationError(
