@@ -8,6 +8,11 @@ could not take the change back. Now the passphrase is asked for first and checke
 key store (the issuing CA's key opened with it): a wrong one is refused ``bad_passphrase``
 (exit 5) and nothing is written. A process with no terminal keeps the guide's behaviour: the
 change is made and the CLI warns that the CRL was not re-signed (test_crl_not_signed_here).
+
+The sweeps ``cert expire`` and ``cert suspend-unpaid`` did the same for every certificate they
+changed: asked when the first CRL was signed, the first certificate already expired (or
+stopped). They ask before the first change now, and only when one is due: with nothing to
+change they ask nothing.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import subprocess
 import sys
 import termios
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy import select as sql_select
 
 from tests.conftest import PASSPHRASE
@@ -50,11 +56,14 @@ def _echo_off(tty: int) -> bool:
     return not termios.tcgetattr(tty)[3] & termios.ECHO
 
 
-def _at_a_terminal(p: Platform, args: list[str], typed: str, at_prompt: dict) -> tuple[int, str]:
+def _at_a_terminal(
+    p: Platform, args: list[str], typed: str, at_prompt: dict, serial: str | None = None
+) -> tuple[int, str]:
     """Run ``yinxin ARGS`` with a terminal and no YINXIN_CA_PASSPHRASE; when it asks for the
-    CA passphrase, note the certificate's status and audit count then (``at_prompt``) and
-    type ``typed``. Returns the exit code and everything it printed."""
-    serial = args[2]
+    CA passphrase, note the status and audit count then (``at_prompt``) of the certificate
+    ``serial`` (default the verb's argument) and type ``typed``. Returns the exit code and
+    everything it printed."""
+    serial = serial or args[2]
     env = yinxin_env(p.settings.home, None, {"YINXIN_DATABASE_URL": p.settings.database_url})
     master, slave = pty.openpty()
     seen = b""
@@ -245,3 +254,55 @@ def _crls(p: Platform, role: str) -> int:
         return s.execute(
             sql_select(func.count()).select_from(Crl).where(Crl.issuer_role == role)
         ).scalar_one()
+
+
+def _due(p: Platform, serial: str, column: str) -> None:
+    """Make ``serial`` due for a sweep now: its end (``not_after``) or its paid service
+    (``paid_until``) a day ago, by the real clock the subprocess reads."""
+    with p.db.transaction() as s:
+        s.execute(
+            update(Certificate)
+            .where(Certificate.serial_hex == serial)
+            .values({column: datetime.now(UTC) - timedelta(days=1)})
+        )
+
+
+def test_cert_expire_asks_before_the_first_change(platform: Platform) -> None:
+    """A wrong passphrase typed for ``cert expire`` left the certificate expired, the CRL
+    unsigned; now it is asked for first and refused (exit 5), the certificate still active."""
+    p = platform
+    cert = issue(p, enrol(p).person.id)
+    _due(p, cert.serial, "not_after")
+    before = _audit_count(p, cert.serial)
+    at_prompt: dict = {}
+    code, text = _at_a_terminal(p, ["cert", "expire"], WRONG, at_prompt, cert.serial)
+    assert at_prompt, f"no prompt: {text!r}"
+    assert at_prompt == {"status": "active", "audit": before}, "asked after the change"
+    assert code == 5 and "bad_passphrase" in text, text
+    assert p.certificates.get(cert.serial).status == "active"
+    assert _audit_count(p, cert.serial) == before
+
+
+def test_cert_suspend_unpaid_asks_first_then_stops_and_signs(platform: Platform) -> None:
+    p = platform
+    cert = issue(p, enrol(p).person.id)
+    _due(p, cert.serial, "paid_until")
+    before = _audit_count(p, cert.serial)
+    at_prompt: dict = {}
+    code, text = _at_a_terminal(p, ["cert", "suspend-unpaid"], PASSPHRASE, at_prompt, cert.serial)
+    assert code == 0, text
+    assert at_prompt == {"status": "active", "audit": before}, "asked after the change"
+    assert "warning" not in text and PASSPHRASE not in text, text
+    assert p.certificates.get(cert.serial).status == "on_hold"
+
+
+def test_a_sweep_with_nothing_due_asks_nothing(platform: Platform) -> None:
+    """Nothing to change, nothing to sign: no prompt (a passphrase typed for no change is
+    typed for nothing), exit 0."""
+    p = platform
+    cert = issue(p, enrol(p).person.id)
+    for verb in ("expire", "suspend-unpaid"):
+        at_prompt: dict = {}
+        code, text = _at_a_terminal(p, ["cert", verb], WRONG, at_prompt, cert.serial)
+        assert code == 0 and not at_prompt and "CA passphrase" not in text, f"{verb}: {text!r}"
+    assert p.certificates.get(cert.serial).status == "active"

@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, func, or_, select, text, update
@@ -1907,26 +1907,46 @@ class Certificates:
             q = select(Certificate.serial_hex).where(*where).order_by(Certificate.id)
             return list(s.execute(q).scalars())
 
+    def due_to_expire(self) -> list[str]:
+        """The certificates :meth:`expire_due` would mark expired now, changing nothing: what
+        ``yinxin cert expire`` asks the CA passphrase for before the first change."""
+        now = self.clock.now()
+        return self._due(Certificate.status.in_([ACTIVE, ON_HOLD]), Certificate.not_after <= now)
+
     def expire_due(self, *, actor: str = "scheduler") -> list[str]:
         """Mark every certificate past its notAfter as expired (run by the scheduler)."""
-        now = self.clock.now()
-        due = self._due(Certificate.status.in_([ACTIVE, ON_HOLD]), Certificate.not_after <= now)
+        due = self.due_to_expire()
         for serial in due:
             self._simple("expire", serial, actor)
         return due
 
-    def suspend_unpaid(self, *, actor: str = "scheduler") -> list[str]:
-        """Stop certificates whose service is paid up to a date that has passed (000 篇七)."""
+    def due_unpaid(self) -> list[str]:
+        """The certificates :meth:`suspend_unpaid` would stop now, changing nothing."""
         now = self.clock.now()
-        due = self._due(
+        return self._due(
             Certificate.status == ACTIVE,
             Certificate.paid_until.is_not(None),
             Certificate.paid_until <= now,
             Certificate.not_after > now,
         )
+
+    def suspend_unpaid(self, *, actor: str = "scheduler") -> list[str]:
+        """Stop certificates whose service is paid up to a date that has passed (000 篇七)."""
+        due = self.due_unpaid()
         for serial in due:
             self._simple("suspend_unpaid", serial, actor, hold_kind=UNPAID)
         return due
+
+    def issuer_roles(self, serials: Sequence[str]) -> list[str]:
+        """The CAs (roles, sorted) that issued ``serials``: whose CRLs a status change of them
+        re-signs, so whose keys the change needs. An unknown serial counts for none."""
+        found: set[str] = set()
+        with self.db.read() as s:
+            for at in range(0, len(serials), 500):  # a sweep's thousands: under SQL's limits
+                part = list(serials[at : at + 500])
+                q = select(Certificate.issuer_role).where(Certificate.serial_hex.in_(part))
+                found.update(r or "issuing" for r in s.execute(q.distinct()).scalars())
+        return sorted(found)
 
     def expiring(self, within_days: int = 30) -> list[CertificateView]:
         """Certificates due for a renewal notice (001 §二.6).

@@ -44,6 +44,7 @@ from yinxin.adapters.cli.common import (
     Platform,
     as_options,
     ca_key_first,
+    ca_keys_first,
     close_platforms,
     console,
     emit,
@@ -788,14 +789,21 @@ def cert_change(
 @cert_app.command("expire")
 @on_platform()
 def cert_expire(p: Platform = HOME) -> object:
-    """Mark certificates past their end date as expired."""
+    """Mark certificates past their end date as expired.
+
+    At a terminal with no YINXIN_CA_PASSPHRASE the CA passphrase is asked for before the first
+    change, and only when there is one to make (a wrong one changes nothing, exit 5)."""
+    ca_keys_first(p, p.certificates.due_to_expire())
     return {"expired": p.certificates.expire_due()}
 
 
 @cert_app.command("suspend-unpaid")
 @on_platform()
 def cert_suspend_unpaid(p: Platform = HOME) -> object:
-    """Stop (hold) certificates whose paid service period has run out."""
+    """Stop (hold) certificates whose paid service period has run out.
+
+    The CA passphrase is asked for as by `cert expire`: first, and only when one is due."""
+    ca_keys_first(p, p.certificates.due_unpaid())
     return {"suspended": p.certificates.suspend_unpaid()}
 
 

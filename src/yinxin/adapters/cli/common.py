@@ -166,11 +166,33 @@ def ca_key_first(p: Platform, serial: str) -> Platform:
     issuing CA signed, with SM2 keys sealed under another passphrase (a data directory whose
     ``ca add-hierarchy`` ran with another, refused since), took the default key's
     passphrase, revoked, and left the SM2 CRL unsigned — and refused the SM2 key's own
-    passphrase."""
+    passphrase. The serial as stored (``certificates.get``): typed as openssl prints it, the
+    issuer's lookup found no row and checked no key at all."""
+    if not _asks_for_the_passphrase(p):
+        return p
+    return ca_keys_first(p, [p.certificates.get(serial).serial])
+
+
+def _asks_for_the_passphrase(p: Platform) -> bool:
+    """Would signing a CRL ask for the CA passphrase at a prompt (a file key store, a terminal,
+    no ``YINXIN_CA_PASSPHRASE``)?"""
     asks = not os.environ.get("YINXIN_CA_PASSPHRASE") and sys.stdin.isatty()
-    if asks and p.settings.keystore == "file":
-        p.certificates.get(serial)
-        p.ca.key(p.status.crl_role_for(serial))
+    return asks and p.settings.keystore == "file"
+
+
+def ca_keys_first(p: Platform, serials: Sequence[str]) -> Platform:
+    """:func:`ca_key_first` for the certificates a sweep is about to change (``cert expire``,
+    ``cert suspend-unpaid``): at a terminal with no ``YINXIN_CA_PASSPHRASE``, the passphrase is
+    asked for and checked (the key of each CA that issued one of ``serials`` opened with it)
+    before the first change; with nothing to change, nothing is asked. ``p`` as given.
+
+    The sweeps asked only when the first CRL was signed, after the first certificate's status
+    was committed: a typo left it (and every one after it) expired or stopped, the CRLs
+    unsigned, exit 0 with a warning. Now a wrong passphrase is refused (``bad_passphrase``,
+    exit 5) with nothing changed."""
+    if serials and _asks_for_the_passphrase(p):
+        for role in p.certificates.issuer_roles(serials):
+            p.ca.key(role)
     return p
 
 
