@@ -123,9 +123,11 @@ CASES = {
         + ["--algorithm", "rsa-1"],
         "algorithm",
     ),
+    "cert apply --csr missing": (
+        ["cert", "apply", "--subscriber-id", "1", "--profile", "individual", "--csr", "no.pem"],
+        "csr",
+    ),
 }
-# these build the platform (a database in the home) before the command line is judged
-BUILDS_PLATFORM = {"flow sign --client-ip", "cert apply --algorithm"}
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -156,8 +158,28 @@ def test_a_bad_command_line_is_refused_before_the_secrets(tmp_path: Path, case: 
     assert json.loads(proc.stdout)["field"] == field, proc.stdout
     assert "PIN" not in proc.stderr and "code" not in proc.stderr.lower(), proc.stderr
     assert sorted(p.name for p in work.iterdir()) == before  # nothing written
-    if case not in BUILDS_PLATFORM:
-        assert not (tmp_path / "home").exists()  # no platform (database, challenge) touched
+    # no platform built: no home, no database, no challenge (flow sign and cert apply made
+    # the home's database before judging --client-ip, --algorithm or --csr)
+    assert not (tmp_path / "home").exists()
+
+
+def test_flow_sign_with_an_unknown_link_is_refused_before_the_secrets(tmp_path: Path) -> None:
+    """``flow sign --link`` a link no flow has (mistyped, or its flow finished) asked for the
+    seal PIN and the one-time code, then refused the link; the link is the document here, and
+    is judged before the secrets: ``unknown_link`` naming ``link`` (exit 3), no PIN read."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "yinxin.adapters.cli", "flow", "sign"]
+        + ["--link", "http://x/sign/abc", *CHALLENGE, "--json"],
+        env=_env(tmp_path / "home"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    refusal = json.loads(proc.stdout)
+    assert refusal["field"] == "link" and refusal["error"] == "unknown_link", proc.stdout
+    assert proc.returncode == 3, proc.stdout + proc.stderr
 
 
 def test_sign_pdf_over_its_input_at_a_terminal_is_refused_without_a_prompt(

@@ -442,7 +442,6 @@ def subscriber_list(
 
 # --- certificates ---------------------------------------------------------------------------------
 @cert_app.command("apply")
-@on_platform()
 def cert_apply(
     subscriber_id: int = typer.Option(..., help="Who the certificate is for."),
     profile: str = typer.Option(
@@ -461,29 +460,37 @@ def cert_apply(
         help="Platform-held key's algorithm: ec-p256 (the default), ec-p384, rsa-2048, "
         "rsa-3072 or sm2.",
     ),
-    p: Platform = HOME,
+    home: Path | None = HOME,
     actor: str = APPLICANT,
-) -> object:
+    as_json: bool = JSON,
+) -> None:
     """Apply for a certificate with your CSR, or with a platform-held key under a PIN.
 
     The PIN comes from YINXIN_PIN, standard input (--pin-stdin, or when it is not a terminal)
     or a hidden prompt, never from the command line unless you insist (--pin, discouraged).
     """
-    key = _key_args(csr, platform_key, pin, pin_stdin, algorithm)
-    # a refused --dns named the service's dns_names, which no option is called
-    return as_options(
-        {"dns_names": "dns"},
-        lambda: p.certificates.apply(
-            subscriber_id=subscriber_id,
-            profile=profile,
-            **key,
-            plan=plan,
-            years=years,
-            acceptance_point=acceptance_point,
-            dns_names=dns or None,
-            actor=actor,
-        ),
-    )
+
+    def go() -> object:
+        # the key's options (and the PIN) before the platform is built: on_platform built it
+        # first, so a bad --algorithm or --csr on a fresh home left a database behind
+        key = _key_args(csr, platform_key, pin, pin_stdin, algorithm)
+        p = platform(home)
+        # a refused --dns named the service's dns_names, which no option is called
+        return as_options(
+            {"dns_names": "dns"},
+            lambda: p.certificates.apply(
+                subscriber_id=subscriber_id,
+                profile=profile,
+                **key,
+                plan=plan,
+                years=years,
+                acceptance_point=acceptance_point,
+                dns_names=dns or None,
+                actor=actor,
+            ),
+        )
+
+    run(as_json, go)
 
 
 @cert_app.command("pay")

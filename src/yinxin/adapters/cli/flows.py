@@ -504,12 +504,16 @@ def flow_sign(
                 {"code": code, "pin": pin, "pin_stdin": pin_stdin, "client_ip": client_ip}
             )
         token = _token(link)
-        p = platform(home)
         if challenge is None:
-            return as_options(LINK_FIELDS, lambda: p.flows.request_code(token))
+            return as_options(LINK_FIELDS, lambda: platform(home).flows.request_code(token))
         from yinxin.signing.flows import client_address
 
-        client_address(client_ip)  # a bad --client-ip before the PIN and code are asked for
+        # the command line's own checks before the platform is built (a bad --client-ip made
+        # the home's database first), then the link (unknown, finished, not this signer's turn:
+        # refused after the PIN and the code were typed), then the secrets
+        client_address(client_ip)
+        p = platform(home)
+        as_options(LINK_FIELDS, lambda: p.flows.signer_for_link(token))
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         return as_options(
             LINK_FIELDS,
