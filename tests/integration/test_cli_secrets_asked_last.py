@@ -5,13 +5,16 @@ refused ``--out`` (exit 2, rightly, but after the signer had typed both); so did
 ``sign ses-pdf`` and ``sign batch --challenge`` for an output over the input or into a missing
 folder, an unreadable ``--in``, a bad ``--level``; ``authorization grant`` asked for the seal
 PIN before reading ``--until``, ``flow sign`` the PIN and code before ``--client-ip``, and
-``cert apply --platform-key`` the new key's PIN (twice) before ``--algorithm``. Each now
-makes the command line's own checks first (``read_in_check_out`` for the files): exit 2
+``cert apply --platform-key`` the new key's PIN (twice) before ``--algorithm``; ``flow
+sign`` and ``cert apply`` built the platform (the home's database) before judging theirs.
+Each now makes the command line's own checks first (``read_in_check_out`` for the files): exit 2
 naming the option, no prompt, no PIN read, nothing written. The document too, as its service
 judges it before the code without the seal: ``sign ofd`` of a file that is no OFD or one closed
 by its signer, an anchor or page it has not, a bad ``--role``; ``sign ses-pdf`` and ``sign
 batch --challenge`` of no PDF, an anchor or page it has not (``check_document``,
 ``BatchSigning.check_documents``) asked for both secrets and then refused.
+A placement refused names the option typed (``anchor``, ``page``), not ``placement``, the
+services' name, which ``sign pdf``, ``sign ses-pdf`` and ``sign batch`` gave.
 
 The subprocesses get no PIN or code in the environment and nothing on standard input: a
 command that reached the secrets is refused naming ``pin`` (before the fix), one that checks
@@ -51,11 +54,11 @@ CASES = {
         ["sign", "pdf", "--in", "seal.png", *PLATFORM, "--out", "s.pdf"],
         "in",
     ),
-    "sign pdf --anchor not in it": ([*PDF[:-1], "没有这段字", "--out", "s.pdf"], "placement"),
+    "sign pdf --anchor not in it": ([*PDF[:-1], "没有这段字", "--out", "s.pdf"], "anchor"),
     "sign pdf --page off it": (
         ["sign", "pdf", "--in", "a.pdf", *PLATFORM[:-2], "--page", "9", "--x", "1", "--y", "1"]
         + ["--out", "s.pdf"],
-        "placement",
+        "page",
     ),
     "sign pdf --level": ([*PDF, "--out", "s.pdf", "--level", "B-X"], "level"),
     "sign pdf --role": ([*PDF, "--out", "s.pdf", "--role", "路人"], "role"),
@@ -98,18 +101,18 @@ CASES = {
     ),
     "sign ses-pdf --anchor not in it": (
         ["sign", "ses-pdf", "--in", "a.pdf", *PLATFORM[:-1], "没有这段字", "--out", "s.pdf"],
-        "placement",
+        "anchor",
     ),
     "sign ses-pdf --page off it": (
         ["sign", "ses-pdf", "--in", "a.pdf", *PLATFORM[:-2], "--page", "9", "--x", "1"]
         + ["--y", "1", "--out", "s.pdf"],
-        "placement",
+        "page",
     ),
     "sign batch a file no PDF": (["sign", "batch", "seal.png", *BATCH[3:]], "files[0]"),
-    "sign batch --anchor not in it": ([*BATCH[:-1], "没有这段字"], "placement"),
+    "sign batch --anchor not in it": ([*BATCH[:-1], "没有这段字"], "anchor"),
     "sign batch --page off it": (
         [*BATCH[:-2], "--page", "9", "--x", "1", "--y", "1"],
-        "placement",
+        "page",
     ),
     "sign batch --out-dir missing": ([*BATCH, "--out-dir", "no-such"], "out_dir"),
     "sign batch --level": ([*BATCH, "--level", "B-X"], "level"),

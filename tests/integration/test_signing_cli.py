@@ -285,8 +285,9 @@ def test_a_wrong_code_with_a_bad_placement_uses_no_try(home, signed, tmp_path):
     """``sign pdf`` with a wrong code and an ``--anchor`` the PDF does not hold, a ``--page``
     it has not, or a position where the seal runs off the page, used one of the code's five
     tries (exit 5, ``wrong_code``) though the PDF engine would refuse the placement anyway.
-    The placement is checked before the code now: exit 2 naming ``placement`` (as with a right
-    code), the try counter as it was. A wrong code with a good request still uses a try."""
+    The placement is checked before the code now: exit 2 naming the option typed (``anchor``,
+    ``page``, ``x``; as with a right code), the try counter as it was. A wrong code with a
+    good request still uses a try."""
 
     from yinxin.store.models.notify import IntentChallenge
 
@@ -308,16 +309,16 @@ def test_a_wrong_code_with_a_bad_placement_uses_no_try(home, signed, tmp_path):
     base = ["sign", "pdf", "--in", str(home.contract), "--out", str(out)]
     base += ["--seal", w.jia.seal.es_id, "--signer", str(org.id), "--challenge", ch, "--json"]
     env = {"YINXIN_SEAL_PIN": w.jia.pin, "YINXIN_CODE": wrong}
-    for placement, error in (
-        (["--anchor", "丙方（签章）"], "anchor_not_found"),
-        (["--page", "9", "--x", "20", "--y", "20"], "page_out_of_range"),
+    for placement, error, option in (
+        (["--anchor", "丙方（签章）"], "anchor_not_found", "anchor"),
+        (["--page", "9", "--x", "20", "--y", "20"], "page_out_of_range", "page"),
         # a page it has, the seal (40 mm wide) running off its right edge at x 200 mm
-        (["--page", "1", "--x", "200", "--y", "20"], "outside_page"),
+        (["--page", "1", "--x", "200", "--y", "20"], "outside_page", "x"),
     ):
         proc = home.run(*base, *placement, env=env)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         got = json.loads(proc.stdout)
-        assert (got["error"], got["field"]) == (error, "placement"), got
+        assert (got["error"], got["field"]) == (error, option), got
         assert tries() == 0, placement
     assert not out.exists()
     proc = home.run(*base, "--anchor", "甲方（签章）", env=env)

@@ -202,6 +202,15 @@ class OfdSigning:
         cls._check_placement(document, placement)
         return role_
 
+    def check_seal(self, document: bytes, seal: int | str, placement) -> None:
+        """What :meth:`sign` refuses of ``seal`` without its PIN, after :meth:`check_document`:
+        a seal not found or not SM2 (naming ``seal``) and, for a PDF, the seal at its size
+        running off the page (``outside_page`` naming ``placement``). ``yinxin sign
+        ofd|ses-pdf`` makes these checks before asking for the PIN and the code: found by
+        :meth:`sign`, both had been typed for nothing."""
+        self._require_sm2_seal(seal)
+        self._check_fits(document, seal, placement)
+
     def _require_sm2_seal(self, seal: int | str) -> None:
         """Refuse, naming the seal, one whose certificate is not SM2: GB/T 38540 signs with
         SM2 only, and an OFD reader would reject anything else; and, naming ``signer_cert`` as
@@ -242,8 +251,7 @@ class OfdSigning:
         ``client_ip``, when the request came over HTTP, is kept with the record."""
         role_ = self.check_document(document, placement, role)
         digest = sha256_hex(document)
-        self._require_sm2_seal(seal)
-        self._check_fits(document, seal, placement)
+        self.check_seal(document, seal, placement)
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code
         )

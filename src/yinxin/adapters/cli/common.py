@@ -561,6 +561,40 @@ def as_options(
         raise type(e)(message, field=names[e.field], code=e.code) from None
 
 
+# what sealing's refusals of a placement (``field="placement"``) were about, by code: the
+# option of the placement group that was typed wrongly
+_PLACEMENT_CODES = {"page_out_of_range": "page", "anchor_not_found": "anchor", "outside_page": "x"}
+
+
+def placement_option(e: YinxinError) -> str | None:
+    """The placement option (``page``, ``anchor``, ``x``) a refusal of a seal's placement was
+    about: a page the document has not (``page_out_of_range``, or a flow's "has no page"), an
+    anchor text it does not hold (``anchor_not_found``), a seal by page and x/y off its page
+    (``outside_page``); None when the refusal does not say (the caller knows its placement).
+
+    The services name them all ``placement``, which no command takes: the signer who typed
+    ``--page 9`` read ``error [placement]``. The signing verbs (:func:`as_placement`) and
+    ``flow create``'s ``--signer`` keys (``anchor``, ``page``, ``x``, per document ``.N``) each
+    rename by this one rule."""
+    if e.code in _PLACEMENT_CODES:
+        return _PLACEMENT_CODES[e.code]
+    return "page" if " has no page " in e.message else None
+
+
+def as_placement(where: Any, call: Callable[[], Any]) -> Any:
+    """``call()``, with a refusal naming ``placement`` renamed to the option typed
+    (:func:`placement_option`: ``page``, ``anchor`` or ``x``); kind, code, message and exit
+    code unchanged. ``where`` None (``--field``: no placement option given) renames nothing,
+    nor does a refusal that does not say which option it was about."""
+    try:
+        return call()
+    except YinxinError as e:
+        option = placement_option(e) if where is not None and e.field == "placement" else None
+        if option is None:
+            raise
+        raise type(e)(e.message, field=option, code=e.code) from None
+
+
 _SIGNER_FIELD = re.compile(r"(signers\[(\d+)\])\.(\w+)(\[(\d+)\])?")
 
 

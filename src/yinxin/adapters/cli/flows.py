@@ -37,6 +37,7 @@ from yinxin.adapters.cli.common import (
     moment,
     on_platform,
     parse_time,
+    placement_option,
     platform,
     read_input,
     read_pin_and_code,
@@ -268,8 +269,10 @@ def _placing_keys(specs: list[SignerSpec]):
     key ends with that position (``x.1``)."""
 
     def key(p: Any, e: YinxinError) -> str:
-        if " has no page " in e.message:
-            return "page"
+        # the signing verbs' rule (placement_option); the flow's own refusals carry no code
+        found = placement_option(e)
+        if found is not None:
+            return found
         return "anchor" if p is None or p.anchor is not None else "x"
 
     def default(i: int, e: YinxinError) -> str:

@@ -28,6 +28,7 @@ from yinxin.adapters.cli.common import (
     SIGN_FIELDS,
     SIGNER,
     as_options,
+    as_placement,
     extended,
     platform,
     read_in_check_out,
@@ -232,23 +233,32 @@ def sign_file(
 ):
     """The second step on ``platform(home).<service>``: the file, a writable ``--out`` that is
     not the file, the format's ``placement``, the service's own ``check`` of the document (not
-    this format, closed, no such anchor or page, a bad role), then the PIN and the code, each
-    refused in that order before the platform is built (no secret asked for on a bad command
-    line, nor on a document the service refuses without its seal); the signed file is written
-    to ``output`` and the service's result returned."""
+    this format, closed, no such anchor or page, a bad role), each refused in that order before
+    the platform is built, then the seal as the service judges it without its PIN (not found,
+    not SM2, off the page at its size), then the PIN and the code: no secret asked for on a
+    bad command line, nor on a document or a seal the service refuses without the PIN. A
+    placement refused names the option typed (``anchor``, ``page``, ``x``: ``as_placement``).
+    The signed file is written to ``output`` and the service's result returned."""
     data = read_in_check_out(input, output, "the document signed")
     where = placement()
-    as_options(CHALLENGE_FIELDS, lambda: check(data, where))
+    as_placement(where, lambda: as_options(CHALLENGE_FIELDS, lambda: check(data, where)))
+    # the seal as the service judges it without its PIN (found, SM2, and for a PDF its size,
+    # kept in the database, on the page): a seal off the page was refused after both secrets
+    signing = getattr(platform(home), service)
+    as_placement(where, lambda: signing.check_seal(data, options["seal"], where))
     the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
-    signed = as_options(
-        CHALLENGE_FIELDS,
-        lambda: getattr(platform(home), service).sign(
-            data,
-            pin=the_pin,
-            code=the_code,
-            placement=where,
-            document_name=input.name,
-            **options,
+    signed = as_placement(
+        where,
+        lambda: as_options(
+            CHALLENGE_FIELDS,
+            lambda: signing.sign(
+                data,
+                pin=the_pin,
+                code=the_code,
+                placement=where,
+                document_name=input.name,
+                **options,
+            ),
         ),
     )
     write_atomic(output, signed.data)

@@ -14,7 +14,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -37,6 +37,7 @@ from yinxin.adapters.cli.common import (
     OptionGroup,
     Platform,
     as_options,
+    as_placement,
     extended,
     grouped,
     moment,
@@ -46,6 +47,7 @@ from yinxin.adapters.cli.common import (
     page_of,
     parse_time,
     pdf_placement,
+    placement_option,
     platform,
     read_in_check_out,
     read_input,
@@ -283,25 +285,32 @@ def sign_pdf_cmd(
         # anchor, a field or a new one it would refuse): found there, the PIN and the code
         # had been typed for nothing
         fields = {**CHALLENGE_FIELDS, "field_name": "field"}
-        as_options(fields, lambda: _sealable(data, where, field))
-        the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
+        as_placement(where, lambda: as_options(fields, lambda: _sealable(data, where, field)))
         p = platform(home)
-        signed = as_options(
-            fields,
-            lambda: p.signing.sign(
-                data,
-                seal=seal,
-                pin=the_pin,
-                signer_subscriber_id=signer,
-                challenge_id=challenge,
-                code=the_code,
-                placement=where,
-                role=role,
-                level=level,
-                lock=lock,
-                cross_page=cross_page,
-                document_name=input.name,
-                field_name=field,
+        if where is not None:
+            # the seal at its size (its row's, read without the PIN) on the page: a seal off
+            # the page was refused by the service before the code, but after both were typed
+            as_placement(where, lambda: p.signing.check_fits(data, seal, where))
+        the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
+        signed = as_placement(
+            where,
+            lambda: as_options(
+                fields,
+                lambda: p.signing.sign(
+                    data,
+                    seal=seal,
+                    pin=the_pin,
+                    signer_subscriber_id=signer,
+                    challenge_id=challenge,
+                    code=the_code,
+                    placement=where,
+                    role=role,
+                    level=level,
+                    lock=lock,
+                    cross_page=cross_page,
+                    document_name=input.name,
+                    field_name=field,
+                ),
             ),
         )
         write_atomic(output, signed.pdf)
@@ -537,21 +546,33 @@ def _batch_outs(files: list[Path], out_dir: Path | None) -> list[Path]:
 _ITEM = re.compile(r"items\[(\d+)\]\.(\w+)")
 
 
-def _batch_sealable(batch: list) -> None:
+def _batch_sealable(batch: list, fits: Callable[[bytes, Any], None] | None = None) -> None:
     """``BatchSigning.check_documents`` (the service's own checks of every file that need
-    neither the seal nor the database), run before the secrets, its refusals named as typed:
-    a file's (``items[i].pdf``) as ``files[i]``, a placement as ``placement``, a field as
+    neither the seal nor the database), then ``fits`` of each file's bytes and placement when
+    given (the seal at its size on the page), run before the secrets, their refusals named as
+    typed: a file's (``items[i].pdf``) as ``files[i]``, a placement as the option it was about
+    (``anchor``, ``page``, ``x``: ``placement_option``; else ``placement``), a field as
     ``field``."""
     from yinxin.signing.batch import BatchSigning
 
-    try:
+    def check() -> None:
         BatchSigning.check_documents(batch)
+        for i, item in enumerate(batch):
+            if fits is not None and item.placement is not None:
+                try:
+                    fits(item.pdf, item.placement)
+                except YinxinError as e:
+                    raise type(e)(e.message, field=f"items[{i}].{e.field}", code=e.code) from None
+
+    try:
+        check()
     except YinxinError as e:
         m = _ITEM.fullmatch(e.field or "")
         if m is None:
             raise
         i, part = m[1], m[2]
-        field = {"placement": "placement", "field_name": "field", "role": "role"}.get(
+        placed = (placement_option(e) or "placement") if batch[int(i)].placement else "placement"
+        field = {"placement": placed, "field_name": "field", "role": "role"}.get(
             part, f"files[{i}]"
         )
         message = e.message.replace(f"items[{i}]", f"files[{i}]")
@@ -639,11 +660,14 @@ def sign_batch(
         SigningService.check_options(level, role)
         # each file as the service judges it before the code (not a whole PDF, no such page
         # or anchor, a field it would refuse): found there, the secrets were typed for nothing
-        _batch_sealable(batch)
+        # and the seal at its size (its row's, without the PIN) on each file's page; the
+        # platform is built once a file is known to be sealable
+        here = functools.cache(lambda: platform(home))
+        _batch_sealable(batch, lambda pdf, where: here().signing.check_fits(pdf, seal, where))
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         result = as_options(
             BATCH_FIELDS,
-            lambda: platform(home).batch.sign(
+            lambda: here().batch.sign(
                 batch,
                 seal=seal,
                 pin=the_pin,
