@@ -214,10 +214,58 @@ def test_a_validation_time_before_a_timestamp_is_named_not_called_an_untrusted_t
         assert not any(UNTRUSTED in x for x in s.problems), explain(before_signing)
         assert any("after the validation time" in x for x in s.problems), explain(before_signing)
 
+    # the archive timestamp made after the validation time is left out as evidence (it was
+    # INDETERMINATE, "made after the validation time", until the rule below): the file is
+    # judged as the B-LT copy it was then
     between = verify_at(p, renewed, t0 + dt.timedelta(hours=1))
-    assert between.indication == "INDETERMINATE", explain(between)
-    assert not any(UNTRUSTED in x for x in between.problems), explain(between)
-    assert any("after the validation time" in x for x in between.problems), explain(between)
+    assert between.indication == "TOTAL-PASSED", explain(between)
+    assert all(any(LEFT_OUT in n for n in s.notes) for s in between.signatures), explain(between)
+    assert {s.level for s in between.signatures} == {"B-LT"}, explain(between)
+
+
+LEFT_OUT = "left out as evidence"
+
+
+@pytest.mark.parametrize("rolled_over", [False, True], ids=["same-tsa", "tsa-rolled-over"])
+def test_archive_timestamps_made_after_the_validation_time_are_left_out(
+    make_platform, clock, tmp_path, rolled_over
+) -> None:
+    """A file renewed on day 1 and again on day 3, checked ``--at`` day 2: the day-3 archive
+    timestamp did not exist then, yet with the same TSA certificate it was taken as the proof
+    that the day-1 one held (judged at day 3, after the validation time) and the file was VALID
+    without a word; with the TSA rolled over before day 3 the same question was INDETERMINATE
+    ("made after the validation time"). ETSI EN 319 102-1 validates at a time with the proofs
+    of existence up to it: both are now judged with the day-1 timestamp as the newest (at day
+    2), VALID, each signature noting what was left out. pyHanko's AdES validator at day 2
+    (offline, its clock at day 2 too) reports both signatures INTACT:TRUSTED, in both cases."""
+    p, _w, _pdf = signed_contract(make_platform, clock)
+    t0 = clock.now()
+    doc = p.archive.documents()[0].id
+    clock.set(t0 + DAY)
+    assert p.archive.renew().renewed
+    once = p.archive.document(doc)[1]
+    clock.set(t0 + 3 * DAY)
+    if rolled_over:
+        assert p.ca.ensure_current("tsa", 100 * 365 * DAY, actor="t")
+    assert p.archive.renew(force=True).renewed
+    twice = p.archive.document(doc)[1]
+    assert PdfFileReader(io.BytesIO(twice)).embedded_signatures[-1].sig_object_type == (
+        "/DocTimeStamp"
+    )
+    between = t0 + 2 * DAY
+    rep = verify_at(p, twice, between)
+    assert rep.indication == "TOTAL-PASSED" and rep.document_timestamps == 2, explain(rep)
+    day3 = (t0 + 3 * DAY).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    for s in rep.signatures:
+        assert any(LEFT_OUT in n and day3 in n for n in s.notes), explain(rep)
+        assert s.level == "B-LTA" and s.timestamp_checked_at <= between, explain(rep)
+    # the same verdict as the copy as it stood at day 2
+    assert verify_at(p, once, between).indication == rep.indication
+    # once it exists, the day-3 timestamp is evidence: nothing left out
+    later = verify_at(p, twice, t0 + 4 * DAY)
+    assert later.valid and not any(LEFT_OUT in n for s in later.signatures for n in s.notes)
+    text = pyhanko_ades(p, twice, between, tmp_path)
+    assert ades_trusted(text) == 2, text
 
 
 def test_a_missed_renewal_is_reported_as_the_tsa_expired_alone(make_platform, clock) -> None:

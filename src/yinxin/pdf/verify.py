@@ -24,7 +24,11 @@ JSON-friendly report with Chinese and English reasons. Choices, each for a reaso
   after the moment judged is accepted (``retroactive_revinfo``), because a later "good" still
   proves "not revoked then" and a later "revoked since X" carries its own date. Without a valid
   timestamp the claimed signing time proves nothing, so the certificate is checked at the
-  validation time.
+  validation time. Only what existed at the validation time is evidence: a document timestamp
+  made after it (``at`` between a renewed file's archive timestamps) is left out, whichever TSA
+  certificate signed it, and so are the DSS's OCSP responses and CRLs made after it; each
+  signature notes it. (A signature's own later timestamp is reported instead: the signature
+  did not exist yet.)
 * **Policy for the newest timestamp.** Nothing later vouches for it, so its TSA certificate must
   chain to a trusted root and be within its validity period at the validation time.
   ``policy="last-known"`` (the default) accepts the status data embedded for its chain however
@@ -291,7 +295,7 @@ async def averify_pdf(
             at=at,
             allow_fetching=allow_fetching,
             ocsp_urls_allowed=ocsp_urls_allowed,
-            embedded=_read_dss(reader),
+            embedded=_made_by(_read_dss(reader), at),
             strict=policy == "strict",
         )
         after_lock = _changed_after_lock(reader, found.signatures)
@@ -309,6 +313,7 @@ async def averify_pdf(
             poes: list[tuple[int, dt.datetime]] = []  # (revision, time) of valid timestamps
             moment, newest = at, True
             dts_broken = False  # a document timestamp unreadable or not matching its bytes
+            left_out: list[dt.datetime] = []  # sound document timestamps made after ``at``
             for emb in reversed(found.doc_timestamps):
                 stamped: dt.datetime | None = None  # when the token says it was made
                 expired = False  # the TSA certificate expired: that, not trust, is the problem
@@ -320,6 +325,12 @@ async def averify_pdf(
                     sound = st.intact and st.valid
                     stamped = st.timestamp
                     dts_broken = dts_broken or not sound
+                    if sound and _after(stamped, at):
+                        # no proof of existence yet at the validation time (EN 319 102-1 uses
+                        # only POEs up to it): left out, whichever TSA certificate signed it,
+                        # so the older timestamps are judged as they stood then
+                        left_out.append(stamped)
+                        continue
                     if ok and newest and not _within(st.signing_cert, at):
                         ok = False  # the TSA certificate expired and nothing later vouches for it
                         expired = True
@@ -360,6 +371,8 @@ async def averify_pdf(
                     broken = _Broken(str(item.field_name), str(e), item.signed_revision)
                     sig = _broken_report(broken)
                 sig.timestamp_checked_at = ts_moment if sig.timestamp_time else None
+                if left_out:
+                    sig.notes.append(_left_out_note(left_out, at))
                 if after_lock is not None and item.signed_revision < after_lock.revision:
                     _refuse_change_after_lock(sig, after_lock)
                 if id(item) in found.outside_form:
@@ -922,12 +935,19 @@ class _FileJob:
         context never checks are useless to it anyway.
         """
         wanted = [*targets, *self.ca_certs]
+        # status data made after the validation time did not exist then: no evidence at it
+        # (with ``retroactive_revinfo`` pyHanko would otherwise take it for an older moment)
         ocsps = [
             r
             for r in [*self.embedded.ocsps, *(extra.ocsps if extra else [])]
             if any(_ocsp_is_about(r, c) for c in wanted)
+            and not (self.at is not None and _after(_produced_at(r), self.at))
         ]
-        crls = [*self.embedded.crls, *(extra.crls if extra else [])]
+        crls = [
+            c
+            for c in [*self.embedded.crls, *(extra.crls if extra else [])]
+            if not (self.at is not None and _after(_this_update(c), self.at))
+        ]
         fetchers = self.fetchers()
         if newest:
             # nothing later vouches for this moment: "last known status" takes any embedded
@@ -1240,6 +1260,25 @@ def _timestamp_problem(
     )
 
 
+def _after(stamped: dt.datetime | None, at: dt.datetime) -> bool:
+    """Was a token (or status data) made after the validation time? One second of tolerance,
+    as pyHanko's: ``verified_at`` is cut to whole seconds, a token made in that second is not
+    "later"."""
+    return stamped is not None and stamped > at + TIME_TOLERANCE
+
+
+def _left_out_note(times: list[dt.datetime], at: dt.datetime) -> str:
+    """What a relying party is told when ``--at`` falls before some document timestamps: they,
+    and the status data added after ``at``, did not exist then and were not used as evidence."""
+    when = "、".join(_fmt_time(t) for t in sorted(times))
+    when_en = ", ".join(_fmt_time(t) for t in sorted(times))
+    return (
+        f"晚于验证时间 {_fmt_time(at)} 的文档时间戳（{when}）及其后加入的吊销信息未作为证据 /"
+        f" the document timestamps made after the validation time {_fmt_time(at)} ({when_en})"
+        " and status data added later were left out as evidence"
+    )
+
+
 _TSA_EXPIRED = (
     "最新时间戳的时间戳服务证书已过期，且之后没有归档时间戳 / the newest timestamp's TSA"
     " certificate has expired and no later archive timestamp vouches for it"
@@ -1249,6 +1288,25 @@ _TSA_EXPIRED = (
 def _produced_at(resp: a_ocsp.OCSPResponse) -> dt.datetime | None:
     try:
         t = resp["response_bytes"]["response"].parsed["tbs_response_data"]["produced_at"].native
+        return t if isinstance(t, dt.datetime) and t.tzinfo else None
+    except Exception:
+        return None
+
+
+def _made_by(data: _Embedded, at: dt.datetime) -> _Embedded:
+    """The DSS as it could stand at ``at``: OCSP responses and CRLs made later (by a renewal
+    after the validation time) left out — they are no evidence then, and would also make the
+    report claim B-LT status data a relying party at ``at`` could not have had."""
+    return _Embedded(
+        ocsps=[r for r in data.ocsps if not _after(_produced_at(r), at)],
+        crls=[c for c in data.crls if not _after(_this_update(c), at)],
+        certs=data.certs,
+    )
+
+
+def _this_update(crl: a_crl.CertificateList) -> dt.datetime | None:
+    try:
+        t = crl["tbs_cert_list"]["this_update"].native
         return t if isinstance(t, dt.datetime) and t.tzinfo else None
     except Exception:
         return None
