@@ -479,6 +479,31 @@ def test_a_b_lta_made_by_pyhanko_and_renewed_in_time_stays_valid() -> None:
     assert pki.tsa.cert.not_valid_after_utc < pki.now + 400 * DAY
 
 
+def test_status_data_added_after_the_validation_time_is_no_evidence_then() -> None:
+    """A B-T signature (no status embedded) whose file got a DSS two days later with the
+    signer's OCSP response, checked at +1 d: that response did not exist then, yet pyHanko
+    (``retroactive_revinfo``, the signer judged at its timestamp's time) took it, and the report
+    said "not revoked, embedded" — what a relying party at +1 d could not have known. Status
+    data made after the validation time is left out now: "revocation not checked", as the file
+    stood at +1 d; at +3 d the response counts."""
+    from tests.integration import pdf_factory as pf
+
+    pki = pf.build_pki("Elsewhere Root CA", tag="-later-status")
+    signer = pki.new_signer("李四")
+    pdf = pf.sign(pf.contract_pdf(), signer, pki)
+    later = pki.now + 2 * DAY
+    pdf = append_dss_for_test(
+        pdf, [pki.ocsp_response(signer.cert, produced_at=later)], [], [pki.ocsp.cert]
+    )
+    then = verify_pdf(pdf, trust_roots=[pki.root], at=pki.now + DAY)
+    s = then.signatures[0]
+    assert (s.revocation_source, s.revoked) == ("none", None), explain(then)
+    assert then.valid, explain(then)  # soft-fail, as a B-T file without status data
+    now = verify_pdf(pdf, trust_roots=[pki.root], at=pki.now + 3 * DAY)
+    s = now.signatures[0]
+    assert (s.revocation_source, s.revoked) == ("embedded", False), explain(now)
+
+
 def append_dss_for_test(
     pdf: bytes, ocsps: list[bytes], crls: list[bytes], certs: list[x509.Certificate]
 ) -> bytes:

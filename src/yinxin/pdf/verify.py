@@ -941,7 +941,7 @@ class _FileJob:
             r
             for r in [*self.embedded.ocsps, *(extra.ocsps if extra else [])]
             if any(_ocsp_is_about(r, c) for c in wanted)
-            and not (self.at is not None and _after(_produced_at(r), self.at))
+            and not (self.at is not None and _after(_ocsp_made(r), self.at))
         ]
         crls = [
             c
@@ -1298,10 +1298,28 @@ def _made_by(data: _Embedded, at: dt.datetime) -> _Embedded:
     after the validation time) left out — they are no evidence then, and would also make the
     report claim B-LT status data a relying party at ``at`` could not have had."""
     return _Embedded(
-        ocsps=[r for r in data.ocsps if not _after(_produced_at(r), at)],
+        ocsps=[r for r in data.ocsps if not _after(_ocsp_made(r), at)],
         crls=[c for c in data.crls if not _after(_this_update(c), at)],
         certs=data.certs,
     )
+
+
+def _ocsp_made(resp: a_ocsp.OCSPResponse) -> dt.datetime | None:
+    """When an OCSP response existed at the earliest: its producedAt, or a later thisUpdate
+    (a response cannot be produced before the status it tells; one claiming so is judged by
+    the later date)."""
+    times = [t for t in (_produced_at(resp), _this_update_ocsp(resp)) if t is not None]
+    return max(times) if times else None
+
+
+def _this_update_ocsp(resp: a_ocsp.OCSPResponse) -> dt.datetime | None:
+    try:
+        data = resp["response_bytes"]["response"].parsed["tbs_response_data"]
+        times = [r["this_update"].native for r in data["responses"]]
+        times = [t for t in times if isinstance(t, dt.datetime) and t.tzinfo]
+        return max(times) if times else None
+    except Exception:
+        return None
 
 
 def _this_update(crl: a_crl.CertificateList) -> dt.datetime | None:
