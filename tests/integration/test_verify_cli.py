@@ -296,6 +296,23 @@ def test_a_moment_no_zone_can_turn_to_utc_is_invalid_input(bare, signed):
     assert sorted(p.name for p in bare.iterdir()) == ["root.pem"]
 
 
+def test_a_moment_without_a_zone_is_refused_naming_at(bare, signed):
+    """``--at 2031-06-01T00:00`` (or a bare date) was read as UTC without a word: typed by a
+    relying party in Beijing, eight hours off the moment meant — across a timestamp's time, a
+    different verdict. ``POST /verify`` and ``desk --at`` refuse a time without its zone; so
+    does ``verify --at`` now: exit 2 naming at, with the zone to add, nothing written."""
+    naive = dt.datetime.fromisoformat(signed.at).replace(tzinfo=None, second=0, microsecond=0)
+    for moment, shown in (
+        (naive.isoformat(timespec="minutes"), naive.isoformat(timespec="minutes")),
+        (naive.date().isoformat(), f"{naive.date().isoformat()}T00:00"),
+    ):
+        args = [str(signed.pdf), "--trust", "root.pem", "--at", moment]
+        err = refused(verify(bare, *args, "--report", "report.pdf", "--json"), "at")
+        assert "no time zone" in err["message"], err
+        assert f"{shown}Z" in err["message"] and f"{shown}+08:00" in err["message"], err
+    assert sorted(p.name for p in bare.iterdir()) == ["root.pem"]
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_file_past_the_bound_is_refused_in_many_files_as_alone(bare, signed, jobs):
     """One file over 50 MB is refused naming ``in`` (exit 2, one byte past the bound read);

@@ -29,7 +29,11 @@ from yinxin.errors import ValidationError, YinxinError
 
 
 def _moment(text: str | None):
-    """``--at``: an ISO 8601 moment; a bare date means its midnight UTC."""
+    """``--at``: an ISO 8601 moment with its zone (``Z`` or an offset).
+
+    One without (``2031-06-01T00:00``, or a bare date) was read as UTC: typed in Beijing, eight
+    hours off the moment meant — across a timestamp's time, a different verdict, with nothing
+    said. It is refused naming ``at``, as ``POST /verify`` and ``desk --at`` refuse it."""
     import datetime as dt
 
     if text is None:
@@ -40,7 +44,14 @@ def _moment(text: str | None):
         raise ValidationError(f"--at must be an ISO 8601 time, not {text!r}", field="at") from None
     from yinxin.clock import reachable
 
-    return reachable(t if t.tzinfo else t.replace(tzinfo=dt.UTC), "at")
+    if t.tzinfo is None:
+        shown = t.isoformat(timespec="minutes" if not t.second else "seconds")
+        raise ValidationError(
+            f"--at {text!r} has no time zone: give one, e.g. {shown}Z (UTC) or"
+            f" {shown}+08:00 (Beijing)",
+            field="at",
+        )
+    return reachable(t, "at")
 
 
 def _trust_anchors(paths: list[Path]) -> list:
@@ -81,7 +92,10 @@ def verify_cmd(
     ),
     trust: list[Path] = typer.Option([], help="Extra trust anchors (PEM)."),
     at: str | None = typer.Option(
-        None, help="Validate as of this moment (ISO 8601, e.g. 2031-06-01T00:00Z) instead of now."
+        None,
+        help="Validate as of this moment instead of now: ISO 8601 with its zone, e.g. "
+        "2031-06-01T00:00Z or 2031-06-01T08:00+08:00 (a time without one is refused). "
+        "Timestamps and status data made after it are left out as evidence.",
     ),
     policy: str = typer.Option(
         "last-known",
