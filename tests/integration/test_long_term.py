@@ -504,6 +504,28 @@ def test_status_data_added_after_the_validation_time_is_no_evidence_then() -> No
     assert (s.revocation_source, s.revoked) == ("embedded", False), explain(now)
 
 
+def test_status_data_a_little_ahead_of_the_readers_clock_counts_when_no_moment_is_asked() -> None:
+    """Only a moment asked about (``at``) leaves out what was made after it. Without one,
+    "now" is the reader's own clock: a responder whose clock runs half a minute ahead made
+    nothing "after" the verification, and leaving its answer out reported a file signed a
+    moment ago as "revocation not checked". Asked about that same moment, it is left out."""
+    from tests.integration import pdf_factory as pf
+
+    pki = pf.build_pki("Elsewhere Root CA", tag="-ahead")
+    signer = pki.new_signer("李四")
+    pdf = pf.sign(pf.contract_pdf(), signer, pki)
+    ahead = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=30)
+    pdf = append_dss_for_test(
+        pdf, [pki.ocsp_response(signer.cert, produced_at=ahead)], [], [pki.ocsp.cert]
+    )
+    now = verify_pdf(pdf, trust_roots=[pki.root])
+    s = now.signatures[0]
+    assert (s.revocation_source, s.revoked) == ("embedded", False), explain(now)
+    asked = verify_pdf(pdf, trust_roots=[pki.root], at=now.verified_at)
+    s = asked.signatures[0]
+    assert (s.revocation_source, s.revoked) == ("none", None), explain(asked)
+
+
 def append_dss_for_test(
     pdf: bytes, ocsps: list[bytes], crls: list[bytes], certs: list[x509.Certificate]
 ) -> bytes:

@@ -131,14 +131,19 @@ class Verifier:
         allow_fetching: bool = False,
         ocsp_urls_allowed: bool = False,
         shortcut: bool = True,
+        at_asked: bool | None = None,
     ) -> None:
         """``shortcut=False`` leaves every certificate path to pyHanko (``yinxin.pdf.direct``);
-        the reports are the same either way, which is what the tests check with it."""
+        the reports are the same either way, which is what the tests check with it.
+        ``at_asked`` as :func:`yinxin.pdf.verify.averify_pdf`'s (default: ``at`` given) — kept
+        apart from ``at``, which every file shares, so a pool's workers judge alike."""
         if policy not in POLICIES:
             raise ValidationError(f"policy must be one of {', '.join(POLICIES)}", field="policy")
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=dt.UTC)
         self.trust_roots = list(trust_roots)
+        # one moment for every file; a moment asked about only when given (``at_asked``)
+        self.at_asked = at is not None if at_asked is None else at_asked
         self.at = (at or dt.datetime.now(dt.UTC)).replace(microsecond=0)
         self.policy = policy
         self.allow_fetching = allow_fetching
@@ -161,6 +166,7 @@ class Verifier:
                     at=self.at,
                     ocsp_urls_allowed=self.ocsp_urls_allowed,
                     policy=self.policy,
+                    at_asked=self.at_asked,
                 )
         finally:
             _v._CACHES.reset(token)
@@ -221,6 +227,7 @@ class Verifier:
         return {
             "trust_roots": [c.public_bytes(Encoding.DER) for c in self.trust_roots],
             "at": self.at,
+            "at_asked": self.at_asked,
             "policy": self.policy,
             "allow_fetching": self.allow_fetching,
             "ocsp_urls_allowed": self.ocsp_urls_allowed,

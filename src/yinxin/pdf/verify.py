@@ -251,11 +251,17 @@ async def averify_pdf(
     at: dt.datetime | None = None,
     ocsp_urls_allowed: bool = False,
     policy: str = "last-known",
+    at_asked: bool | None = None,
 ) -> VerificationReport:
     """Verify every signature in ``pdf`` against ``trust_roots``; one report, one verdict.
 
     ``at`` stands in for "now" (validating the newest timestamp, and signatures without a valid
-    timestamp): a relying party re-runs a verification as of a given moment with it. ``policy``
+    timestamp): a relying party re-runs a verification as of a given moment with it. Only when
+    it is a moment asked about (``at_asked``, by default whether ``at`` is given) are document
+    timestamps and status data made after it left out as evidence: "now" is the reader's own
+    clock, and a TSA or responder whose clock runs a few seconds ahead of it made nothing
+    "after" the verification — leaving such evidence out would report a file signed a moment
+    ago with "revocation not checked". ``policy``
     is "last-known" or "strict" (module docstring). Raises
     ``ValidationError(field="pdf")`` only for a file that is not a readable PDF; every problem
     with a signature is reported, never raised.
@@ -268,8 +274,10 @@ async def averify_pdf(
             raise ValidationError(f"policy must be one of {', '.join(POLICIES)}", field="policy")
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=dt.UTC)
+        asked = at is not None if at_asked is None else at_asked
         verified_at = (at or dt.datetime.now(dt.UTC)).replace(microsecond=0)
         at = verified_at
+        cutoff = at if asked else None  # evidence made after it is left out
         reader = _open_reader(pdf)
         try:
             found = _collect_signatures(reader)
@@ -295,8 +303,9 @@ async def averify_pdf(
             at=at,
             allow_fetching=allow_fetching,
             ocsp_urls_allowed=ocsp_urls_allowed,
-            embedded=_made_by(_read_dss(reader), at),
+            embedded=_made_by(_read_dss(reader), cutoff),
             strict=policy == "strict",
+            cutoff=cutoff,
         )
         after_lock = _changed_after_lock(reader, found.signatures)
         tsa_certs: list[a_x509.Certificate] = []
@@ -325,7 +334,7 @@ async def averify_pdf(
                     sound = st.intact and st.valid
                     stamped = st.timestamp
                     dts_broken = dts_broken or not sound
-                    if sound and _after(stamped, at):
+                    if sound and cutoff is not None and _after(stamped, cutoff):
                         # no proof of existence yet at the validation time (EN 319 102-1 uses
                         # only POEs up to it): left out, whichever TSA certificate signed it,
                         # so the older timestamps are judged as they stood then
@@ -884,6 +893,8 @@ class _FileJob:
     ocsp_urls_allowed: bool
     embedded: _Embedded
     strict: bool = False
+    # a moment asked about (``averify_pdf``'s ``at_asked``): status data made after it is left out
+    cutoff: dt.datetime | None = None
     ca_certs: list[a_x509.Certificate] = field(default_factory=list)
     _backend: FetcherBackend | None = None
     _fetchers: Fetchers | None = None
@@ -941,12 +952,12 @@ class _FileJob:
             r
             for r in [*self.embedded.ocsps, *(extra.ocsps if extra else [])]
             if any(_ocsp_is_about(r, c) for c in wanted)
-            and not (self.at is not None and _after(_ocsp_made(r), self.at))
+            and not (self.cutoff is not None and _after(_ocsp_made(r), self.cutoff))
         ]
         crls = [
             c
             for c in [*self.embedded.crls, *(extra.crls if extra else [])]
-            if not (self.at is not None and _after(_this_update(c), self.at))
+            if not (self.cutoff is not None and _after(_this_update(c), self.cutoff))
         ]
         fetchers = self.fetchers()
         if newest:
@@ -1293,10 +1304,13 @@ def _produced_at(resp: a_ocsp.OCSPResponse) -> dt.datetime | None:
         return None
 
 
-def _made_by(data: _Embedded, at: dt.datetime) -> _Embedded:
+def _made_by(data: _Embedded, at: dt.datetime | None) -> _Embedded:
     """The DSS as it could stand at ``at``: OCSP responses and CRLs made later (by a renewal
     after the validation time) left out — they are no evidence then, and would also make the
-    report claim B-LT status data a relying party at ``at`` could not have had."""
+    report claim B-LT status data a relying party at ``at`` could not have had. ``at`` None
+    (no moment asked about): all of it."""
+    if at is None:
+        return data
     return _Embedded(
         ocsps=[r for r in data.ocsps if not _after(_ocsp_made(r), at)],
         crls=[c for c in data.crls if not _after(_this_update(c), at)],
