@@ -9,12 +9,13 @@ passphrase.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from yinxin.clock import Clock, SystemClock
 from yinxin.errors import ConfigurationError, YinxinError
@@ -93,7 +94,13 @@ class Platform:
         clock: Clock | None = None,
         passphrase: PassphraseSource = None,
         migrate: bool = True,
+        database_on_first_use: bool = False,
     ):
+        """``database_on_first_use``: the data directory made and the database opened (and
+        migrated, with ``migrate``) when a service first reads or writes, not now — for the
+        CLI, whose commands judge what was typed before they touch the database (see
+        :class:`_DatabaseOnFirstUse`). Otherwise now, so a server that cannot use its database
+        fails as it starts."""
         self.settings = settings
         self.clock = clock or SystemClock()
         self._passphrase = passphrase
@@ -102,7 +109,11 @@ class Platform:
         # CLI tells the operator when one could not be signed here (``CrlAttempt``); bounded,
         # as a server makes changes for as long as it runs
         self.crl_attempts: deque[CrlAttempt] = deque(maxlen=256)
-        self.db = _open_database(settings, migrate=migrate)
+        self.db: Database = (
+            cast(Database, _DatabaseOnFirstUse(settings, migrate=migrate))
+            if database_on_first_use
+            else _open_database(settings, migrate=migrate)
+        )
 
     # --- the services, each built on first use ----------------------------------------------
     @cached_property
@@ -565,6 +576,45 @@ def build_notify(
     Wiring lives here, in the composition root, and nowhere else."""
     notifier = build_notifier(platform, gateways)
     return notifier, build_intent(platform, notifier)
+
+
+class _DatabaseOnFirstUse:
+    """A platform's database that is opened — the data directory made, the file created and
+    migrated (``_open_database``) — the first time anything of it is used (a service's
+    ``transaction()``, ``read()``…), then stands for it; closing one never opened does nothing.
+
+    The CLI built the platform before a command's body ran, and the platform opened its
+    database at once: on a data directory not made yet, a command line refused for what was
+    typed (``subscriber add-person --id-number 123``, ``desk open --notice-at yesterday``, an
+    unknown ``--state``, a ``--values`` file that is not there) was refused, exit 2, but left
+    the folder and an empty ``yinxin.db`` behind. The options are judged — by the command or
+    by the service, before its first query — before anything is read, so now nothing is made
+    for a command refused before it. Services keep the object they were given; every
+    attribute is the opened database's."""
+
+    def __init__(self, settings: Settings, *, migrate: bool):
+        self._settings = settings
+        self._migrate = migrate
+        self._db: Database | None = None
+        self._opening = threading.Lock()
+
+    def _opened(self) -> Database:
+        if self._db is None:
+            with self._opening:
+                if self._db is None:
+                    self._db = _open_database(self._settings, migrate=self._migrate)
+        return self._db
+
+    def __getattr__(self, name: str) -> Any:
+        # called only for what this object has not itself: everything of the database (its
+        # own fields, read before __init__ set them — a copy, a pickle — are not opened for)
+        if name in ("_settings", "_migrate", "_db", "_opening"):
+            raise AttributeError(name)
+        return getattr(self._opened(), name)
+
+    def dispose(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
 
 
 def _open_database(settings: Settings, *, migrate: bool) -> Database:

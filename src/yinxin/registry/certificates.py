@@ -2018,8 +2018,8 @@ class Certificates:
         ``same_key_as`` narrows to the holder's other certificates in force for that
         certificate's key: what a change, a revocation or a loss of it moves too, so the desk
         can say so before it asks (the same query as :meth:`_same_key`, unlocked)."""
+        status = listed(CertificateState, status, "status")  # before the database is opened
         with self.db.read() as s:
-            status = listed(CertificateState, status, "status")
             q = select_where(Certificate, subscriber_id=subscriber_id, status=status)
             if same_key_as is not None:
                 c = self._cert_row(s, same_key_as)
@@ -2041,8 +2041,9 @@ class Certificates:
         after: int | None = None,
         limit: int | None = None,
     ) -> list[ApplicationView]:
+        state = listed(ApplicationState, state, "state")  # judged before the database is opened
         with self.db.read() as s:
-            q = select_where(Application, state=listed(ApplicationState, state, "state"))
+            q = select_where(Application, state=state)
             q = q.where(of_organization(Application.subscriber_id, organization_id))
             q = paged(q, Application.id, after=after, limit=limit)
             return [application_view(a) for a in s.execute(q).scalars()]

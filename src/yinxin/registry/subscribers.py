@@ -485,8 +485,9 @@ class Subscribers:
         and the persons and devices registered under it, ``reachable`` to those whose notices
         can (``True``) or cannot (``False``) reach anyone (``views.reachable``), ``after``/
         ``limit`` page."""
+        kind = listed(SubscriberKind, kind, "kind")  # judged before the database is opened
         with self.db.read() as s:
-            q = select_where(Subscriber, kind=listed(SubscriberKind, kind, "kind"))
+            q = select_where(Subscriber, kind=kind)
             q = q.where(of_organization(Subscriber.id, organization_id))
             if reachable is not None:
                 q = q.where(~_unreachable() if reachable else _unreachable())

@@ -35,6 +35,7 @@ from yinxin.seals.catalogue import (
     BusinessType,
     ImagePlan,
     ImageSource,
+    KindSpec,
     SealForm,
     SealKind,
     check_holder,
@@ -90,6 +91,17 @@ def _duplicate(sub: Subscriber, kind: str, es_id: str | None) -> Conflict:
         field="kind",
         code="duplicate",
     )
+
+
+def _known_kind(kind: str) -> KindSpec:
+    """``kind``'s catalogue entry, or a refusal naming ``kind``: judged before the CA or the
+    database is read, so an unknown kind on a data directory with no CA yet is refused as the
+    kind (and no database is made for it), not as "the CA is not initialised"."""
+    if kind not in KINDS:
+        raise ValidationError(
+            f"unknown seal kind {kind!r}; choose one of {', '.join(KINDS)}", field="kind"
+        )
+    return KINDS[kind]
 
 
 def _no_text_on_personal(kind: str, center_text: str | None, code: str | None) -> None:
@@ -232,11 +244,7 @@ class SealIssuance:
         lock: bool = False,
     ) -> _Plan:
         lifecycle.check_move("create", SealState.NONE, None, "(new)")
-        if kind not in KINDS:
-            raise ValidationError(
-                f"unknown seal kind {kind!r}; choose one of {', '.join(KINDS)}", field="kind"
-            )
-        spec = KINDS[kind]
+        spec = _known_kind(kind)
         sub = subscriber_row(s, subscriber_id)
         if sub.kind != spec.subscriber_kind:
             raise ValidationError(
@@ -310,6 +318,7 @@ class SealIssuance:
         assert form is not None
         actor = actor_name(actor)
         check_years(years)
+        _known_kind(kind)
         scan_sha, issuer, now = self._begin(scan)
         plan = partial(
             self._plan_create,

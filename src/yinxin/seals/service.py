@@ -268,8 +268,9 @@ class Seals:
         ``granted_to`` (a person) adds the seals that person may use through a live grant
         (用印授权) — only while the seal is active and in its validity — shown as
         ``granted_view`` shows them (``via_grant``, nothing the holder alone may see)."""
+        # judged before the database is opened
+        state, kind = listed(SealState, state, "state"), listed(SealKind, kind, "kind")
         with self.db.read() as s:
-            state, kind = listed(SealState, state, "state"), listed(SealKind, kind, "kind")
             now = self.clock.now()
             q = select_where(Seal, subscriber_id=subscriber_id, state=state, kind=kind)
             own = of_organization_held(s, Seal, organization_id)

@@ -137,10 +137,19 @@ _built: list[Platform] | None = None
 
 
 def platform(home: Path | None, *, migrate: bool = True) -> Platform:
+    """The platform of ``--home``, its database opened on first use: a command judges what was
+    typed — in its body, or in the service before its first query — before anything is read,
+    so one refused for it (exit 2) makes no data directory and no database on a new home
+    (``on_platform`` builds the platform before the body runs)."""
     from yinxin.app import build_platform
     from yinxin.settings import Settings
 
-    built = build_platform(Settings.from_env(home=home), passphrase=passphrase, migrate=migrate)
+    built = build_platform(
+        Settings.from_env(home=home),
+        passphrase=passphrase,
+        migrate=migrate,
+        database_on_first_use=True,
+    )
     if _built is not None:
         _built.append(built)
     if _asked is not None:
@@ -634,7 +643,9 @@ def on_platform(
     last, so its options, their order and its help are as before; it builds the platform from
     ``--home`` (first, as the lambda did) and prints the result through ``run``: ``render`` for
     text (a function of the result alone), JSON with ``--json``, a refusal as an error line and
-    its exit code."""
+    its exit code. The platform opens its database on first use (:func:`platform`): judge what
+    was typed before the first query — the options the body reads, then the service's — and a
+    command line refused for it leaves no data directory behind on a new home."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., None]:
         signature = inspect.signature(fn)

@@ -279,10 +279,13 @@ def contract_revise(
 ) -> object:
     """Change a draft's values (`--set` changes single blanks of the current values). The
     change is made on the version read (or `--based-on`): one revised meanwhile is refused."""
+    # what was typed (the --values and --attach files, each --set) judged before the draft is
+    # read: a missing --values file on a new home made its database first
+    changes = _values(values, set_, {}, attach)
     current = p.contracts.get(contract_id)
     return p.contracts.revise(
         contract_id,
-        _values(values, set_, current.values, attach),
+        {**current.values, **changes},
         title=title,
         based_on=based_on if based_on is not None else current.pdf_sha256,
         actor=actor,
