@@ -157,3 +157,15 @@ def test_a_command_that_goes_ahead_makes_the_home_on_first_use(tmp_path: Path) -
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout) == {"items": [], "next_after": None}
     assert (home / "yinxin.db").is_file()
+
+
+def test_a_negative_grace_is_refused(tmp_path: Path) -> None:
+    """``seal repair-files --grace -300`` (300 meant) was taken: every folder being older
+    than that, it removed the folder of a seal being made at that moment, exit 0 (and made
+    the home). The grace is 0 or more: exit 2 naming ``--grace``, nothing made."""
+    home = tmp_path / "home"
+    proc = _yinxin(["seal", "repair-files", "--grace", "-300"], home, tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    refusal = json.loads(proc.stdout)
+    assert refusal["field"] == "grace" and "not in the range" in refusal["message"], refusal
+    assert not home.exists()

@@ -635,8 +635,12 @@ def seal_expire(p: Platform = HOME) -> object:
 @seal_app.command("repair-files")
 @on_platform()
 def seal_repair_files(
+    # never below 0: --grace -300 (meant 300) was taken and, every folder being older than
+    # that, removed the folder of a seal being made at that moment, exit 0
     grace: float = typer.Option(
-        300, help="Seconds a folder of no committed seal is left alone (a creation in progress)."
+        300,
+        min=0,
+        help="Seconds a folder of no committed seal is left alone (a creation in progress).",
     ),
     p: Platform = HOME,
 ) -> object:
