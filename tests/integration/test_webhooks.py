@@ -1546,3 +1546,34 @@ def test_the_database_refuses_a_twin_a_parallel_request_checked_too_early(
     assert e.value.field == "url"
     assert dbdump.dump(p) == before
     assert p.webhooks.get(first.id).state == SubscriptionState.ACTIVE
+
+
+def test_deliver_without_the_ca_passphrase_is_refused_before_any_try_is_spent(
+    tmp_path, receivers
+) -> None:
+    """A cron line (docs/webhooks.md, "Running it") whose environment lacks the passphrase, or
+    has a wrong one, cannot open the secrets: it exits as every command that needs the key
+    store does (7, 5) and claims nothing. Before, it exited 0 and logged a failed try against
+    each due delivery — the receiver's record, though the receiver was never called — so a day
+    of such runs gave every event up."""
+    home = tmp_path / "home"
+    p = hook_platform(home)
+    rx = receivers()
+    rx.secrets.append(p.webhooks.subscribe(rx.url, ["*"], None, "运维").secret)
+    person_certificate(p, "张三", "110105199003071239")
+    assert p.webhooks.dispatch() == 1
+    p.close()
+    env = {"YINXIN_WEBHOOK_ALLOW_PRIVATE": "1"}
+    for passphrase, code, said in (
+        (None, 7, "[passphrase]"),
+        ("not the passphrase", 5, "wrong CA passphrase"),
+    ):
+        out = yinxin_cli(["webhook", "deliver"], home, passphrase=passphrase, env=env, check=False)
+        assert (out.returncode, said in out.stderr) == (code, True), out
+        [d] = yinxin_json(["webhook", "deliveries", "1"], home)
+        assert (d["state"], d["attempts"], d["tries"]) == ("pending", 0, [])
+    assert rx.received == []
+    tried = yinxin_json(["webhook", "deliver"], home, env=env)["tried"]
+    assert [(t["state"], t["attempt"]) for t in tried] == [("delivered", 1)]
+    assert len(rx.received) == 1 and not rx.bad
+

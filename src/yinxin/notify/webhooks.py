@@ -922,6 +922,13 @@ class Webhooks:
         limit = max(1, min(int(limit), 1000))
         results: list[DeliveryResult] = []
         client: httpx.Client | None = None
+        if self._anything_due(now or self.clock.now()):
+            # the secrets open, or nothing is claimed: a missing or wrong CA passphrase (a cron
+            # line without YINXIN_CA_PASSPHRASE) or key store is the platform's fault, refused
+            # as every command that needs the key store refuses it — not a failed try logged
+            # against each due delivery, whose receiver was never called, until a day of them
+            # gave every event up
+            self.kek.ready(create=False)
         try:
             while len(results) < limit:
                 claimed = self._claim(now or self.clock.now(), 1)
@@ -935,14 +942,37 @@ class Webhooks:
                 client.close()
         return results
 
-    def _claim(self, at: dt.datetime, limit: int) -> list[_Claimed]:
-        due = or_(
+    @staticmethod
+    def _due(at: dt.datetime) -> Any:
+        """A delivery due at ``at``: waiting for its (next) try, or leased by a deliverer
+        whose lease ran out."""
+        return or_(
             and_(
                 WebhookDelivery.state.in_([_D.PENDING, _D.FAILED]),
                 WebhookDelivery.next_attempt_at <= at,
             ),
             and_(WebhookDelivery.state == _D.LEASED, WebhookDelivery.lease_until <= at),
         )
+
+    def _anything_due(self, at: dt.datetime) -> bool:
+        """Whether :meth:`_claim` would find a delivery to an active subscription (so a run
+        with nothing to send needs no key store)."""
+        with self.db.read() as s:
+            return (
+                s.execute(
+                    select(WebhookDelivery.id)
+                    .join(
+                        WebhookSubscription,
+                        WebhookSubscription.id == WebhookDelivery.subscription_id,
+                    )
+                    .where(self._due(at), WebhookSubscription.state == _W.ACTIVE)
+                    .limit(1)
+                ).first()
+                is not None
+            )
+
+    def _claim(self, at: dt.datetime, limit: int) -> list[_Claimed]:
+        due = self._due(at)
         out: list[_Claimed] = []
         with self.db.transaction() as s:
             q = (
