@@ -1577,3 +1577,20 @@ def test_deliver_without_the_ca_passphrase_is_refused_before_any_try_is_spent(
     assert [(t["state"], t["attempt"]) for t in tried] == [("delivered", 1)]
     assert len(rx.received) == 1 and not rx.bad
 
+
+def test_the_deliver_jobs_result_counts_tries_and_deliveries_apart(hp, clock, receivers) -> None:
+    """``yinxin jobs runs`` is where an operator of ``yinxin serve`` sees the deliverer: a run
+    whose every try failed said ``delivered: 1`` (it counted tries); it now says both."""
+    from yinxin.jobs import Runner, last_runs
+
+    rx = receivers(answers=[500], now=clock)
+    rx.secrets.append(hp.webhooks.subscribe(rx.url, ["*"], None, "运维").secret)
+    person_certificate(hp, "张三", "110105199003071239")
+    clock.advance(minutes=1)
+    r = Runner(hp, name="a")
+    r.tick()  # dispatch, then the first try: 500
+    assert last_runs(hp.db)["webhooks.deliver"].result == "1 tried, 0 delivered"
+    clock.advance(minutes=2)  # past the first back-off (30 s ± 20 %)
+    r.tick()
+    assert last_runs(hp.db)["webhooks.deliver"].result == "1 tried, 1 delivered"
+    assert [x.event_type for x in rx.received] == ["certificate.issued"] * 2 and not rx.bad

@@ -104,7 +104,11 @@ def _webhooks_dispatch(p: Platform) -> str:
 
 
 def _webhooks_deliver(p: Platform) -> str:
-    return f"delivered: {_count(p.webhooks.deliver_due(limit=BATCH))}"  # type: ignore[attr-defined]
+    # tries and deliveries apart, as the outbox job says them: a run whose every try failed
+    # is not "delivered: N" in `yinxin jobs runs`
+    tried = p.webhooks.deliver_due(limit=BATCH)  # type: ignore[attr-defined]
+    delivered = sum(1 for r in tried if r.state == "delivered")
+    return f"{len(tried)} tried, {delivered} delivered"
 
 
 def _count(result: object) -> object:
