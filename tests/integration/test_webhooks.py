@@ -1062,7 +1062,7 @@ def test_cli_subscribe_dispatch_deliver_and_the_log(tmp_path, receivers):
     tried = yinxin_json(["webhook", "deliver", "--json"], home, env=env)["tried"]
     assert [t["state"] for t in tried] == ["delivered"]
     assert [r.event_type for r in rx.received] == ["certificate.revoked"] and not rx.bad
-    [d] = yinxin_json(["webhook", "deliveries", "1", "--json"], home)
+    [d] = yinxin_json(["webhook", "deliveries", "1", "--json"], home)["items"]  # a page
     assert d["event_id"] == rx.received[0].event_id and d["tries"][0]["outcome"] == "delivered"
     [w] = yinxin_json(["webhook", "list", "--json"], home)["items"]  # a page
     assert w["events"] == ["certificate.revoked"] and secret not in json.dumps(w)
@@ -1570,7 +1570,7 @@ def test_deliver_without_the_ca_passphrase_is_refused_before_any_try_is_spent(
     ):
         out = yinxin_cli(["webhook", "deliver"], home, passphrase=passphrase, env=env, check=False)
         assert (out.returncode, said in out.stderr) == (code, True), out
-        [d] = yinxin_json(["webhook", "deliveries", "1"], home)
+        [d] = yinxin_json(["webhook", "deliveries", "1"], home)["items"]
         assert (d["state"], d["attempts"], d["tries"]) == ("pending", 0, [])
     assert rx.received == []
     tried = yinxin_json(["webhook", "deliver"], home, env=env)["tried"]
@@ -1594,3 +1594,32 @@ def test_the_deliver_jobs_result_counts_tries_and_deliveries_apart(hp, clock, re
     r.tick()
     assert last_runs(hp.db)["webhooks.deliver"].result == "1 tried, 1 delivered"
     assert [x.event_type for x in rx.received] == ["certificate.issued"] * 2 and not rx.bad
+
+
+def test_cli_delivery_log_pages_and_says_more_come(hp, receivers) -> None:
+    """The log is oldest first: ``yinxin webhook deliveries ID`` cut it at --limit without a
+    word, so past 50 deliveries an operator saw the oldest ones and never the recent failures,
+    nor that more came. It pages as ``webhook list`` does: ``more: --after N`` ending a page
+    with more, ``--json`` ``{"items": […], "next_after": N}`` (before, a bare list)."""
+    rx = receivers()
+    rx.secrets.append(hp.webhooks.subscribe(rx.url, ["*"], None, "运维").secret)
+    for name, number in (
+        ("张三", "110105199003071239"),
+        ("李四", "11010519491231002X"),
+        ("王五", "110105194912310038"),
+    ):
+        person_certificate(hp, name, number)
+    assert len(pump(hp)) == 3
+    first, second, third = (d.id for d in hp.webhooks.deliveries(1))
+    out = _cli(hp, "webhook", "deliveries", "1", "--limit", "2")
+    assert out.exit_code == 0, out.output
+    lines = out.stdout.splitlines()
+    assert [ln.split()[0] for ln in lines] == [f"#{first}", f"#{second}", "more:"]
+    assert lines[-1] == f"more: --after {second}"
+    page = json.loads(_cli(hp, "webhook", "deliveries", "1", "--limit", "2", "--json").stdout)
+    assert ([d["id"] for d in page["items"]], page["next_after"]) == ([first, second], second)
+    rest = _cli(hp, "webhook", "deliveries", "1", "--after", str(second), "--json").stdout
+    assert json.loads(rest)["next_after"] is None
+    assert [d["id"] for d in json.loads(rest)["items"]] == [third]
+    out = _cli(hp, "webhook", "deliveries", "1", "--state", "delivered", "--json").stdout
+    assert [d["state"] for d in json.loads(out)["items"]] == ["delivered"] * 3

@@ -108,7 +108,7 @@ MAX_PAGE = 200
 LIMIT = typer.Option(50, help=f"At most this many (1–{MAX_PAGE}).")
 # an id, never below 0 (the API's after=-1 is a 422; here it listed nothing, exit 0)
 AFTER = typer.Option(None, min=0, help="Continue after this id (next_after).")
-# a log read newest first (the send log, job runs, webhook deliveries)
+# a log read newest first (the send log, job runs)
 LOG_LIMIT = typer.Option(50, min=1, max=1000, help="At most this many entries (1–1000).")
 OWNED_CONTRACTS = typer.Option(None, help="Only this organization's contracts.")
 # a sign flow's, and so a contract's, which is signed through one

@@ -16,7 +16,6 @@ from yinxin.adapters.cli.common import (
     HOME,
     JSON,
     LIMIT,
-    LOG_LIMIT,
     OPERATOR,
     Platform,
     moment,
@@ -158,13 +157,17 @@ def webhook_delete(
 @on_platform()
 def webhook_deliveries(
     subscription_id: int = typer.Argument(..., help="The subscription's id (webhook list)."),
-    after: int | None = typer.Option(None, help="Start after this delivery id."),
-    limit: int = LOG_LIMIT,
+    after: int | None = AFTER,
+    limit: int = LIMIT,
     state: str | None = typer.Option(None, help="pending, leased, delivered, failed or given_up."),
     p: Platform = HOME,
 ) -> object:
-    """The delivery log of a subscription, oldest first, each delivery with its tries."""
-    return p.webhooks.deliveries(subscription_id, after=after, limit=limit, state=state)
+    """The delivery log of a subscription, oldest first, each delivery with its tries, a page
+    at a time as the API's ("more: --after N" ends a page with more): oldest first, a page
+    cut without a word would hide the recent deliveries behind the first fifty."""
+    return page_of(
+        functools.partial(p.webhooks.deliveries, subscription_id, state=state), limit, after
+    )
 
 
 @webhook_app.command("dispatch")
