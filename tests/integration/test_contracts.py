@@ -1177,3 +1177,65 @@ def test_cli_revise_that_changes_nothing_is_refused_exit_2(tmp_path):
     assert '"field": "values"' in same.stdout and "nothing_to_change" in same.stdout, same.stdout
     shown = yinxin_json(["contract", "show", d], home)
     assert shown["pdf_sha256"] == drafted["pdf_sha256"]
+
+
+def test_a_contract_naming_one_party_twice_is_refused(world, tmp_path):
+    """A contract of the library drafted with 甲方 and 乙方 the same party (one name pasted
+    into both blanks, or typed again in other width, case or spacing) was drafted, and could be
+    sent for signing: one seal would sign for both. The names are compared as a seal's owner is
+    (``same_name``, the service desk's rule), refused naming the later party's name blank
+    (``same_party``; 422 in the API, exit 2 in the CLI), on drafting and on revising, for every
+    pair of parties (中介方 too), and nothing is written."""
+    from starlette.testclient import TestClient
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.http.server import create_app
+
+    p = world.p
+    a = world.org.name
+    ok = p.contracts.draft("om-service", _values(world, "om-service"), actor="王五")
+    store = p.settings.documents_dir / "contracts"
+    before, files = dbdump.dump(p), sorted(store.rglob("*"))
+    cases = [
+        ("om-service", {"provider_name": a}, "values.provider_name"),
+        ("platform-integration", {"provider_name": f" {a}  "}, "values.provider_name"),
+        (
+            "tech-service",
+            {"client_name": "Acme（中国） 公司", "provider_name": "ACME(中国)  公司"},
+            "values.provider_name",
+        ),
+        # 乙方 again as the intermediary: the later of the two is named
+        (
+            "tech-service-intermediary",
+            {"intermediary_name": world.person.name},
+            "values.intermediary_name",
+        ),
+    ]
+    for code, change, field in cases:
+        with pytest.raises(ValidationError) as e:
+            p.contracts.draft(code, _values(world, code) | change, actor="王五")
+        assert (e.value.field, e.value.code) == (field, "same_party"), e.value
+        assert "不能是同一方" in e.value.message
+    with pytest.raises(ValidationError) as e:
+        p.contracts.revise(ok.id, ok.values | {"provider_name": a.upper()}, actor="王五")
+    assert (e.value.field, e.value.code) == ("values.provider_name", "same_party")
+    assert dbdump.dump(p) == before and sorted(store.rglob("*")) == files
+    key = p.api_keys.create(
+        name="甲方管理员", role="organization_admin", organization_id=world.org.id, actor="t"
+    ).secret
+    before = dbdump.dump(p)
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        body = {"template": "om-service", "values": _values(world, "om-service")}
+        body["values"]["provider_name"] = a
+        r = c.post("/api/v1/contracts", json=body, headers={"Authorization": f"Bearer {key}"})
+        problem_of(r, 422, "values.provider_name", "same_party")
+    # the app publishes its CRLs on starting: every other table is as it was
+    assert dbdump.dump(p) | {"crls": []} == before | {"crls": []}
+    home = tmp_path / "cli"
+    new_platform(home).close()
+    draft = ["contract", "draft", "platform-integration", "--example", "--json"]
+    same = ["--set", "client_name=ＡＢＣ 公司", "--set", "provider_name=abc  公司"]
+    res = yinxin_cli([*draft, *same], home, check=False)
+    assert res.returncode == 2, res
+    assert json.loads(res.stdout)["field"] == "values.provider_name", res.stdout
+    assert yinxin_json(["contract", "list"], home)["items"] == []

@@ -1682,3 +1682,70 @@ def test_an_inspection_of_a_month_not_yet_begun_is_refused(platform, clock) -> N
         findings="正常",
     )
     assert late.month == "2026-09"
+
+
+def test_adopting_a_signed_contract_naming_one_party_as_both_is_refused_naming_contract(
+    platform, clock
+) -> None:
+    """A library contract signed before the library refused one party as both (its 乙方 the
+    same name as its 甲方) was refused on ``desk adopt`` naming ``party_b`` — a field adopt
+    does not take, while its other refusals (unknown, not signed, not O&M) name ``contract``.
+    Now named ``contract`` too (code ``same_party``; 422 in the API, exit 2 in the CLI), and
+    nothing is written."""
+    import json
+
+    from starlette.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.adapters.http.server import create_app
+    from yinxin.store.models.contracts import Contract
+
+    w = build_world(platform, clock)
+    p = w.p
+    values = get_template("om-service").example_values() | {
+        "client_name": w.org.name,
+        "provider_name": w.person.name,
+        "start_date": "2026-01-01",
+        "end_date": "2027-12-31",
+    }
+    drafted = p.contracts.draft("om-service", values, actor="运维经理")
+    sent = p.contracts.start_signing(
+        drafted.id,
+        [
+            ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
+            ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
+        ],
+        deadline=clock.now() + dt.timedelta(days=3),
+    )
+    for link in sent.links:
+        _sign_link(w, link.token, w.jia if link.role == "甲方" else w.yi)
+    assert p.contracts.get(drafted.id).state == "signed"  # its finished flow settled
+    # as a contract signed before the check stored it: 乙方 the same name as 甲方
+    with p.db.transaction() as s:
+        row = s.get(Contract, drafted.id)
+        stored = json.loads(row.filled_values) | {"provider_name": f" {w.org.name} "}
+        row.filled_values = json.dumps(stored, ensure_ascii=False, sort_keys=True)
+    before = dbdump.dump(p)
+    with pytest.raises(ValidationError) as e:
+        p.desk.adopt(drafted.number, actor="运维经理")
+    assert (e.value.field, e.value.code) == ("contract", "same_party"), e.value
+    assert dbdump.dump(p) == before
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    before = dbdump.dump(p)
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        r = c.post(
+            "/api/v1/desk/contracts/adopt",
+            json={"number": drafted.number},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        problem_of(r, 422, "contract", "same_party")
+    # the app publishes its CRLs on starting: every other table is as it was
+    assert dbdump.dump(p) | {"crls": []} == before | {"crls": []}
+    res = CliRunner().invoke(
+        cli_app, ["desk", "adopt", drafted.number, "--json"], env=cli_env(p.settings.home)
+    )
+    assert res.exit_code == 2, res.output
+    assert json.loads(res.stdout)["field"] == "contract"

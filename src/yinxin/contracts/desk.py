@@ -55,7 +55,7 @@ from yinxin.contracts.desk_views import (
     RequestView,
 )
 from yinxin.contracts.money import parse_amount
-from yinxin.contracts.parties import same_name
+from yinxin.contracts.parties import distinct_parties
 from yinxin.contracts.workdays import presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
 from yinxin.identity import hidden_character, refuse_hidden
@@ -252,16 +252,11 @@ def money(value: str | Decimal, field: str) -> Decimal:
     return d.quantize(Decimal("0.01"))
 
 
-def _two_parties(party_a: str, party_b: str, field: str) -> None:
-    """Refuse a contract whose 甲方 and 乙方 are one party, compared as a seal's owner is
-    (:func:`same_name`): its record flow would take one seal for both, 乙方 confirming its own
-    work as 甲方 — what ``not_the_party`` is there to stop."""
-    if same_name(party_a) == same_name(party_b):
-        raise ValidationError(
-            f"甲方与乙方不能是同一方（“{party_a}”）/ party_a and party_b name the same party "
-            f"{party_a!r}",
-            field=field,
-        )
+def _two_parties(party_a: str, party_b: str, field: str | None = None) -> None:
+    """Refuse a contract whose 甲方 and 乙方 are one party (:func:`distinct_parties`, the
+    template library's rule too): its record flow would take one seal for both, 乙方
+    confirming its own work as 甲方 — what ``not_the_party`` is there to stop."""
+    distinct_parties([("甲方", party_a, "party_a"), ("乙方", party_b, "party_b")], field=field)
 
 
 def monthly_fee(annual: Decimal) -> Decimal:
@@ -400,7 +395,7 @@ class ServiceDesk:
         title = _text(title, "title", limit=200)
         party_a = _text(party_a, "party_a", limit=200)
         party_b = _text(party_b, "party_b", limit=200)
-        _two_parties(party_a, party_b, "party_b")
+        _two_parties(party_a, party_b)
         fee = money(annual_fee, "annual_fee")
         for name, d in (("starts_on", starts_on), ("ends_on", ends_on)):
             if not isinstance(d, dt.date) or isinstance(d, dt.datetime):
@@ -500,6 +495,9 @@ class ServiceDesk:
             raise ValidationError(
                 f"contract {number}'s values lack an O&M term ({e})", field="contract"
             ) from None
+        # a contract signed before the library refused one party as both: refused as the
+        # contract it is (its names are the signed paper's, and no party_b was typed here)
+        _two_parties(str(terms["party_a"]), str(terms["party_b"]), "contract")
         return self.add_contract(number, **terms, actor=actor, _library_id=library_id)
 
     def correct_parties(

@@ -7,7 +7,7 @@ record_flow``), so the two papers match a party to a seal the same way."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,28 @@ def same_name(a: str) -> str:
     are one, as Chinese company names are written with either), white space trimmed and
     runs of it made one space, case folded."""
     return " ".join(unicodedata.normalize("NFKC", str(a)).split()).casefold()
+
+
+def distinct_parties(parties: Sequence[tuple[str, str, str]], *, field: str | None = None) -> None:
+    """Refuse a paper naming one party twice: ``parties`` are (role, name, field) in the
+    paper's order, compared as a seal's owner is (:func:`same_name`, so a name pasted into both
+    blanks, or typed again in other width, case or spacing, is the same). The later of the two
+    is named (its ``field``, or ``field`` when the caller knows better: a correction names the
+    name it was given). One rule for the template library's contracts (``Template.fill``) and
+    the service desk's (``add_contract``, ``correct_parties``, ``adopt``): a contract whose
+    甲方 is its 乙方 takes one seal for both, a party confirming its own work as the other."""
+    seen: dict[str, str] = {}
+    for role, name, where in parties:
+        key = same_name(name)
+        if key in seen:
+            first = seen[key]
+            raise ValidationError(
+                f"{first}与{role}不能是同一方（“{name}”）/ {first} and {role} name the same "
+                f"party {name!r}",
+                field=field or where,
+                code="same_party",
+            )
+        seen[key] = role
 
 
 def seal_of_party(

@@ -37,6 +37,7 @@ from importlib import resources
 from typing import Any
 
 from yinxin.contracts.anchors import ANCHORS, ROLES, norm
+from yinxin.contracts.parties import distinct_parties
 from yinxin.errors import NotFound, ValidationError
 from yinxin.identity import (
     hidden_character,
@@ -193,8 +194,9 @@ class Template:
         """The normalised values, or a ``ValidationError`` naming the first bad blank.
 
         Unknown names are refused (a misspelt blank would otherwise be silently dropped), a
-        required blank must have a value, and a value may not contain a signature anchor
-        (``甲方（签章）``): typed into a blank it would move a party's seal."""
+        required blank must have a value, a value may not contain a signature anchor
+        (``甲方（签章）``): typed into a blank it would move a party's seal, and no two parties
+        may be one (``same_party``, naming the later one's name blank)."""
         if not isinstance(values, dict):
             raise ValidationError("values are an object of blank → value", field="values")
         known = {b.name for b in self.blanks}
@@ -224,6 +226,11 @@ class Template:
                 out[b.name] = _amounts(b, out[b.name], out.get(b.total) if b.total else None)
             if b.type == "price_lines" and b.name in out and b.total and b.total in out:
                 _lines_add_up(self, b, out[b.name], out[b.total])
+        # no party twice (甲方 pasted into 乙方's blank, or typed again in other width or case):
+        # its seal would sign for both, the later party's blank named
+        distinct_parties(
+            [(p.role, out[p.name], f"values.{p.name}") for p in self.parties if p.name in out]
+        )
         for a in self.appendices:  # an appendix is the text or the PDF, not both
             if a.pdf_blank and a.pdf_blank in out and a.blank in out:
                 raise ValidationError(
