@@ -211,7 +211,17 @@ def test_notice_service(api: TestClient) -> None:
     )
     r = get(api, "notice", method="email", arrived_at="2026-10-08T16:30:00Z", formal="true")
     assert r.json()["served_on"] is None and "不视为送达" in r.json()["explanation"]
-    problem_of(get(api, "notice", method="express", posted_on="2026-09-30"), 422, "local")
+    body = problem_of(get(api, "notice", method="express", posted_on="2026-09-30"), 422, "local")
+    # what to give, in Chinese and English, under the API's own names
+    assert body["detail"] == (
+        "特快专递的通知：请说明是否寄往本市内（本市、外地视为送达的日数不同） / a notice sent "
+        "by express mail: give local, whether it went within the city (it is served sooner "
+        "there)"
+    )
+    body = problem_of(get(api, "notice", method="in_person"), 422, "signed_on")
+    assert (
+        "请给出接收人签收的日期" in body["detail"] and "give signed_on, the day" in body["detail"]
+    )
     problem_of(get(api, "notice", method="fax"), 422, "method")
     problem_of(
         get(api, "notice", method="email", arrived_at="2026-10-08T16:30:00"), 422, "arrived_at"

@@ -90,13 +90,32 @@ def test_refusals_name_the_options_typed(tmp_path: Path) -> None:
     ``payments``: names of the service's fields, which no option of these commands is called."""
     home = tmp_path / "home"
     cases = [
-        (["notice", "email"], "[arrived]", "needs --arrived"),
-        (["notice", "in_person"], "[signed]", "needs --signed"),
-        (["notice", "express", "--posted", "2026-01-05"], "[local]", "needs --local or --other"),
+        # what to give, said in Chinese and English: "a notice sent by in_person needs
+        # --signed" named the method's API value in a sentence and said nothing of the fact
+        (["notice", "email"], "[arrived]", "电子邮件的通知：请给出邮件进入对方邮件系统的时间"),
+        (["notice", "email"], "[arrived]", "a notice sent by e-mail: give --arrived, when it"),
+        (["notice", "in_person"], "[signed]", "专人递送的通知：请给出接收人签收的日期"),
+        (
+            ["notice", "in_person"],
+            "[signed]",
+            "a notice delivered in person: give --signed, the day the recipient signed for it",
+        ),
+        (["notice", "express"], "[posted]", "give --posted, the day on the postmark"),
+        (
+            ["notice", "express", "--posted", "2026-01-05"],
+            "[local]",
+            "特快专递的通知：请说明是否寄往本市内",
+        ),
+        (
+            ["notice", "express", "--posted", "2026-01-05"],
+            "[local]",
+            "a notice sent by express mail: give --local or --other, whether it went within",
+        ),
         (
             ["notice", "express", "--signed", "2026-01-01", "--posted", "2026-01-05", "--local"],
             "[signed]",
-            "--signed is not a fact of a notice sent by express",
+            "特快专递的通知不用签收日期，请去掉 / --signed is not a fact of a notice sent by "
+            "express mail: leave it out",
         ),
         (
             ["notice", "email", "--arrived", "2026-10-08T18:30+08:00", "--not-agreed-address"],

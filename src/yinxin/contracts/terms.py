@@ -313,6 +313,35 @@ _NOTICE_NEEDS = {
     "express": ("posted_on", "local"),
     "email": ("arrived_at",),
 }
+#: what to give for each fact, said in Chinese and English (the field's name stays in the
+#: English, where the CLI puts the option it takes it under: signed_on → --signed)
+_NOTICE_ASK = {
+    "signed_on": ("请给出接收人签收的日期", "give signed_on, the day the recipient signed for it"),
+    "posted_on": ("请给出交寄日期（以邮戳为准）", "give posted_on, the day on the postmark"),
+    "local": (
+        "请说明是否寄往本市内（本市、外地视为送达的日数不同）",
+        "give local, whether it went within the city (it is served sooner there)",
+    ),
+    "arrived_at": (
+        "请给出邮件进入对方邮件系统的时间（带时区，如 2026-10-08T18:30+08:00）",
+        "give arrived_at, when it reached the recipient's mail system, with its offset "
+        "(2026-10-08T18:30+08:00)",
+    ),
+}
+#: a fact the method does not use, by name, in Chinese
+_NOTICE_FACT_ZH = {
+    "signed_on": "签收日期",
+    "posted_on": "交寄日期",
+    "local": "是否寄往本市",
+    "arrived_at": "邮件到达时间",
+    "agreed_address": "“未寄往约定地址”一项",
+}
+#: each way as the English messages say it
+_NOTICE_EN = {
+    "in_person": "delivered in person",
+    "express": "sent by express mail",
+    "email": "sent by e-mail",
+}
 
 
 @dataclass(frozen=True)
@@ -376,17 +405,23 @@ def notice_served(
     }
     needs = _NOTICE_NEEDS[method]
     takes = (*needs, "agreed_address") if method == "express" else needs
+    how = NOTICE_METHODS[method]
     for name, present in given.items():
         if present and name not in takes:
-            raise ValidationError(f"{name} is not a fact of a notice sent by {method}", field=name)
+            raise ValidationError(
+                f"{how}的通知不用{_NOTICE_FACT_ZH[name]}，请去掉 / {name} is not a fact of a "
+                f"notice {_NOTICE_EN[method]}: leave it out",
+                field=name,
+            )
     for name in needs:
         if not given[name]:
-            what = {"local": "local (whether it went within the city)"}.get(name, name)
-            raise ValidationError(f"a notice sent by {method} needs {what}", field=name)
+            zh, en = _NOTICE_ASK[name]
+            raise ValidationError(
+                f"{how}的通知：{zh} / a notice {_NOTICE_EN[method]}: {en}", field=name
+            )
     for name, n in (("local_days", local_days), ("other_days", other_days)):
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 60:
             raise ValidationError(f"{name}: a whole number of days, 0–60", field=name)
-    how = NOTICE_METHODS[method]
     if method == "in_person":
         day = _date(signed_on, "signed_on")  # type: ignore[arg-type]
         return NoticeService(
