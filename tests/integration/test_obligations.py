@@ -862,6 +862,34 @@ def test_cli_json(world) -> None:
     assert first["due_on"] is None and first["state"] == "partly_paid"
 
 
+def test_a_list_for_an_unknown_owner_is_refused_not_empty(world) -> None:
+    """``yinxin obligation list --owner 999`` (and ``contract list --owner 999``) printed
+    "(none)", exit 0, as if subscriber 999 were an organization with nothing tracked: a typo
+    in the id read as "nothing due". Now refused as the other lookups of an id are: not_found
+    naming ``owner``, exit 3; the owner's own list is unchanged."""
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+
+    p, _clock, g = world
+    p.obligations.view(g["002"])  # tracked: the owner's list has something
+    home = p.settings.home
+    p.close()
+    env = cli_env(home)
+
+    def cli(*args: str) -> tuple[int, dict]:
+        r = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        return r.exit_code, json.loads(r.stdout)
+
+    for group in ("obligation", "contract"):
+        code, err = cli(group, "list", "--owner", "999")
+        assert (code, err.get("error"), err.get("field")) == (3, "not_found", "owner"), err
+        code, page = cli(group, "list", "--owner", str(g["org"]))
+        assert code == 0 and page["items"], page
+    r = CliRunner().invoke(cli_app, ["obligation", "list", "--owner", "999"], env=env)
+    assert r.exit_code == 3 and "(none)" not in r.output, r.output
+
+
 def test_api(world) -> None:
     from starlette.testclient import TestClient
 
@@ -1037,7 +1065,19 @@ def test_the_overview_pages_and_walking_them_gives_the_whole_list(world) -> None
     assert {o.id: o for o in _walk(p, 2, as_of="2026-04-20")} == {o.id: o for o in whole}
     # an organization's own only: another's sees none
     assert _walk(p, 2, as_of="2026-04-20", owner_subscriber_id=g["org"]) == whole
-    assert _walk(p, 2, as_of="2026-04-20", owner_subscriber_id=g["org"] + 999) == []
+    other = p.subscribers.add_organization(
+        name="北京乙单位科技有限公司",
+        uscc="91110108MA01YX0043",
+        legal_representative="赵六",
+        contact_name="赵六",
+        contact_phone="010-62345679",
+        email="ops@example.cn",
+    )
+    assert _walk(p, 2, as_of="2026-04-20", owner_subscriber_id=other.id) == []
+    # no such subscriber is not an organization with none: refused, as the CLI's --owner is
+    with pytest.raises(NotFound) as e:
+        _walk(p, 2, as_of="2026-04-20", owner_subscriber_id=other.id + 999)
+    assert e.value.field == "owner_subscriber_id"
 
 
 def test_an_obligation_added_between_pages_is_listed_once_or_not_at_all(world) -> None:

@@ -336,7 +336,7 @@ class Contracts:
         filled = t.fill(values)
         if owner_subscriber_id is not None:
             with self.db.read() as s:
-                _check_owner(s, owner_subscriber_id)
+                check_owner(s, owner_subscriber_id)
         number = _new_number(now)
         have, new = self._attachments(t, values, filled, {})
         pdf = render_contract(t, filled, number=number, title=heading, attachments=have)
@@ -619,6 +619,9 @@ class Contracts:
                 f"no contract template {template!r} (templates: {', '.join(known)})",
                 field="template",
             )
+        if owner_subscriber_id is not None:
+            with self.db.read() as s:
+                known_owner(s, owner_subscriber_id)
         self.settle()
         with self.db.read() as s:
             q = select_where(Contract, state=state, owner_subscriber_id=owner_subscriber_id)
@@ -743,12 +746,21 @@ def _title(title: str | None, t: Template) -> str:
     return refuse_hidden(heading, "title")
 
 
-def _check_owner(s: Session, owner_subscriber_id: int) -> None:
+def known_owner(s: Session, owner_subscriber_id: int) -> Subscriber:
+    """The subscriber ``owner_subscriber_id``, or ``NotFound`` naming it: also the owner a list
+    is narrowed to (contracts, obligations), where an id no subscriber has answered "(none)",
+    as if it were an organization with nothing yet — a typo read as "nothing due"."""
     if isinstance(owner_subscriber_id, bool) or not isinstance(owner_subscriber_id, int):
         raise ValidationError("a subscriber id is a number", field="owner_subscriber_id")
     owner = s.get(Subscriber, owner_subscriber_id)
     if owner is None:
         raise NotFound(f"no subscriber {owner_subscriber_id}", field="owner_subscriber_id")
+    return owner
+
+
+def check_owner(s: Session, owner_subscriber_id: int) -> None:
+    """Refuse an owner that cannot own a new contract: no such subscriber, or a person."""
+    owner = known_owner(s, owner_subscriber_id)
     if owner.kind != "organization":
         raise ValidationError("the owner must be an organization", field="owner_subscriber_id")
 

@@ -345,8 +345,11 @@ def contract_list(
     """Contracts, newest first, a page at a time."""
     run(
         as_json,
-        lambda: platform(home).contracts.list(
-            state=state, owner_subscriber_id=owner, template=template, limit=limit, after=after
+        lambda: as_options(
+            {"owner_subscriber_id": "owner"},
+            lambda: platform(home).contracts.list(
+                state=state, owner_subscriber_id=owner, template=template, limit=limit, after=after
+            ),
         ),
         lambda page: show_page(
             page, lambda c: f"{c.id}  {c.number}  {c.state}  {c.template_code}  《{c.title}》"

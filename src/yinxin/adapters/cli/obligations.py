@@ -110,8 +110,11 @@ def obligation_list(
 
     run(
         as_json,
-        lambda: platform(home).obligations.overview(
-            as_of=as_of, status=status, owner_subscriber_id=owner, after=after, limit=limit
+        lambda: as_options(
+            {"owner_subscriber_id": "owner"},
+            lambda: platform(home).obligations.overview(
+                as_of=as_of, status=status, owner_subscriber_id=owner, after=after, limit=limit
+            ),
         ),
         render,
     )
