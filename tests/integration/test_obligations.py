@@ -674,6 +674,60 @@ def test_refusals_leave_the_database_unchanged(world) -> None:
     assert dbdump.dump(p) == after
 
 
+def test_a_fact_the_003_contract_does_not_have_is_refused(world) -> None:
+    """``yinxin obligation event 003 delivered`` moved the O&M contract to 已交付，待验收 —
+    003 delivers nothing: its fee falls due on the day it names, each service is accepted on
+    its own record (第九条, the service desk's), and no obligation of it waits for a delivery,
+    an acceptance or a go-live. A fact no obligation of the contract waits for is refused now,
+    whatever the stage (``not_in_contract``, naming ``event``, 422 / exit 2), nothing written;
+    the view lists the facts each contract records (``facts``), which 002 keeps all of."""
+    from starlette.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.adapters.http.server import create_app
+
+    p, clock, g = world
+    om, pi = g["003"], g["002"]
+    clock.set(bj(2026, 3, 5))
+    p.obligations.track(om)
+    before = dbdump.dump(p)
+    for event in ("delivered", "reminded", "accepted", "went_live"):
+        with pytest.raises(ValidationError) as e:
+            p.obligations.record(om, event, "2026-03-02")
+        assert (e.value.field, e.value.code) == ("event", "not_in_contract"), e.value
+        assert "没有" in e.value.message and "可登记：无" in e.value.message
+    assert dbdump.dump(p) == before
+    assert p.obligations.view(om).stage == "signed"
+    assert p.obligations.view(om).facts == ()
+    assert p.obligations.view(pi).facts == ("delivered", "reminded", "accepted", "went_live")
+    org = p.api_keys.create(
+        name="org", role="organization_admin", organization_id=g["org"], actor="test"
+    ).secret
+    before = dbdump.dump(p)
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        r = c.post(
+            f"/api/v1/contracts/{om}/obligations/events",
+            json={"event": "delivered", "on": "2026-03-02"},
+            headers={"Authorization": f"Bearer {org}"},
+        )
+        problem_of(r, 422, "event", "not_in_contract")
+        r = c.get(f"/api/v1/contracts/{om}/obligations", headers={"Authorization": f"Bearer {org}"})
+        assert r.json()["facts"] == [] and r.json()["stage"] == "signed"
+    # the app publishes its CRLs on starting and the key notes its use: the rest is as it was
+    unchanged = {"crls": [], "api_keys": []}
+    assert dbdump.dump(p) | unchanged == before | unchanged
+    home = p.settings.home
+    p.close()
+    r = CliRunner().invoke(
+        cli_app,
+        ["obligation", "event", str(om), "delivered", "--on", "2026-03-02", "--json"],
+        env=cli_env(home),
+    )
+    assert r.exit_code == 2 and json.loads(r.stdout)["field"] == "event", r.output
+
+
 def test_a_fact_out_of_order_is_refused_in_words_the_officer_reads(world) -> None:
     """A fact out of order was refused as "cannot delivered contract performance HT-…: it is
     accepted (delivered is allowed only from signed)" — the lifecycle's verbs pasted into a

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -259,6 +259,8 @@ class ContractObligations:
     # true when a payment asked for was found recorded already (same reference, amount and
     # day): nothing was recorded again (docs/obligations.md)
     replayed: bool = False
+    # the facts this contract records (``facts_of``): 003 none, 002 all four
+    facts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -740,6 +742,12 @@ class Obligations:
         day = parse_date(on, field="on")
         actor = _actor(actor)
         with self._performance(contract_id) as (s, t, c, now, today):
+            duties = s.execute(
+                select(Obligation.kind, Obligation.event).where(
+                    Obligation.contract_id == contract_id
+                )
+            ).all()
+            _fact_of_contract(event, facts_of(duties), c.number)
             _fact_in_order(event, t.stage, c.number)
             if day > today:
                 raise ValidationError(f"{day} is after today ({today})", field="on")
@@ -1373,6 +1381,7 @@ class Obligations:
             total_penalty=sum(by_debtor.values(), Decimal("0.00")),
             penalty_note=note,
             penalty_by_debtor=by_debtor,
+            facts=facts_of(rows),
         )
 
     def _obligation_view(
@@ -1829,6 +1838,46 @@ _FACT_ZH = {
 }
 
 
+def facts_of(rows: Iterable[Any]) -> tuple[str, ...]:
+    """The facts a contract records, read from its obligations (``kind``, ``event``): a fact
+    is the contract's when one of them waits for it or is met by it, with those the stages
+    put before it. 002 has all four: 乙方's delivery (its duty, §8.2), the acceptance 甲方
+    organizes, deemed after a reminder (催告, §4.2), payments after acceptance and go-live.
+    003 has none: its fee falls due on the day the contract names, each service is accepted
+    on its own service record (第九条, the service desk's), and nothing waits for a delivery
+    or a go-live — recording one moved its stage to 已交付 on a contract that delivers
+    nothing. A schedule row waiting for acceptance brings delivery and acceptance (recorded
+    in that order); the reminder belongs to an acceptance duty only: it moves nothing else."""
+    kinds: set[str] = set()
+    events: set[str | None] = set()
+    for o in rows:
+        kinds.add(o.kind)
+        events.add(o.event)
+    accept = "acceptance" in kinds or bool(events & {"acceptance", "go_live"})
+    have = {
+        "delivered": accept or "delivery" in kinds or "delivery" in events,
+        "reminded": "acceptance" in kinds,
+        "accepted": accept,
+        "went_live": "go_live" in events,
+    }
+    return tuple(e for e, yes in have.items() if yes)
+
+
+def _fact_of_contract(event: str, facts: tuple[str, ...], number: str) -> None:
+    """Refuse a fact ``facts_of`` does not give the contract (``not_in_contract``, naming
+    ``event``), whatever its stage: no obligation of it waits for the fact."""
+    if event in facts:
+        return
+    zh = "、".join(f"“{_FACT_ZH[f]}”" for f in facts) or "无"
+    raise ValidationError(
+        f"合同 {number} 没有“{_FACT_ZH[event]}”这一履约事实：它的各项义务都不以此为准"
+        f"（可登记：{zh}） / contract {number} has no {event} fact: none of its "
+        f"obligations waits for it (it records: {', '.join(facts) or 'none'})",
+        field="event",
+        code="not_in_contract",
+    )
+
+
 def _fact_in_order(event: str, stage: str, number: str) -> None:
     """Refuse a fact the contract's stage does not allow (``IllegalTransition`` naming
     ``event``) in words a contract manager reads: which fact, where the contract stands, where
@@ -1883,5 +1932,6 @@ __all__ = [
     "Spec",
     "Stage",
     "derive",
+    "facts_of",
     "read_milestone",
 ]

@@ -89,6 +89,7 @@ function chinese(err, event, withdrawing = false) {
   if (f === "amount") return "请填写大于 0 的金额（元），最多两位小数，如 305000.00";
   if (f === "event" && err.code === "illegal_transition" && withdrawing) return /deemed/.test(d) ? "视为验收依合同约定产生，不能撤回" : "只能撤回最近登记的履约事实";
   if (f === "event" && err.code === "illegal_transition") return `当前阶段不能登记“${EVENT[event] || event}”（须按 交付 → 催告/验收 → 上线 的顺序，且每项只登记一次）`;
+  if (f === "event" && err.code === "not_in_contract") return `该合同没有“${EVENT[event] || event}”这一履约事实`;
   if (f === "event") return "请选择履约事实";
   if (f === "obligation_id" && err.code === "illegal_transition") return "该合同的各期款项均已付清";
   if (f === "obligation_id") return "没有这一付款事项";
@@ -120,7 +121,8 @@ function today() {
 function contractCard(c) {
   const facts = [["生效日", c.effective_on], ["交付", c.delivered_on], ["催告", c.reminded_on], ["验收", c.accepted_on && `${c.accepted_on}${c.acceptance_deemed ? "（视为验收）" : ""}`], ["上线", c.live_on]]
     .filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join("　");
-  const next = NEXT[c.stage] || [];
+  // only the facts this contract has (003: none) and its stage allows
+  const next = (NEXT[c.stage] || []).filter((e) => (c.facts || []).includes(e));
   const fact = el("form", { class: "fact-form", novalidate: true, "data-contract": c.contract_id },
     el("h3", { text: "记录履约事实" }),
     el("div", { class: "grid-fields three" },
@@ -218,7 +220,7 @@ function contractCard(c) {
 
   return el("section", { class: "card", id: `contract-${c.contract_id}`, "data-contract": c.contract_id },
     el("h2", {}, el("a", { href: `/contracts/${c.contract_id}`, text: `${c.number}　${c.title}` })),
-    el("p", {}, el("span", { class: "badge plain stage", text: STAGE[c.stage] || c.stage }), " ", el("span", { class: "muted", text: facts })),
+    el("p", {}, el("span", { class: "badge plain stage", text: c.stage === "signed" && !(c.facts || []).length ? "已生效" : STAGE[c.stage] || c.stage }), " ", el("span", { class: "muted", text: facts })),
     c.acceptance_explanation ? el("p", { class: "small", text: c.acceptance_explanation }) : "",
     el("p", { class: "small", text: `应付合计 ${yuan(c.total_due)}，已付 ${yuan(c.total_paid)}，逾期未付 ${yuan(c.total_overdue)}，违约金 ${penalties(c)}${c.penalty_note ? `（${c.penalty_note}）` : ""}` }),
     el("div", { class: "grid-fields two" }, fact, pay),
