@@ -15,13 +15,9 @@ command that reached the secrets is refused naming ``pin``; at a terminal it wai
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
@@ -29,6 +25,7 @@ import pytest
 from tests.dbdump import dump
 from tests.fixtures.samples import contract_pdf
 from tests.integration.server import yinxin_env
+from tests.integration.terminal import refused_at_a_terminal
 from tests.integration.test_ofd_platform import World, w  # noqa: F401 - w: the fixture
 
 OFF = ["--page", "1", "--x", "500", "--y", "10"]  # 500 mm from the left: off an A4 page
@@ -101,28 +98,7 @@ def test_sign_ses_pdf_off_the_page_at_a_terminal_shows_no_prompt(
     (outside_page naming placement); now the refusal comes at once, naming --x."""
     work = _work(tmp_path)
     args = _args("ses-pdf", w, w.zhang.seal.es_id, w.zhang.subscriber_id, OFF)
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yinxin.adapters.cli", *args],
-            env=_env(w),
-            stdin=slave,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=work,
-            start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-        )
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:  # waiting at the prompt for a PIN never typed
-            proc.kill()
-            out, err = proc.communicate()
-            raise AssertionError(f"it waited for a secret: {err.decode()!r}") from None
-    finally:
-        os.close(master)
-        os.close(slave)
-    text = (out + err).decode()
-    assert proc.returncode == 2, text
+    code, text = refused_at_a_terminal(args, _env(w), work)
+    assert code == 2, text
     assert "PIN" not in text and "[x]" in text and "does not fit" in text, text
     assert sorted(p.name for p in work.iterdir()) == ["a.pdf"]

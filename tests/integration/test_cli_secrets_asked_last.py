@@ -22,18 +22,15 @@ first names the option typed wrongly."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
 
 from tests.integration.server import yinxin_env
+from tests.integration.terminal import refused_at_a_terminal
 from tests.integration.test_cli_out_over_input import _kit
 from yinxin.ofd.make import make_ofd
 
@@ -192,27 +189,6 @@ def test_sign_pdf_over_its_input_at_a_terminal_is_refused_without_a_prompt(
     refused; now the refusal comes at once, and no prompt is shown."""
     work = tmp_path / "work"
     _kit(work)
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yinxin.adapters.cli", *PDF, "--out", "a.pdf"],
-            env=_env(tmp_path / "home"),
-            stdin=slave,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=work,
-            start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-        )
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:  # waiting at the prompt for a PIN never typed
-            proc.kill()
-            out, err = proc.communicate()
-            raise AssertionError(f"it waited for a secret: {err.decode()!r}") from None
-    finally:
-        os.close(master)
-        os.close(slave)
-    text = (out + err).decode()
-    assert proc.returncode == 2, text
+    code, text = refused_at_a_terminal([*PDF, "--out", "a.pdf"], _env(tmp_path / "home"), work)
+    assert code == 2, text
     assert "PIN" not in text and "--out a.pdf" in text, text

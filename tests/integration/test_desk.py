@@ -345,6 +345,29 @@ def _sign_link(w, token: str, party) -> None:
     w.p.flows.sign(token, pin=party.pin, challenge_id=ch.challenge_id, code=code)
 
 
+def _signed_om_contract(w, clock):
+    """An O&M contract of the template library (seed 003), the world's organization 甲方 and
+    its person 乙方, signed by both through its flow (each with its own seal); the draft."""
+    values = get_template("om-service").example_values() | {
+        "client_name": w.org.name,
+        "provider_name": w.person.name,
+        "start_date": "2026-01-01",
+        "end_date": "2027-12-31",
+    }
+    drafted = w.p.contracts.draft("om-service", values, actor="运维经理")
+    sent = w.p.contracts.start_signing(
+        drafted.id,
+        [
+            ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
+            ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
+        ],
+        deadline=clock.now() + dt.timedelta(days=3),
+    )
+    for link in sent.links:
+        _sign_link(w, link.token, w.jia if link.role == "甲方" else w.yi)
+    return drafted
+
+
 def test_adoptable_contracts_page_oldest_first(platform, clock) -> None:
     """GET /desk/contracts/adoptable (and ``desk contracts --adoptable``) answered every signed
     O&M contract of the library not yet under service at once, the library walked whole on
@@ -363,26 +386,7 @@ def test_adoptable_contracts_page_oldest_first(platform, clock) -> None:
 
     w = build_world(platform, clock)
     p = w.p
-    values = get_template("om-service").example_values() | {
-        "client_name": w.org.name,
-        "provider_name": w.person.name,
-        "start_date": "2026-01-01",
-        "end_date": "2027-12-31",
-    }
-    signed = []
-    for _ in range(4):
-        drafted = p.contracts.draft("om-service", values, actor="运维经理")
-        sent = p.contracts.start_signing(
-            drafted.id,
-            [
-                ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
-                ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
-            ],
-            deadline=clock.now() + dt.timedelta(days=3),
-        )
-        for link in sent.links:
-            _sign_link(w, link.token, w.jia if link.role == "甲方" else w.yi)
-        signed.append(drafted)
+    signed = [_signed_om_contract(w, clock) for _ in range(4)]
     p.desk.adopt(signed[1].number, actor="运维经理")  # under service: left out
     waiting = [signed[0].id, signed[2].id, signed[3].id]
 
@@ -1705,23 +1709,7 @@ def test_adopting_a_signed_contract_naming_one_party_as_both_is_refused_naming_c
 
     w = build_world(platform, clock)
     p = w.p
-    values = get_template("om-service").example_values() | {
-        "client_name": w.org.name,
-        "provider_name": w.person.name,
-        "start_date": "2026-01-01",
-        "end_date": "2027-12-31",
-    }
-    drafted = p.contracts.draft("om-service", values, actor="运维经理")
-    sent = p.contracts.start_signing(
-        drafted.id,
-        [
-            ContractSigner("乙方", w.yi.id, w.yi.seal.es_id),
-            ContractSigner("甲方", w.jia.id, w.jia.seal.es_id),
-        ],
-        deadline=clock.now() + dt.timedelta(days=3),
-    )
-    for link in sent.links:
-        _sign_link(w, link.token, w.jia if link.role == "甲方" else w.yi)
+    drafted = _signed_om_contract(w, clock)
     assert p.contracts.get(drafted.id).state == "signed"  # its finished flow settled
     # as a contract signed before the check stored it: 乙方 the same name as 甲方
     with p.db.transaction() as s:

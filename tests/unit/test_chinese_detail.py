@@ -136,23 +136,11 @@ def test_a_seals_id_from_the_file_is_shown_whole_in_the_seal_check(tmp_path):
     """A seal's esID is the seal maker's (any printable ASCII in a seal made elsewhere): the
     seal check said it unquoted, "电子印章 '北京…'（ES / seal one）：…", and the page's
     chineseDetail cut the Chinese half at its " / " ('…（ES'). It is quoted now."""
-    from tests.fixtures.ses_world import make_seal, make_world
+    from tests.fixtures.ses_world import make_world
 
     w = make_world(datetime.now(UTC))
     a = w.party_a
-    seal = make_seal(
-        w.ca_key, w.ca, a.cert, es_id="ES / seal one", name=a.name, personal=False, now=w.now
-    )
-    der = ses_signature.build_ses_signature(
-        seal,
-        b"data",
-        property_info="test",
-        signer_key=a.key,
-        signer_cert_der=a.cert,
-        time_info=w.now,
-    )
-    report = ses_signature.verify_ses_signature(der, b"data", trust=w.trust)
-    detail = next(c.detail for c in report.checks if c.name == "seal")
+    detail = _seal_check_detail(w, "ES / seal one", a.name)
     assert chinese_detail(tmp_path, [detail]) == [
         f"电子印章 '{a.name}'（“ES / seal one”）：制章者签名验证通过"
     ], detail
@@ -165,12 +153,24 @@ def test_a_name_holding_both_quotes_is_not_cut_inside_its_python_quotes(tmp_path
     never closed, and the message was cut at the first " / " anywhere — inside the name: the
     Chinese half and part of the English were shown. A backslash inside '…' now escapes the
     next character, as in the repr that wrote it. The seal is made and verified for real."""
-    from tests.fixtures.ses_world import make_seal, make_world
+    from tests.fixtures.ses_world import make_world
 
     w = make_world(datetime.now(UTC))
-    a = w.party_a
     name = "北京'某\" / Beijing 合同专用章"
-    seal = make_seal(w.ca_key, w.ca, a.cert, es_id="1101", name=name, personal=False, now=w.now)
+    detail = _seal_check_detail(w, "1101", name)
+    zh = f"电子印章 {name!r}（“1101”）：制章者签名验证通过"
+    assert "\\'" in zh and detail.startswith(zh + " / "), detail
+    assert chinese_detail(tmp_path, [detail]) == [zh], detail
+    assert halves(detail) == (zh, detail[len(zh) + 3 :]), detail
+
+
+def _seal_check_detail(w, es_id: str, name: str) -> str:
+    """The seal check's detail of a GB/T 38540 signature made and verified for real with a seal
+    of ``es_id`` and ``name`` (party A's certificate, the world's seal maker)."""
+    from tests.fixtures.ses_world import make_seal
+
+    a = w.party_a
+    seal = make_seal(w.ca_key, w.ca, a.cert, es_id=es_id, name=name, personal=False, now=w.now)
     der = ses_signature.build_ses_signature(
         seal,
         b"data",
@@ -180,8 +180,4 @@ def test_a_name_holding_both_quotes_is_not_cut_inside_its_python_quotes(tmp_path
         time_info=w.now,
     )
     report = ses_signature.verify_ses_signature(der, b"data", trust=w.trust)
-    detail = next(c.detail for c in report.checks if c.name == "seal")
-    zh = f"电子印章 {name!r}（“1101”）：制章者签名验证通过"
-    assert "\\'" in zh and detail.startswith(zh + " / "), detail
-    assert chinese_detail(tmp_path, [detail]) == [zh], detail
-    assert halves(detail) == (zh, detail[len(zh) + 3 :]), detail
+    return next(c.detail for c in report.checks if c.name == "seal")
