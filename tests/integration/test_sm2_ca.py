@@ -11,6 +11,7 @@ the fields are read from OpenSSL's own text dumps (docs/national-algorithms.md, 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import subprocess
 import sys
@@ -27,7 +28,6 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.clock import real_now
 from tests.conftest import PASSPHRASE, cli_env
 from tests.dbdump import dump
 from tests.integration.test_ca_lifecycle import enrol, issue
@@ -84,7 +84,10 @@ def p(home: Path) -> Iterator[Platform]:
     settings = Settings(
         home=home, database_url=env["YINXIN_DATABASE_URL"], base_url="http://127.0.0.1:8000"
     )
-    platform = Platform(settings, clock=FrozenClock(real_now()), passphrase=PASSPHRASE)
+    # frozen at the real moment after `init`, not at the whole minute before it (real_now):
+    # the TSA refuses to stamp before its certificate's notBefore, the moment init made it
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    platform = Platform(settings, clock=FrozenClock(now), passphrase=PASSPHRASE)
     for role in ("root", *LINKS):
         (home / f"{role}.pem").write_bytes(platform.ca.certificate(role).public_bytes(PEM))
     yield platform
