@@ -285,6 +285,28 @@ def test_three_outcomes(docs, outcomes, which, expected):
     assert r.to_text().splitlines()[-1] == f"结论 / Verdict: {verdict[expected]}"
 
 
+def test_an_untrusted_archive_timestamp_in_the_validations_own_second_is_called_untrusted(
+    docs, outcomes
+):
+    """A validation time is cut to whole seconds and a token's time is not: an untrusted
+    archive timestamp made in the second the file was checked (under faketime +400 d the
+    module's files are made and checked within one) was reported "made after the validation
+    time, validate later" instead of untrusted — a relying party sent to wait for nothing. It
+    is "after" only past the second of tolerance the left-out rule has (``_after``)."""
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    pdf, _ = outcomes["foreign_archive_timestamp"]
+    emb = PdfFileReader(BytesIO(pdf)).embedded_timestamp_signatures[-1]
+    stamped = emb.signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+    # the whole second before it, as a validation time is cut: at < stamped <= at + 1 s
+    at = (stamped - dt.timedelta(microseconds=1)).replace(microsecond=0)
+    r = verify_pdf(pdf, trust_roots=docs.roots, at=at)
+    assert any(p.startswith("文档时间戳不受信任：") for p in r.problems), r.problems
+    assert not any("晚于验证时间" in p for p in r.problems), r.problems
+
+
 @pytest.mark.parametrize("data", [b"", b"garbage" * 100, b"%PDF-1.7\n" + b"\x00" * 500])
 def test_garbage_is_a_validation_error(docs, data):
     with pytest.raises(ValidationError) as e:

@@ -352,7 +352,7 @@ async def averify_pdf(
                     moment, newest = st.timestamp, False
                 elif not expired:
                     report.problems.append(
-                        _timestamp_problem(sound, "文档时间戳", "a document", stamped, at)
+                        _timestamp_problem(sound, "文档时间戳", "a document", stamped, cutoff)
                     )
             poes.reverse()
             for item in found.ordered():
@@ -1137,7 +1137,9 @@ async def _verify_signature(
         ts_valid = bool(ts_ok)
         if not ts_ok:
             problems.append(
-                _timestamp_problem(tst.intact and tst.valid, "时间戳", "the", tst.timestamp, job.at)
+                _timestamp_problem(
+                    tst.intact and tst.valid, "时间戳", "the", tst.timestamp, job.cutoff
+                )
             )
     elif has_tst:
         ts_valid = False
@@ -1251,13 +1253,17 @@ def _timestamp_problem(
     broken token is a failure, an untrusted one leaves the signature indeterminate. A sound
     token made after the validation time ``at`` (a relying party's ``--at`` before the signing,
     or before a renewed file's archive timestamp) is not yet evidence then: said as such, since
-    "its authority does not chain to a trusted root" sent the reader after the wrong anchor."""
+    "its authority does not chain to a trusted root" sent the reader after the wrong anchor.
+    ``at`` is the moment asked about (None when none was: "now" is the reader's clock), and
+    "after" has the second of tolerance :func:`_after` has — compared exactly with a validation
+    time cut to whole seconds, an untrusted timestamp made in the same second as an ordinary
+    verification was reported as made after it."""
     if not sound:
         return (
             f"{zh}无效：无法读取、与所盖内容不符或其签名无法验证 / {en} timestamp is invalid:"
             " unreadable, not matching what it stamps, or its signature does not verify"
         )
-    if stamped is not None and at is not None and stamped > at:
+    if at is not None and _after(stamped, at):
         return (
             f"{zh}的时间 {_fmt_time(stamped)} 晚于验证时间 {_fmt_time(at)}，验证时刻尚不能作为"
             f"证据（请以其后的时间验证）/ {en} timestamp was made at {_fmt_time(stamped)}, after"
