@@ -85,8 +85,9 @@ def yinxin_cli(
     env: Mapping[str, str] | None = None,
     check: bool = True,
     timeout: float = 60,
+    cwd: Path | str = ROOT,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``yinxin ARGS`` as a subprocess (no terminal, so it never prompts)."""
+    """Run ``yinxin ARGS`` as a subprocess (no terminal, so it never prompts) in ``cwd``."""
     proc = subprocess.run(
         [sys.executable, "-m", "yinxin.adapters.cli", *args],
         env=yinxin_env(home, passphrase, env),
@@ -94,7 +95,7 @@ def yinxin_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=str(ROOT),
+        cwd=str(cwd),
     )
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -16,15 +16,13 @@ command that reached the secrets is refused naming ``pin``; at a terminal it wai
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.dbdump import dump
 from tests.fixtures.samples import contract_pdf
-from tests.integration.server import yinxin_env
+from tests.integration.server import yinxin_cli, yinxin_env
 from tests.integration.terminal import refused_at_a_terminal
 from tests.integration.test_ofd_platform import World, w  # noqa: F401 - w: the fixture
 
@@ -50,10 +48,14 @@ CASES = {
 
 
 def _env(w: World) -> dict[str, str]:
-    env = yinxin_env(w.home, extra={"YINXIN_DATABASE_URL": w.p.settings.database_url})
-    for secret in ("YINXIN_SEAL_PIN", "YINXIN_CODE"):
-        env.pop(secret, None)
-    return env
+    """The subprocess's environment: the world's home and database; no YINXIN_SEAL_PIN or
+    YINXIN_CODE (``yinxin_env`` passes no YINXIN_ variable of this process on)."""
+    return yinxin_env(w.home, extra=_database(w))
+
+
+def _database(w: World) -> dict[str, str]:
+    """The world's database, for a subprocess."""
+    return {"YINXIN_DATABASE_URL": w.p.settings.database_url}
 
 
 def _work(tmp_path: Path) -> Path:
@@ -74,14 +76,11 @@ def test_a_seal_off_its_page_is_refused_before_the_secrets(
     who = w.zhang if verb == "ses-pdf" else w.li
     work = _work(tmp_path)
     records = dump(w.p)["signature_records"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "yinxin.adapters.cli"]
-        + [*_args(verb, w, who.seal.es_id, who.subscriber_id, where), "--json"],
-        env=_env(w),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    proc = yinxin_cli(
+        [*_args(verb, w, who.seal.es_id, who.subscriber_id, where), "--json"],
+        w.home,
+        env=_database(w),
+        check=False,
         cwd=work,
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr

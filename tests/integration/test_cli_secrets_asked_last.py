@@ -23,13 +23,11 @@ first names the option typed wrongly."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.server import yinxin_env
+from tests.integration.server import yinxin_cli, yinxin_env
 from tests.integration.terminal import refused_at_a_terminal
 from tests.integration.test_cli_out_over_input import _kit
 from yinxin.ofd.make import make_ofd
@@ -131,10 +129,9 @@ CASES = {
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = yinxin_env(home)
-    for secret in ("YINXIN_SEAL_PIN", "YINXIN_CODE"):
-        env.pop(secret, None)
-    return env
+    """The subprocess's environment: YINXIN_HOME and the CA passphrase; no YINXIN_SEAL_PIN or
+    YINXIN_CODE (``yinxin_env`` passes no YINXIN_ variable of this process on)."""
+    return yinxin_env(home)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -145,15 +142,7 @@ def test_a_bad_command_line_is_refused_before_the_secrets(tmp_path: Path, case: 
     (work / "b.ofd").write_bytes(make_ofd([["技术服务合同", "甲方：", "乙方："]]))
     before = sorted(p.name for p in work.iterdir())
     args, field = CASES[case]
-    proc = subprocess.run(
-        [sys.executable, "-m", "yinxin.adapters.cli", *args, "--json"],
-        env=_env(tmp_path / "home"),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=work,
-    )
+    proc = yinxin_cli([*args, "--json"], tmp_path / "home", check=False, cwd=work)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["field"] == field, proc.stdout
     assert "PIN" not in proc.stderr and "code" not in proc.stderr.lower(), proc.stderr
@@ -167,14 +156,10 @@ def test_flow_sign_with_an_unknown_link_is_refused_before_the_secrets(tmp_path: 
     """``flow sign --link`` a link no flow has (mistyped, or its flow finished) asked for the
     seal PIN and the one-time code, then refused the link; the link is the document here, and
     is judged before the secrets: ``unknown_link`` naming ``link`` (exit 3), no PIN read."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "yinxin.adapters.cli", "flow", "sign"]
-        + ["--link", "http://x/sign/abc", *CHALLENGE, "--json"],
-        env=_env(tmp_path / "home"),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    proc = yinxin_cli(
+        ["flow", "sign", "--link", "http://x/sign/abc", *CHALLENGE, "--json"],
+        tmp_path / "home",
+        check=False,
         cwd=tmp_path,
     )
     refusal = json.loads(proc.stdout)
