@@ -946,19 +946,16 @@ class _FileJob:
         context never checks are useless to it anyway.
         """
         wanted = [*targets, *self.ca_certs]
-        # status data made after the validation time did not exist then: no evidence at it
-        # (with ``retroactive_revinfo`` pyHanko would otherwise take it for an older moment)
+        # status data made after a moment asked about did not exist then: no evidence at it
+        # (with ``retroactive_revinfo`` pyHanko would otherwise take it for an older moment);
+        # the DSS was cut so once (``_made_by`` when the job was made), the extra data here
+        extra = _made_by(extra, self.cutoff) if extra else None
         ocsps = [
             r
             for r in [*self.embedded.ocsps, *(extra.ocsps if extra else [])]
             if any(_ocsp_is_about(r, c) for c in wanted)
-            and not (self.cutoff is not None and _after(_ocsp_made(r), self.cutoff))
         ]
-        crls = [
-            c
-            for c in [*self.embedded.crls, *(extra.crls if extra else [])]
-            if not (self.cutoff is not None and _after(_this_update(c), self.cutoff))
-        ]
+        crls = [*self.embedded.crls, *(extra.crls if extra else [])]
         fetchers = self.fetchers()
         if newest:
             # nothing later vouches for this moment: "last known status" takes any embedded
