@@ -251,7 +251,10 @@ def test_every_page_has_no_serious_accessibility_violation(site: Site, browser, 
             page.goto(site.url(path))
             judge(page, path)
         page.goto(site.url("/flows/new"))
-        page.locator("#add-signer:not([disabled])").wait_for()
+        # the form is the script's once bound, after the session is read (an await): clicked
+        # when only #add-signer was enabled, the page rightly said "页面正在加载" and the run,
+        # on a loaded machine, waited for a field error that never came
+        page.locator("#flow-form[data-bound]").wait_for(state="attached")
         page.click("#send-flow")
         page.locator("#flow-form .field-error").first.wait_for()
         judge(page, "/flows/new (error)")
@@ -261,7 +264,7 @@ def test_every_page_has_no_serious_accessibility_violation(site: Site, browser, 
         locked = tmp_path / "技术服务合同.pdf"
         locked.write_bytes(_jia_locks("include"))
         page.goto(site.url("/flows/new"))
-        page.locator("#add-signer:not([disabled])").wait_for()
+        page.locator("#flow-form[data-bound]").wait_for(state="attached")
         page.set_input_files("#file", str(locked))
         page.locator("#signers .lock-warning").wait_for()
         judge(page, "/flows/new (lock warning)")
