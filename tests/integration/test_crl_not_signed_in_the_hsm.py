@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from tests.integration.server import yinxin_cli
 from tests.integration.test_ca_lifecycle import enrol, issue
+from tests.integration.test_ca_tools import _hsm_settings
 from tests.softhsm import SoftHsmToken, softhsm_token_in
 from yinxin.app import Platform
 from yinxin.settings import Settings
@@ -34,14 +35,7 @@ def hsm(tmp_path: Path) -> Iterator[tuple[Settings, SoftHsmToken]]:
     """A CA whose keys are in a SoftHSM2 token, with a certificate to change."""
     home = tmp_path / "home"
     with softhsm_token_in(tmp_path / "hsm", label="yinxin-ca") as token:
-        settings = Settings(
-            home=home,
-            database_url=f"sqlite:///{home / 'yinxin.db'}",
-            keystore="pkcs11",
-            pkcs11_module=token.module,
-            pkcs11_token=token.token_label,
-            pkcs11_pin=token.pin,
-        )
+        settings = _hsm_settings(home, token)
         p = Platform(settings)
         try:
             p.ca.init("ec-p256")
