@@ -4,8 +4,9 @@ Whether a seal placed by ``--page``/``--x``/``--y`` fits its page depends on the
 kept in the database: ``sign ses-pdf``, ``sign pdf`` and ``sign batch --challenge`` found a
 seal running off the page only after the PIN and the code had been typed (the services check
 it before the code, but the CLI asked for both first). They now read the seal's size before
-asking (the platform's ``check_fits``, no PIN) and refuse naming the option typed: ``x`` for a
-position off the page, ``page`` for a page the document has not, ``anchor`` for an anchor
+asking (the platform's ``check_fits``, no PIN) and refuse naming the option typed: ``x`` or
+``y`` for a position off the page (the one that runs the seal off it: ``x`` was named even
+when only ``--y`` was wrong), ``page`` for a page the document has not, ``anchor`` for an anchor
 text it does not hold (these two were named ``placement``, the services' name, an option no
 one types). Exit 2, no prompt, nothing written.
 
@@ -27,6 +28,8 @@ from tests.integration.terminal import refused_at_a_terminal
 from tests.integration.test_ofd_platform import World, w  # noqa: F401 - w: the fixture
 
 OFF = ["--page", "1", "--x", "500", "--y", "10"]  # 500 mm from the left: off an A4 page
+# 500 mm up from the bottom, 20 mm from the left: only --y is wrong (named x before)
+OFF_Y = ["--page", "1", "--x", "20", "--y", "500"]
 CHALLENGE = ["--challenge", "0" * 32]
 
 
@@ -44,6 +47,9 @@ CASES = {
     "ses-pdf --page off it": ("ses-pdf", ["--page", "9", "--x", "1", "--y", "1"], "page"),
     "pdf off the page": ("pdf", OFF, "x"),
     "batch off the page": ("batch", OFF, "x"),
+    "ses-pdf --y off the page": ("ses-pdf", OFF_Y, "y"),
+    "pdf --y off the page": ("pdf", OFF_Y, "y"),
+    "batch --y off the page": ("batch", OFF_Y, "y"),
 }
 
 

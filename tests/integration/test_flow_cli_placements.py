@@ -103,6 +103,9 @@ def test_a_placement_per_document_is_refused_naming_the_key_typed(tmp_path):
         (two, ",page.1=3,x.1=20,y.1=20", "signers[0].page.1", "has no page 3"),
         (two, ",page.1=1,x.1=190,y.1=280,width.1=40", "signers[0].x.1", "does not fit"),
         (two, ",anchor.0=甲方,page.1=1,x.1=190,y.1=280", "signers[0].x.1", "does not fit"),
+        # only y (or only x) runs the seal off the page: that key is named, not always x
+        (two, ",page.1=1,x.1=20,y.1=280,width.1=40", "signers[0].y.1", "does not fit"),
+        (two, ",page.1=1,x.1=190,y.1=20,width.1=40", "signers[0].x.1", "does not fit"),
         # the default placement left for no --doc
         (two, ",anchor=甲方,anchor.0=甲方,anchor.1=乙方", "signers[0].anchor", "used on none"),
         (two, ",x=20,y=20,field.0=甲方签章,anchor.1=乙方", "signers[0].x", "used on none"),

@@ -117,6 +117,26 @@ class SigningError(ValidationError):
     code = "signing_refused"
 
 
+class OutsidePage(SigningError):
+    """A seal placed by page and position that runs off its page. ``axis`` is the coordinate
+    that takes it off — ``x`` past the left or right edge, ``y`` the bottom or top (``x`` when
+    both) — so a caller can name the option typed for it: the services name every placement
+    refusal ``placement``, and a signer whose ``--y`` alone was wrong was told ``[x]``."""
+
+    code = "outside_page"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        axis: str = "x",
+        field: str | None = "placement",
+        code: str | None = None,
+    ):
+        super().__init__(message, field=field, code=code)
+        self.axis = axis
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where the seal goes; coordinates are as the page is displayed (after ``/Rotate``).
@@ -896,20 +916,35 @@ def _fitted(
     vw, vh = view.size
     vx = placement.x_mm * MM if placement.x_mm is not None else vw - w - 20 * MM
     vy = placement.y_mm * MM if placement.y_mm is not None else 30 * MM
-    if vx < -0.5 or vy < -0.5 or vx + w > vw + 0.5 or vy + h > vh + 0.5:
-        raise SigningError(
+    off_x = vx < -0.5 or vx + w > vw + 0.5
+    if off_x or vy < -0.5 or vy + h > vh + 0.5:
+        if off_x:
+            why = (
+                "x puts it past the page's left edge"
+                if vx < -0.5
+                else f"x puts its right edge at {(vx + w) / MM:.0f} mm, the page is "
+                f"{vw / MM:.0f} mm wide"
+            )
+        else:
+            why = (
+                "y puts it below the page's bottom edge"
+                if vy < -0.5
+                else f"y puts its top edge at {(vy + h) / MM:.0f} mm, the page is "
+                f"{vh / MM:.0f} mm high"
+            )
+        raise OutsidePage(
             f"the seal ({w / MM:.0f} mm) at ({vx / MM:.0f} mm, {vy / MM:.0f} mm) "
-            f"does not fit on page {page.index + 1}",
-            field="placement",
-            code="outside_page",
+            f"does not fit on page {page.index + 1}: {why}",
+            axis="x" if off_x else "y",
         )
     return page, view, vx, vy
 
 
 def check_fits(pdf: bytes, placement: Placement, *, height_mm: float) -> None:
     """Refuse, as sealing would (``SigningError`` naming ``placement``: ``page_out_of_range``
-    or ``outside_page``), a placement by page and position whose seal, ``placement.width_mm``
-    wide and ``height_mm`` high, does not fit on its page. An anchor placement always fits
+    or ``outside_page``, an :class:`OutsidePage` saying which coordinate), a placement by page
+    and position whose seal, ``placement.width_mm`` wide and ``height_mm`` high, does not fit
+    on its page. An anchor placement always fits
     (the seal is kept on the page); ``find_anchor`` says whether its text is there."""
     if placement.anchor:
         return

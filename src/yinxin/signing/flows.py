@@ -829,7 +829,7 @@ class SignFlows:
         order: SigningOrder,
         docs: list[tuple[str, bytes]],
     ) -> list[tuple[SignerSpec, int, str | None, list[dict], int]]:
-        from yinxin.pdf.sign import check_fits, find_anchor
+        from yinxin.pdf.sign import OutsidePage, check_fits, find_anchor
         from yinxin.seals.rows import seal_row
 
         planned = []
@@ -951,6 +951,14 @@ class SignFlows:
                     # page was refused only at signing, after the signer's code was sent
                     try:
                         check_fits(pdf, p, height_mm=p.width_mm * seal.height_mm / seal.width_mm)
+                    except OutsidePage as e:
+                        # which coordinate runs it off goes with it: the CLI names x.N or y.N
+                        raise OutsidePage(
+                            f"document {pos} ({docs[pos][0]}): {e.message}",
+                            axis=e.axis,
+                            field=name,
+                            code=ValidationError.code,
+                        ) from None
                     except YinxinError as e:
                         raise ValidationError(
                             f"document {pos} ({docs[pos][0]}): {e.message}", field=name

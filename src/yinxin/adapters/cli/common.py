@@ -576,15 +576,21 @@ _PLACEMENT_CODES = {"page_out_of_range": "page", "anchor_not_found": "anchor", "
 
 
 def placement_option(e: YinxinError) -> str | None:
-    """The placement option (``page``, ``anchor``, ``x``) a refusal of a seal's placement was
-    about: a page the document has not (``page_out_of_range``, or a flow's "has no page"), an
-    anchor text it does not hold (``anchor_not_found``), a seal by page and x/y off its page
-    (``outside_page``); None when the refusal does not say (the caller knows its placement).
+    """The placement option (``page``, ``anchor``, ``x``, ``y``) a refusal of a seal's
+    placement was about: a page the document has not (``page_out_of_range``, or a flow's "has
+    no page"), an anchor text it does not hold (``anchor_not_found``), a seal by page and x/y
+    off its page (``outside_page``: the coordinate that runs it off, ``OutsidePage.axis`` —
+    ``x`` was named even when only ``--y`` was wrong); None when the refusal does not say (the
+    caller knows its placement).
 
     The services name them all ``placement``, which no command takes: the signer who typed
     ``--page 9`` read ``error [placement]``. The signing verbs (:func:`as_placement`) and
     ``flow create``'s ``--signer`` keys (``anchor``, ``page``, ``x``, per document ``.N``) each
     rename by this one rule."""
+    from yinxin.pdf.sign import OutsidePage  # loaded by the signing that refused already
+
+    if isinstance(e, OutsidePage):
+        return e.axis
     if e.code in _PLACEMENT_CODES:
         return _PLACEMENT_CODES[e.code]
     return "page" if " has no page " in e.message else None
@@ -592,7 +598,7 @@ def placement_option(e: YinxinError) -> str | None:
 
 def as_placement(where: Any, call: Callable[[], Any]) -> Any:
     """``call()``, with a refusal naming ``placement`` renamed to the option typed
-    (:func:`placement_option`: ``page``, ``anchor`` or ``x``); kind, code, message and exit
+    (:func:`placement_option`: ``page``, ``anchor``, ``x`` or ``y``); kind, code, message and exit
     code unchanged. ``where`` None (``--field``: no placement option given) renames nothing,
     nor does a refusal that does not say which option it was about."""
     try:

@@ -551,7 +551,7 @@ def _batch_sealable(batch: list, fits: Callable[[bytes, Any], None] | None = Non
     neither the seal nor the database), then ``fits`` of each file's bytes and placement when
     given (the seal at its size on the page), run before the secrets, their refusals named as
     typed: a file's (``items[i].pdf``) as ``files[i]``, a placement as the option it was about
-    (``anchor``, ``page``, ``x``: ``placement_option``; else ``placement``), a field as
+    (``anchor``, ``page``, ``x``, ``y``: ``placement_option``; else ``placement``), a field as
     ``field``."""
     from yinxin.signing.batch import BatchSigning
 
@@ -562,7 +562,10 @@ def _batch_sealable(batch: list, fits: Callable[[bytes, Any], None] | None = Non
                 try:
                     fits(item.pdf, item.placement)
                 except YinxinError as e:
-                    raise type(e)(e.message, field=f"items[{i}].{e.field}", code=e.code) from None
+                    # renamed in place, as the batch service names an item's refusal: a new
+                    # one of its type lost what it carries besides (OutsidePage's axis)
+                    e.field = f"items[{i}].{e.field}"
+                    raise
 
     try:
         check()
