@@ -389,3 +389,56 @@ def test_a_batch_code_asked_with_the_seal_is_refused_before_any_sms(world, clien
     assert codes_to(w.jia.phone) == 2
     (g,) = w.p.seals.grants(w.jia.seal.es_id)
     assert (g.uses, g.remaining_uses) == (0, 2)
+
+
+def _uscc(org_code: str) -> str:
+    """A unified social credit code (GB 32100) around an organization code's eight characters."""
+    from yinxin.identity import org_code_check_char, uscc_check_char
+
+    body = "91110108" + org_code + org_code_check_char(org_code)
+    return body + uscc_check_char(body)
+
+
+def _person(w: World, name: str, body: str, phone: str, organization_id: int | None):
+    from yinxin.identity import id_card_check_char
+
+    return w.p.subscribers.add_person(
+        name=name,
+        id_number=body + id_card_check_char(body),
+        phone=phone,
+        organization_id=organization_id,
+    )
+
+
+def test_a_grant_to_another_organizations_staff_is_refused_with_nothing_written(world):
+    """用印授权 lets one of the organization's people use its seal. A person registered under
+    another organization (that organization's staff, whom its administrator sees and manages)
+    was granted the contract seal of 甲方's organization all the same — the operator's
+    ``seal grant --member`` and an administrator key checked nothing — and signed with it.
+    Now refused naming ``member_subscriber_id`` (``other_organization``, exit 2 / 422), nothing
+    written; the organization's own staff, and a person registered on their own (whom no
+    organization can register as its staff afterwards: the organization is set at
+    registration), are granted as before."""
+    w = world
+    other = w.p.subscribers.add_organization(
+        name="上海另一家贸易有限公司",
+        uscc=_uscc("MA02YY11"),
+        legal_representative="赵六",
+        contact_name="赵六",
+        contact_phone="021-62345678",
+        phone="13900139011",
+    )
+    outsider = _person(w, "孙八", "31010119900101123", "13600136011", other.id)
+    before = dump(w.p)
+    with pytest.raises(ValidationError) as e:
+        w.p.seals.grant(w.jia.seal.es_id, outsider.id, actor=ADMIN)
+    assert (e.value.field, e.value.code) == ("member_subscriber_id", "other_organization"), e.value
+    assert f"#{outsider.id}" in e.value.message and f"#{other.id}" in e.value.message, e.value
+    assert diff(before, dump(w.p)) == []
+    assert not w.p.seals.can_use(w.jia.seal.es_id, outsider.id)
+
+    # the organization's own staff, and a person on their own (the world's 王五), may be granted
+    staff = _person(w, "周九", "11010819900101123", "13600136012", w.org.id)
+    g = w.p.seals.grant(w.jia.seal.es_id, staff.id, actor=ADMIN)
+    assert g.state == "active" and w.p.seals.can_use(w.jia.seal.es_id, staff.id)
+    assert w.p.seals.can_use(w.jia.seal.es_id, w.member.id)

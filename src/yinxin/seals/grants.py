@@ -39,6 +39,7 @@ from yinxin.seals.rows import (
 from yinxin.store.db import Database
 from yinxin.store.models import Subscriber
 from yinxin.store.models.seals import Seal, SealGrant
+from yinxin.store.queries import holder_organization
 
 
 def _live_grants(seal_id: int, member_id: int | None = None) -> Select:
@@ -184,6 +185,28 @@ def _limits(
     return valid_until, max_uses
 
 
+def _refuse_other_organizations(s: Session, seal: Seal, member: Subscriber) -> None:
+    """Refuse a grant of ``seal`` to a person registered under another organization: that
+    organization's staff (its administrator sees and manages them), not this one's — one
+    organization's seal signed by another's people. A person registered on their own may be
+    granted: no organization can take an existing subscriber in as its staff (the organization
+    is set at registration), so a grant is how one lets a person it works with use its seal."""
+    if member.organization_id is None:
+        return
+    owner = seal.organization_id
+    if owner is None:  # a row older than its column (migration 0034 fills it): its holder's
+        owner = holder_organization(subscriber_row(s, seal.subscriber_id, "seal"))
+    if member.organization_id != owner:
+        raise ValidationError(
+            f"{member.name} (#{member.id}) is registered under organization "
+            f"#{member.organization_id}, not under #{owner} whose seal {seal.es_id} this is: "
+            "an organization grants its seal's use to its own people (用印授权), or to a "
+            "person registered on their own",
+            field="member_subscriber_id",
+            code="other_organization",
+        )
+
+
 @dataclass(frozen=True)
 class GrantView:
     """One authorization of a seal to a member, active or withdrawn."""
@@ -266,6 +289,7 @@ class SealGrants:
                     f"seal use is granted to people; #{member.id} is a {member.kind}",
                     field="member_subscriber_id",
                 )
+            _refuse_other_organizations(s, row, member)
             if _in_force_row(s, row.id, member.id, now):
                 raise Conflict(
                     f"{member.name} (#{member.id}) may already use seal {row.es_id}",
