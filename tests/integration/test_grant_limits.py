@@ -10,11 +10,13 @@ last use: ``test_races``.)
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
 from tests.dbdump import count, diff, dump
 from tests.fixtures.samples import contract_pdf
+from tests.integration.server import yinxin_cli
 from tests.integration.signing_flow import World, build_world, sign_as
 from yinxin.errors import Forbidden, ValidationError, YinxinError
 from yinxin.store.models.signing import SignatureRecord
@@ -434,6 +436,15 @@ def test_a_grant_to_another_organizations_staff_is_refused_with_nothing_written(
         w.p.seals.grant(w.jia.seal.es_id, outsider.id, actor=ADMIN)
     assert (e.value.field, e.value.code) == ("member_subscriber_id", "other_organization"), e.value
     assert f"#{outsider.id}" in e.value.message and f"#{other.id}" in e.value.message, e.value
+    # the operator's command line likewise: exit 2 naming the option typed
+    r = yinxin_cli(
+        ["seal", "grant", w.jia.seal.es_id, "--member", str(outsider.id), "--json"],
+        w.p.settings.home,
+        env={"YINXIN_DATABASE_URL": w.p.settings.database_url},
+        check=False,
+    )
+    got = json.loads(r.stdout)
+    assert r.returncode == 2 and (got["field"], got["error"]) == ("member", "other_organization")
     assert diff(before, dump(w.p)) == []
     assert not w.p.seals.can_use(w.jia.seal.es_id, outsider.id)
 
