@@ -307,6 +307,34 @@ def test_an_untrusted_archive_timestamp_in_the_validations_own_second_is_called_
     assert not any("晚于验证时间" in p for p in r.problems), r.problems
 
 
+def test_a_validation_time_without_a_zone_is_refused_by_the_library_too(docs):
+    """``yinxin verify --at``, ``POST /verify`` and ``desk --at`` refuse a time without a zone;
+    the library's ``verify_pdf(at=…)`` read it as UTC without a word. A caller in Beijing
+    writing ``datetime(…, 10, 0)`` for ten o'clock there was judged eight hours later — across
+    a timestamp's or a revocation's time, another verdict. The PAdES verifier, the batch
+    ``Verifier`` and the GB/T 38540 PDF verifier (which read it as the machine's local time)
+    now refuse it naming ``at``; the same moment with its zone is judged as before."""
+    from yinxin.pdf.batch import Verifier
+    from yinxin.pdf.ses import verify_ses_pdf
+    from yinxin.seals.ses_signature import check_pdf_value
+
+    aware = docs.pki.now + dt.timedelta(minutes=5)
+    naive = aware.astimezone(dt.UTC).replace(tzinfo=None)
+    refusals = {
+        "verify_pdf": lambda: verify_pdf(docs.bt, trust_roots=docs.roots, at=naive),
+        "Verifier": lambda: Verifier(docs.roots, at=naive),
+        "verify_ses_pdf": lambda: verify_ses_pdf(docs.bt, check_pdf_value(None), at=naive),
+    }
+    for name, call in refusals.items():
+        with pytest.raises(ValidationError) as e:
+            call()
+        assert e.value.field == "at", name
+        assert "zone" in str(e.value), (name, str(e.value))
+    r = verify_pdf(docs.bt, trust_roots=docs.roots, at=aware)
+    assert r.valid and r.verified_at == aware.replace(microsecond=0), r.to_text()
+    assert Verifier(docs.roots, at=aware).verify(docs.bt).valid
+
+
 @pytest.mark.parametrize("data", [b"", b"garbage" * 100, b"%PDF-1.7\n" + b"\x00" * 500])
 def test_garbage_is_a_validation_error(docs, data):
     with pytest.raises(ValidationError) as e:

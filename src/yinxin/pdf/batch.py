@@ -139,8 +139,7 @@ class Verifier:
         apart from ``at``, which every file shares, so a pool's workers judge alike."""
         if policy not in POLICIES:
             raise ValidationError(f"policy must be one of {', '.join(POLICIES)}", field="policy")
-        if at is not None and at.tzinfo is None:
-            at = at.replace(tzinfo=dt.UTC)
+        at = _v.asked_moment(at)  # a naive time refused naming ``at``, as averify_pdf does
         self.trust_roots = list(trust_roots)
         # one moment for every file; a moment asked about only when given (``at_asked``)
         self.at_asked = at is not None if at_asked is None else at_asked

@@ -565,9 +565,12 @@ def verify_ses_pdf(
 ) -> SesPdfReport:
     """Judge every seal signature of ``pdf``; raises ``ValidationError(field="pdf")`` only for
     a file that is not a readable PDF (as ``verify_pdf``), every other problem is reported."""
-    from yinxin.pdf.verify import NO_SIGNATURES, _fields_unreadable, _open_reader
+    from yinxin.pdf.verify import NO_SIGNATURES, _fields_unreadable, _open_reader, asked_moment
 
     pdf = bytes(pdf)
+    # a naive ``at`` was read as the machine's local time here (``astimezone``), as UTC by
+    # the PAdES verifier: refused naming ``at`` by both
+    at = asked_moment(at)
     verified_at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     reader = _open_reader(pdf)
     try:

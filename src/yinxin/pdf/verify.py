@@ -130,6 +130,7 @@ from pyhanko_certvalidator.sig_validate import (
     SignatureValidator,
 )
 
+from yinxin.clock import reachable
 from yinxin.errors import ValidationError
 from yinxin.identity import serial_hex, shown
 from yinxin.indication import (
@@ -263,8 +264,9 @@ async def averify_pdf(
     "after" the verification — leaving such evidence out would report a file signed a moment
     ago with "revocation not checked". ``policy``
     is "last-known" or "strict" (module docstring). Raises
-    ``ValidationError(field="pdf")`` only for a file that is not a readable PDF; every problem
-    with a signature is reported, never raised.
+    ``ValidationError(field="pdf")`` only for a file that is not a readable PDF (and names
+    ``at`` or ``policy`` for a bad option: an ``at`` without a time zone is refused, never
+    guessed — ``asked_moment``); every problem with a signature is reported, never raised.
     """
     with accel.fast():
         if not isinstance(pdf, bytes | bytearray | memoryview):
@@ -272,8 +274,7 @@ async def averify_pdf(
         pdf = bytes(pdf)
         if policy not in POLICIES:
             raise ValidationError(f"policy must be one of {', '.join(POLICIES)}", field="policy")
-        if at is not None and at.tzinfo is None:
-            at = at.replace(tzinfo=dt.UTC)
+        at = asked_moment(at)
         asked = at is not None if at_asked is None else at_asked
         verified_at = (at or dt.datetime.now(dt.UTC)).replace(microsecond=0)
         at = verified_at
@@ -399,6 +400,25 @@ async def averify_pdf(
             report.valid, (s.indication for s in report.signatures), failed=dts_broken
         )
         return report
+
+
+def asked_moment(at: dt.datetime | None) -> dt.datetime | None:
+    """``at`` as the verifiers take it: ``None``, or an aware time within ``reachable``.
+
+    A time without a zone is refused naming ``at``, as ``yinxin verify --at``, ``POST /verify``
+    and ``desk --at`` refuse it: it was read as UTC, and a caller in Beijing writing ten
+    o'clock there was judged at ten UTC, eight hours later — across a timestamp's or a
+    revocation's time, another verdict, with nothing said."""
+    if at is None:
+        return None
+    if not isinstance(at, dt.datetime):
+        raise ValidationError("at must be a datetime with a time zone", field="at")
+    if at.utcoffset() is None:
+        raise ValidationError(
+            f"at {at.isoformat()} has no time zone: give one (e.g. tzinfo=datetime.UTC)",
+            field="at",
+        )
+    return reachable(at, "at")
 
 
 def _blocking(coroutine: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, _R]:
