@@ -226,6 +226,27 @@ def test_a_validation_time_before_a_timestamp_is_named_not_called_an_untrusted_t
 LEFT_OUT = "left out as evidence"
 
 
+def said_once(rep: VerificationReport, day3: str, tmp: Path) -> None:
+    """What was left out concerns the file, not one signature: a reader of a two-signature
+    contract was told it under each signature (five times for five), and the PDF report, which
+    shows no signature's notes, did not say it at all. It is the report's own note now — once
+    in the JSON's new top-level ``notes`` (each signature keeps its copy: added, not moved),
+    once in the text report and once on the PDF report, where poppler reads it back in
+    Chinese."""
+    assert len(rep.signatures) == 2, explain(rep)
+    assert len(rep.notes) == 1 and LEFT_OUT in rep.notes[0] and day3 in rep.notes[0], rep.notes
+    assert json.loads(rep.to_json())["notes"] == rep.notes
+    assert explain(rep).count(LEFT_OUT) == 1, explain(rep)
+    need("pdftotext")
+    from yinxin.pdf.report import render_report_pdf
+
+    pdf = tmp / "report.pdf"
+    pdf.write_bytes(render_report_pdf(rep))
+    run = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True)
+    seen = "".join(run.stdout.split())  # wrapped lines joined back
+    assert seen.count("未作为证据") == 1 and "".join(day3.split()) in seen, run.stdout
+
+
 @pytest.mark.parametrize("rolled_over", [False, True], ids=["same-tsa", "tsa-rolled-over"])
 def test_archive_timestamps_made_after_the_validation_time_are_left_out(
     make_platform, clock, tmp_path, rolled_over
@@ -257,8 +278,10 @@ def test_archive_timestamps_made_after_the_validation_time_are_left_out(
     assert rep.indication == "TOTAL-PASSED" and rep.document_timestamps == 2, explain(rep)
     day3 = (t0 + 3 * DAY).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
     for s in rep.signatures:
+        # kept in each signature's notes for the JSON's existing readers
         assert any(LEFT_OUT in n and day3 in n for n in s.notes), explain(rep)
         assert s.level == "B-LTA" and s.timestamp_checked_at <= between, explain(rep)
+    said_once(rep, day3, tmp_path)
     # the same verdict as the copy as it stood at day 2
     assert verify_at(p, once, between).indication == rep.indication
     # once it exists, the day-3 timestamp is evidence: nothing left out

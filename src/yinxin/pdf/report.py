@@ -26,7 +26,7 @@ import datetime as dt
 import functools
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
@@ -67,6 +67,7 @@ AMBER = (0.65, 0.4, 0.0)
 #: the colour each outcome is printed in
 TONE = {Indication.PASSED: GREEN, Indication.FAILED: RED, Indication.INDETERMINATE: AMBER}
 GREY_FILL = (0.94, 0.94, 0.94)
+NOTE_GREY = (0.3, 0.3, 0.3)  # a note about the file: said, but no problem
 
 _FONT_DIRS = [
     "/usr/share/fonts/opentype/noto",  # Debian/Ubuntu fonts-noto-cjk
@@ -332,6 +333,9 @@ class _Sheet:
     indication: Indication
     problems: list[str]
     cards: list[_Card]
+    # remarks about the file that make nothing invalid (a moment asked about left evidence
+    # out), under its problems in grey: said once for the file, not under every signature
+    notes: list[str] = field(default_factory=list)
 
 
 def _pades_card(s: SignatureReport) -> _Card:
@@ -367,6 +371,7 @@ def _pades_sheet(report: VerificationReport) -> _Sheet:
         indication=report.indication,
         problems=list(report.problems),
         cards=[_pades_card(s) for s in report.signatures],
+        notes=list(report.notes),
     )
 
 
@@ -551,23 +556,25 @@ def _render(sheet: _Sheet) -> bytes:
     styles = list(_Style.steps())
     tables = sum(_table_height(fonts, card, styles[-1], width) for card in cards[:2])
     keep = MARGIN + footer_h + 14 + min(tables, A4[1] / 2)
-    lines = [_wrap(fonts, shown("· " + p), "R", 9, width) for p in sheet.problems]
+    said = [(p, RED) for p in sheet.problems] + [(n, NOTE_GREY) for n in sheet.notes]
+    lines = [(_wrap(fonts, shown("· " + p), "R", 9, width), tone) for p, tone in said]
     room = int((y - keep) // 12)
-    if sum(map(len, lines)) > room:
-        drawn: list[list[str]] = []
-        for wrapped in lines:
-            if sum(map(len, drawn)) + len(wrapped) > room - 2:  # two for the count's line
+    if sum(len(wrapped) for wrapped, _ in lines) > room:
+        drawn: list[tuple[list[str], tuple[float, float, float]]] = []
+        for wrapped, tone in lines:
+            if sum(len(w) for w, _ in drawn) + len(wrapped) > room - 2:  # two for the count
                 break
-            drawn.append(wrapped)
+            drawn.append((wrapped, tone))
         more = len(lines) - len(drawn)
         note = (
             f"· 另有 {more} 条问题未列出，详见 JSON 报告 / {more} more problem(s) not shown;"
             " see the JSON report"
         )
-        lines = [*drawn, _wrap(fonts, note, "R", 9, width)]
-    for ln in (ln for wrapped in lines for ln in wrapped):
-        y -= 12
-        c.text(x0, y, ln, size=9, color=RED)
+        lines = [*drawn, (_wrap(fonts, note, "R", 9, width), RED)]
+    for wrapped, tone in lines:
+        for ln in wrapped:
+            y -= 12
+            c.text(x0, y, ln, size=9, color=tone)
     y -= 14
 
     # signature tables: shrink until they fit; signatures that still do not fit get one

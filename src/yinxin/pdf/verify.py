@@ -228,6 +228,10 @@ class VerificationReport:
     # PASSED exactly when ``valid``; FAILED when a signature failed, the document has none or a
     # document timestamp is broken; else INDETERMINATE (see ``Indication``)
     indication: Indication = Indication.FAILED
+    # remarks about the document as a whole that make nothing invalid: the evidence a moment
+    # asked about left out. Said once here (the text and PDF reports show it once); each
+    # signature's ``notes`` keep their copy for the JSON's existing readers.
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(dataclasses.asdict(self))
@@ -356,6 +360,8 @@ async def averify_pdf(
                         _timestamp_problem(sound, "文档时间戳", "a document", stamped, cutoff)
                     )
             poes.reverse()
+            if left_out:  # the file's: said once (``notes``), not under each signature only
+                report.notes.append(_left_out_note(left_out, at))
             for item in found.ordered():
                 if isinstance(item, _Broken):
                     report.signatures.append(_broken_report(item))
@@ -382,7 +388,7 @@ async def averify_pdf(
                     sig = _broken_report(broken)
                 sig.timestamp_checked_at = ts_moment if sig.timestamp_time else None
                 if left_out:
-                    sig.notes.append(_left_out_note(left_out, at))
+                    sig.notes.append(_left_out_note(left_out, at))  # the JSON's, as before
                 if after_lock is not None and item.signed_revision < after_lock.revision:
                     _refuse_change_after_lock(sig, after_lock)
                 if id(item) in found.outside_form:
@@ -1835,6 +1841,8 @@ def _format_text(r: VerificationReport) -> str:
         lines.append(f"文档时间戳 / Document timestamps: {r.document_timestamps}")
     for p in r.problems:
         lines.append(f"  ! {p}")
+    for n in r.notes:
+        lines.append(f"  · {n}")
     for i, s in enumerate(r.signatures, 1):
         lines += [
             "",
@@ -1856,7 +1864,8 @@ def _format_text(r: VerificationReport) -> str:
         for p in s.problems:
             lines.append(f"  ! {p}")
         for n in s.notes:
-            lines.append(f"  · {n}")
+            if n not in r.notes:  # the file's note, said once above
+                lines.append(f"  · {n}")
     lines += ["", f"结论 / Verdict: {verdict}"]
     return "\n".join(map(shown, lines))  # the document's text cannot add or hide a line
 
