@@ -567,6 +567,42 @@ def test_report_pdf_is_one_page_of_chinese(docs, which):
 
 
 @needs_poppler
+@pytest.mark.parametrize("which", ["untrusted", "tampered", "bt", "long_field_name"])
+def test_report_pdf_keeps_every_word_inside_its_margins(docs, which, tmp_path):
+    """The report "prints and files like paper": every word of it lies between the page's
+    margins. The overall verdict was drawn on one line, unwrapped: for INDETERMINATE,
+    "总体结论 / Overall：无法确定 INDETERMINATE — 未发现篡改，但证据不足以证明有效" is 548 pt wide
+    from a 48 pt margin, so it ran through the right margin to 0.7 pt from the page's edge —
+    where a printer's unprintable border cuts "证明有效" off the paper. A signature's heading,
+    "签名 1：<field name> — <verdict>", was not wrapped either: the field name is the
+    document's (any length), and a long one pushed the signature's verdict off the page. Read
+    back with poppler's word boxes (``pdftotext -bbox``), as a reader's viewer places them."""
+    from yinxin.indication import SIGNATURE_VERDICT_TEXT
+    from yinxin.pdf.report import A4, MARGIN
+
+    if which == "long_field_name":
+        pdf = f.sign(docs.plain, docs.zhang, docs.pki, field_name="Party_A_" + "x" * 90)
+    else:
+        pdf = getattr(docs, which)
+    r = docs.verify(pdf)
+    path = tmp_path / "report.pdf"
+    path.write_bytes(render_report_pdf(r))
+    boxes = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    words = re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"[^>]*>([^<]*)<', boxes)
+    assert len(words) > 20, boxes
+    left, right = MARGIN - 0.5, A4[0] - MARGIN + 0.5
+    outside = [(w, x0, x1) for x0, x1, w in words if float(x0) < left or float(x1) > right]
+    assert not outside, outside
+    seen = "".join("".join(w.split()) for _, _, w in words)  # wrapped lines joined back
+    assert "证据不足以证明有效" in seen or r.indication != "INDETERMINATE", seen
+    for i, s in enumerate(r.signatures, 1):  # each heading whole, its verdict on the page
+        head = f"签名{i}：{s.field_name}—{SIGNATURE_VERDICT_TEXT[s.indication]}"
+        assert "".join(head.split()) in seen, (head, seen)
+
+
+@needs_poppler
 def test_report_with_many_signatures_stays_on_one_page(docs):
     pdf = docs.plain
     for i in range(6):

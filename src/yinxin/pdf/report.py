@@ -488,8 +488,21 @@ class _Style:
             yield cls(body, body * 1.32, body + 1.5)
 
 
+def _heading(fonts: _Fonts, card: _Card, number: str, st: _Style, width: float) -> list[str]:
+    """A table's heading, "签名 1：<field name> — <verdict>", wrapped to the page's width: the
+    field name is the document's, of any length, and unwrapped a long one pushed the
+    signature's verdict off the page."""
+    head = f"{number}：{card.heading} — {SIGNATURE_VERDICT_TEXT[card.indication]}"
+    return _wrap(fonts, head, "B", st.head, width)
+
+
+# what the heights are reckoned with: as wide as any table's number ("签名 1" … "签章 99")
+_ANY_NUMBER = "签名 00"
+
+
 def _table_height(fonts: _Fonts, card: _Card, st: _Style, width: float) -> float:
-    h = st.head * 1.9  # heading line
+    heading = _heading(fonts, card, _ANY_NUMBER, st, width)
+    h = st.head * 1.9 + (len(heading) - 1) * st.head * 1.3  # heading lines
     for label, value in card.rows:
         face = "B" if label.startswith("结论") else "R"
         n = max(
@@ -545,8 +558,16 @@ def _render(sheet: _Sheet) -> bytes:
             Indication.INDETERMINATE: "无法确定 INDETERMINATE — 未发现篡改，但证据不足以证明有效",
         }[sheet.indication]
     )
-    y -= 14
-    c.text(x0, y, verdict, size=14, face="B", color=TONE[sheet.indication])
+    # within the margins: INDETERMINATE's line is wider than the page's text (548 pt of 499)
+    # and ran to the paper's edge, where a printer cuts "证明有效" off; its explanation after
+    # " — " goes on a line of its own (and any line still too wide is wrapped)
+    parts = [verdict]
+    if fonts.width(verdict, "B", 14) > width and " — " in verdict:
+        head, why = verdict.split(" — ", 1)
+        parts = [head, "— " + why]
+    for i, ln in enumerate(ln for part in parts for ln in _wrap(fonts, part, "B", 14, width)):
+        y -= 18 if i else 14
+        c.text(x0, y, ln, size=14, face="B", color=TONE[sheet.indication])
     y -= 8
     # the file's problems take the room left above the signatures (the first two tables at the
     # smallest size, at most half the page): a package with eighty unprotected files drew all
@@ -650,8 +671,10 @@ def _draw_table(
     width: float,
 ) -> float:
     tone = TONE[card.indication]
-    head = f"{number}：{card.heading} — {SIGNATURE_VERDICT_TEXT[card.indication]}"
-    c.text(x0, y - st.head, head, size=st.head, face="B", color=tone)
+    for i, ln in enumerate(_heading(fonts, card, number, st, width)):
+        if i:
+            y -= st.head * 1.3
+        c.text(x0, y - st.head, ln, size=st.head, face="B", color=tone)
     y -= st.head * 1.9
     for label, value in card.rows:
         is_verdict = label.startswith("结论")
