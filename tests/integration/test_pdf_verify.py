@@ -629,6 +629,49 @@ def test_report_with_many_signatures_stays_on_one_page(docs):
         )
 
 
+@needs_poppler
+def test_report_summary_lines_keep_each_verdict_on_the_page(docs, tmp_path):
+    """Signatures the page has no room to tabulate get one line each, "签名 n：<signer>（<role>，
+    <seal>）— <time> — <verdict>", drawn unwrapped: with a company's name and its contract seal
+    the line is 665 pt wide at the 9 pt it can be drawn at (499 pt between the margins), and the
+    signature's verdict ran off the page. The line keeps its number, its time and its verdict;
+    the names give way ("…", in full in the JSON report). Six company signatures, read back
+    with poppler's word boxes."""
+    from yinxin.indication import SIGNATURE_VERDICT_TEXT
+    from yinxin.pdf.report import A4, MARGIN
+
+    pdf = docs.plain
+    for i in range(6):
+        name = f"北京印信示范科技有限公司第{i + 1}分公司"
+        pdf = f.sign(
+            pdf,
+            docs.pki.new_signer(name, organization=name, profile="organization-signing"),
+            docs.pki,
+            field_name=f"S{i}",
+            box=(40 + 80 * i, 300, 110 + 80 * i, 370),
+            seal=f.SealInfo(f"{name}合同专用章", "contract", "乙方"),
+        )
+    r = docs.verify(pdf)
+    assert r.valid and len(r.signatures) == 6, r.to_text()
+    path = tmp_path / "report.pdf"
+    path.write_bytes(render_report_pdf(r))
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    assert re.search(r"^Pages:\s+1$", info.stdout, re.M)
+    boxes = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    words = re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"[^>]*>([^<]*)<', boxes)
+    left, right = MARGIN - 0.5, A4[0] - MARGIN + 0.5
+    outside = [(w, x0, x1) for x0, x1, w in words if float(x0) < left or float(x1) > right]
+    assert not outside, outside
+    lines = [w for _, _, w in words if re.match(r"签名 \d+：", w)]
+    summaries = [w for w in lines if "UTC" in w]  # a table's heading has no time
+    assert summaries, lines  # the case this is about: some signatures got a line
+    verdict = SIGNATURE_VERDICT_TEXT[r.signatures[0].indication]
+    for line in summaries:
+        assert line.endswith(f"— {verdict}（B-LT）") or line.endswith(f"— {verdict}（B-T）"), line
+
+
 # ---------------------------------------------------------------------------------------------
 # after a lock (DocMDP P=1, or the last signer's FieldMDP P=1): DSS and document timestamps only
 

@@ -623,7 +623,8 @@ def _render(sheet: _Sheet) -> bytes:
     for i, card in enumerate(listed, tabled + 1):
         y -= chosen.leading + 1
         tone = (0, 0, 0) if card.indication is Indication.PASSED else TONE[card.indication]
-        c.text(x0, y, f"{sheet.short} {i}：{card.summary}", size=chosen.body, color=tone)
+        line = _one_line(fonts, f"{sheet.short} {i}：{card.summary}", chosen.body, width)
+        c.text(x0, y, line, size=chosen.body, color=tone)
     if len(listed) < len(rest):
         more = len(rest) - len(listed)
         c.text(
@@ -650,6 +651,21 @@ def _render(sheet: _Sheet) -> bytes:
     out = BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+def _one_line(fonts: _Fonts, text: str, size: float, width: float) -> str:
+    """A signature's summary line ("签名 n：<names> — <time> — <verdict>") within ``width``:
+    the room is counted in lines, so it is not wrapped; the names (its first part) give way,
+    cut with "…", never the time or the verdict after them (the last two parts: a name, the
+    document's, may hold " — " itself). Drawn whole, a company's name and its seal's ran the
+    verdict off the page."""
+    if fonts.width(text, "R", size) <= width or " — " not in text:
+        return text
+    names, *rest = text.rsplit(" — ", 2)
+    tail = "… — " + " — ".join(rest)
+    while names and fonts.width(names + tail, "R", size) > width:
+        names = names[:-1]
+    return names + tail
 
 
 def _fit(heights: list[float], line_h: float, avail: float) -> int:
