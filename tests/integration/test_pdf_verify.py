@@ -335,6 +335,54 @@ def test_a_validation_time_without_a_zone_is_refused_by_the_library_too(docs):
     assert Verifier(docs.roots, at=aware).verify(docs.bt).valid
 
 
+@pytest.fixture
+def beijing_machine(monkeypatch):
+    """The process's local zone is Beijing's, as on a server in China (restored after)."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@needs_poppler
+@pytest.mark.parametrize("timestamp", [False, True], ids=["B-B", "B-T"])
+def test_a_claimed_signing_time_without_a_zone_is_read_as_utc_as_pdfsig_reads_it(
+    docs, tmp_path, beijing_machine, timestamp
+):
+    """A PAdES signature's claimed time is its /M, a PDF date whose zone is optional
+    ("D:20261207091255", as other signing tools write it). pyHanko gives it back without a
+    zone: the text and PDF reports turned it to UTC as the machine's local time — on a server
+    in Beijing eight hours early, "01:12:55 UTC" for a file signed at 09:12:55 — and the JSON
+    wrote it with no offset, which the verification page reads in the browser's zone. It is
+    read as UTC everywhere now, as poppler's pdfsig reads it."""
+    when = docs.pki.now.astimezone(dt.UTC).replace(microsecond=0)
+    pdf = f.sign(
+        docs.plain,
+        docs.zhang,
+        docs.pki,
+        signing_time=when.replace(tzinfo=None),
+        timestamp=timestamp,
+    )
+    assert re.search(rb"/M \(D\\072\d{14}\)", pdf)  # no zone written: the case
+    s = docs.verify(pdf).signatures[0]
+    assert s.valid and s.signing_time == when and s.signing_time.utcoffset() is not None, s
+    r = docs.verify(pdf)
+    assert f"{when:%Y-%m-%d %H:%M:%S} UTC（自报 / claimed）" in r.to_text()
+    assert r.to_dict()["signatures"][0]["signing_time"] == when.isoformat()  # "+00:00"
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    run = subprocess.run(
+        ["pdfsig", str(path)],
+        capture_output=True,
+        text=True,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
+    )
+    assert f"Signing Time: {when:%b %d %Y %H:%M:%S}" in run.stdout, run.stdout
+
+
 @pytest.mark.parametrize("data", [b"", b"garbage" * 100, b"%PDF-1.7\n" + b"\x00" * 500])
 def test_garbage_is_a_validation_error(docs, data):
     with pytest.raises(ValidationError) as e:

@@ -1226,7 +1226,7 @@ async def _verify_signature(
         seal_name=seal_name,
         seal_kind=seal_kind,
         role=role,
-        signing_time=status.signer_reported_dt,
+        signing_time=_zoned(status.signer_reported_dt),
         timestamp_time=ts_time,
         timestamp_authority=ts_authority,
         timestamp_valid=ts_valid,
@@ -1758,6 +1758,15 @@ def _common_name(cert: a_x509.Certificate) -> str:
         return str(cn) if cn else _rfc4514(cert.subject)
     except Exception:
         return "?"
+
+
+def _zoned(t: dt.datetime | None) -> dt.datetime | None:
+    """A claimed signing time with its zone. The /M of a signature is a PDF date whose zone is
+    optional ("D:20261207091255", as other tools write it) and pyHanko gives it back naive:
+    the reports turned it to UTC as the machine's local time (eight hours early on a server
+    in Beijing) and the JSON wrote it with no offset, read by the verification page in the
+    browser's zone. Read as UTC, as poppler's pdfsig reads it."""
+    return t.replace(tzinfo=dt.UTC) if t is not None and t.utcoffset() is None else t
 
 
 def _fmt_time(t: dt.datetime | None) -> str:
