@@ -39,6 +39,27 @@ def reachable(t: dt.datetime, field: str) -> dt.datetime:
     return t
 
 
+def asked_moment(at: dt.datetime | None, field: str = "at") -> dt.datetime | None:
+    """A verification's moment as the verifiers take it (PAdES, GB/T 38540 PDF and OFD):
+    ``None``, or an aware time within ``within_reach``.
+
+    A time without a zone is refused naming ``field``, as ``yinxin verify --at``, ``POST
+    /verify`` and ``desk --at`` refuse it: the PAdES verifier read it as UTC, the GB/T 38540
+    ones as the machine's local time — a caller in Beijing writing ten o'clock there was
+    judged at ten UTC, eight hours later, across a timestamp's or a revocation's time another
+    verdict, with nothing said."""
+    if at is None:
+        return None
+    if not isinstance(at, dt.datetime):
+        raise ValidationError(f"{field} must be a datetime with a time zone", field=field)
+    if at.utcoffset() is None:
+        raise ValidationError(
+            f"{field} {at.isoformat()} has no time zone: give one (e.g. tzinfo=datetime.UTC)",
+            field=field,
+        )
+    return reachable(at, field)
+
+
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 """Beijing time, in which the contracts' dates, the desk's working hours and the evidence's
 readable times are reckoned. A fixed offset, not a zone database entry: China keeps no

@@ -345,6 +345,38 @@ def test_both_signatures_verify_with_the_platforms_trust(w: World, flow: Flow) -
     assert r.returncode == 1, r.stdout + r.stderr
 
 
+def test_a_verification_time_without_a_zone_is_refused_not_read_as_local_time(
+    w: World, flow: Flow
+) -> None:
+    """The GB/T 38540 verifiers' ``at`` (OFD and seal-signed PDF, the platform's and the
+    relying party's ``verify_seal_document``) turned a time without a zone to UTC as the
+    machine's local time — on a server in Beijing eight hours off what a caller writing UTC
+    meant, another verdict across a signing time — where ``yinxin verify --at`` and ``POST
+    /verify`` refuse it. Refused naming ``at`` now, as the PAdES verifier refuses it; the same
+    moment with its zone is judged as before."""
+    from yinxin.seals.documents import verify_seal_document
+
+    aware = w.clock.now() + dt.timedelta(minutes=5)
+    naive = aware.astimezone(dt.UTC).replace(tzinfo=None)
+    trust = w.p.ofd_signing.trust()
+    calls = {
+        "ofd_signing.verify": lambda at: w.p.ofd_signing.verify(flow.second, at=at),
+        "ofd_signing.verify_file": lambda at: w.p.ofd_signing.verify_file(
+            flow.second, file_name="合同.ofd", at=at
+        ),
+        "verify_seal_document": lambda at: verify_seal_document(
+            flow.second, trust=trust, at=at, file_name="合同.ofd"
+        ),
+        "ses_pdf_signing.verify": lambda at: w.p.ses_pdf_signing.verify(b"%PDF-1.7", at=at),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValidationError) as e:
+            call(naive)
+        assert e.value.field == "at" and "zone" in str(e.value), (name, str(e.value))
+    assert calls["ofd_signing.verify"](aware).valid
+    assert calls["verify_seal_document"](aware).valid
+
+
 def test_seal_status_names_the_state_in_chinese(w: World, flow: Flow) -> None:
     """The ``seal_status`` detail's Chinese half names the seal's state as the pages do (有效,
     已冻结); the English half keeps the raw value."""

@@ -67,6 +67,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from yinxin.clock import asked_moment
 from yinxin.errors import ValidationError, YinxinError
 from yinxin.pdf import accel, direct
 from yinxin.pdf import verify as _v
@@ -139,7 +140,7 @@ class Verifier:
         apart from ``at``, which every file shares, so a pool's workers judge alike."""
         if policy not in POLICIES:
             raise ValidationError(f"policy must be one of {', '.join(POLICIES)}", field="policy")
-        at = _v.asked_moment(at)  # a naive time refused naming ``at``, as averify_pdf does
+        at = asked_moment(at)  # a naive time refused naming ``at``, as averify_pdf does
         self.trust_roots = list(trust_roots)
         # one moment for every file; a moment asked about only when given (``at_asked``)
         self.at_asked = at is not None if at_asked is None else at_asked

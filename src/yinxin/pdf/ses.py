@@ -565,7 +565,8 @@ def verify_ses_pdf(
 ) -> SesPdfReport:
     """Judge every seal signature of ``pdf``; raises ``ValidationError(field="pdf")`` only for
     a file that is not a readable PDF (as ``verify_pdf``), every other problem is reported."""
-    from yinxin.pdf.verify import NO_SIGNATURES, _fields_unreadable, _open_reader, asked_moment
+    from yinxin.clock import asked_moment
+    from yinxin.pdf.verify import NO_SIGNATURES, _fields_unreadable, _open_reader
 
     pdf = bytes(pdf)
     # a naive ``at`` was read as the machine's local time here (``astimezone``), as UTC by

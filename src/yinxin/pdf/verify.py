@@ -130,7 +130,7 @@ from pyhanko_certvalidator.sig_validate import (
     SignatureValidator,
 )
 
-from yinxin.clock import reachable
+from yinxin.clock import asked_moment
 from yinxin.errors import ValidationError
 from yinxin.identity import serial_hex, shown
 from yinxin.indication import (
@@ -406,25 +406,6 @@ async def averify_pdf(
             report.valid, (s.indication for s in report.signatures), failed=dts_broken
         )
         return report
-
-
-def asked_moment(at: dt.datetime | None) -> dt.datetime | None:
-    """``at`` as the verifiers take it: ``None``, or an aware time within ``reachable``.
-
-    A time without a zone is refused naming ``at``, as ``yinxin verify --at``, ``POST /verify``
-    and ``desk --at`` refuse it: it was read as UTC, and a caller in Beijing writing ten
-    o'clock there was judged at ten UTC, eight hours later — across a timestamp's or a
-    revocation's time, another verdict, with nothing said."""
-    if at is None:
-        return None
-    if not isinstance(at, dt.datetime):
-        raise ValidationError("at must be a datetime with a time zone", field="at")
-    if at.utcoffset() is None:
-        raise ValidationError(
-            f"at {at.isoformat()} has no time zone: give one (e.g. tzinfo=datetime.UTC)",
-            field="at",
-        )
-    return reachable(at, "at")
 
 
 def _blocking(coroutine: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, _R]:

@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from yinxin.clock import asked_moment
 from yinxin.errors import ValidationError
 from yinxin.identity import shown
 from yinxin.ofd.verify import OfdReport, verify_ofd
@@ -118,6 +119,7 @@ def verify_seal_document(
     kind: str | None = None,
 ) -> SesPdfReport | OfdFileReport:
     """Judge an OFD or a GB/T 38540 PDF with ``trust`` (DER) as of ``at`` (default now)."""
+    at = asked_moment(at)  # a naive time refused naming ``at`` (it was read as local time)
     kind = kind or document_kind(data)
     moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     if kind == OFD:

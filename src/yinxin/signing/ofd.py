@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives import serialization
 
+from yinxin.clock import asked_moment
 from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.indication import Outcome, outcome
 from yinxin.ofd.package import OfdPackage
@@ -348,6 +349,7 @@ class OfdSigning:
         certificates the relying party adds); ``crls`` decide the revocation check; ``at`` is
         the verification moment (a signature cannot be later); the platform's own seals are
         looked up (``seal_status``) and its own CRLs added (``crls_with``)."""
+        at = asked_moment(at)  # a naive time refused naming ``at`` (it was read as local time)
         trust = self.trust_with(extra_trust)
         report = verify_ofd(data, check_ofd_value(trust, self.crls_with(crls), at))
         signatures = []
@@ -380,7 +382,7 @@ class OfdSigning:
         gives for a PDF."""
         from yinxin.seals.documents import OfdFileReport
 
-        when = (at or self.clock.now()).replace(microsecond=0)
+        when = (asked_moment(at) or self.clock.now()).replace(microsecond=0)
         report = self.verify(data, extra_trust=extra_trust, crls=crls, at=when)
         return OfdFileReport(file_name, sha256_hex(data), when, report)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from yinxin.clock import asked_moment
 from yinxin.errors import NotFound, ValidationError, YinxinError
 from yinxin.pdf.ses import SesPdfReport, check_existing, sign_ses_pdf, verify_ses_pdf
 from yinxin.pdf.sign import Placement, check_fits, check_placement, check_signable
@@ -114,7 +115,7 @@ class SesPdfSigning(OfdSigning):
         any certificates the relying party adds) and checking against its CRLs (``crls_with``),
         as of ``at`` (default now)."""
         trust = self.trust_with(extra_trust)
-        moment = at or self.clock.now()
+        moment = asked_moment(at) or self.clock.now()  # naive: refused, naming ``at``
         report = verify_ses_pdf(
             data,
             check_pdf_value(trust, self.crls_with(crls), moment),
