@@ -136,8 +136,8 @@ BAD = [
     ({"id_number": "11010519491231002X"}, "id_number"),
     ({"uscc": "91350100M000100Y43"}, "uscc"),
     ({"legal_representative": "赵六"}, "legal_representative"),
-    ({}, "changes"),
-    ({"phone": None}, "changes"),
+    ({}, "phone"),
+    ({"phone": None}, "phone"),
 ]
 
 
@@ -153,6 +153,51 @@ def test_a_bad_change_is_refused_by_name_and_nothing_changes(
     if field in ("name", "id_number", "uscc"):
         assert e.value.code == "in_subject" and "cert change" in e.value.message
     assert diff(before, dump(world.p)) == []
+
+
+NO_SUBSCRIBER = 999_999
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [c for c in BAD if c[1] not in ("name", "id_number", "uscc", "legal_representative")]
+    + [({"legal_representative": ""}, "legal_representative")],
+)
+def test_a_bad_value_is_refused_by_name_whatever_the_id(
+    world: World, changes: dict, field: str
+) -> None:
+    """What was typed is judged before the subscriber is looked up: ``--phone 12`` for an id
+    with no subscriber said "no subscriber with id …" (exit 3), and the phone was refused only
+    once the id was right — the officer fixed the id to be told the number was wrong too."""
+    for sid in (NO_SUBSCRIBER, world.person.id):
+        target = world.org.id if sid != NO_SUBSCRIBER and "contact_phone" in changes else sid
+        with pytest.raises(ValidationError) as e:
+            world.p.subscribers.update(target, changes, actor="ra")
+        assert e.value.field == field, (sid, e.value.message)
+        with pytest.raises(ValidationError) as e:
+            world.p.subscribers.check(target, changes)
+        assert e.value.field == field, (sid, e.value.message)
+
+
+def test_the_cli_judges_what_was_typed_before_the_id(world: World) -> None:
+    """``yinxin subscriber update 999999 --phone 12`` exits 2 naming ``phone`` (it exited 3,
+    "no subscriber"); with no option at all the refusal names the options to give (it named
+    ``changes``, which no option is called); an unknown id with a good value is still 3."""
+    for args, field, words in (
+        (["--phone", "12"], "phone", "11 digits"),
+        (["--email", "zs@"], "email", "e-mail"),
+        (["--contact-phone", "87760022"], "contact_phone", "area code"),
+        (["--legal-representative", ""], "legal_representative", "empty"),
+        ([], "phone", "nothing to change: give --phone, --email"),
+    ):
+        before = dump(world.p)
+        res = cli(world, str(NO_SUBSCRIBER), *args)
+        assert res.exit_code == 2, (args, res.output)
+        assert f"error [{field}]" in res.stderr and words in res.stderr, res.stderr
+        assert "changes" not in res.stderr
+        assert diff(before, dump(world.p)) == []
+    res = cli(world, str(NO_SUBSCRIBER), "--phone", "13900139555")
+    assert res.exit_code == 3 and "[subscriber_id]" in res.stderr, res.output
 
 
 def test_a_field_the_kind_does_not_have_is_refused(world: World) -> None:
@@ -197,7 +242,7 @@ def test_the_cli_changes_contact_details_and_refuses_by_option(world: World) -> 
         (["--email", "zs@"], "email", "e-mail"),
         (["--name", "张三丰"], "name", "cert change"),
         (["--contact-phone", "0591-87760022"], "contact_phone", "person"),
-        ([], "changes", "nothing to change"),
+        ([], "phone", "give --phone, --email, --legal-representative"),
     ):
         before = dump(p)
         res = cli(world, person, *args)
@@ -232,7 +277,7 @@ def test_the_api_patches_contact_details_naming_a_refused_field(
         ({"id_type": "passport"}, "id_type", "in_subject"),
         ({"seal_name": "x"}, "seal_name", None),  # not in the schema
         ({"phone": 13900139555}, "phone", None),
-        ({}, "changes", "invalid"),
+        ({}, "phone", "invalid"),
     ):
         before = dump(world.p)
         r = client.patch(url, json=body, headers=h)

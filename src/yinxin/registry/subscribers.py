@@ -353,8 +353,24 @@ class Subscribers:
                     code="in_subject",
                 )
         if not given:
-            raise ValidationError("nothing to change", field="changes")
-        return given
+            # named as the first detail every kind with details has: "changes" was no field
+            # the API's body or the CLI's options has
+            raise ValidationError(
+                "nothing to change: give the new "
+                + ", ".join(CONTACT_ONLY[:-1])
+                + f" or {CONTACT_ONLY[-1]}",
+                field="phone",
+            )
+        # Each value judged now, before the subscriber is looked up: a bad phone number is
+        # refused naming it whatever the id (it said "no subscriber 99" first, and the phone
+        # was refused only once the id was right). What the kind may change needs the row
+        # (``_checked``). An empty ``email`` is its removal, judged there.
+        return {
+            k: Subscribers.contact_value(k, v)
+            if k in CONTACT_ONLY and not (k == "email" and isinstance(v, str) and not v.strip())
+            else v
+            for k, v in given.items()
+        }
 
     def _checked(self, sub: Subscriber, given: dict) -> dict[str, str | None]:
         """The new values, each checked for this subscriber's kind. An empty ``email`` removes
@@ -368,8 +384,8 @@ class Subscribers:
                     f"{k} cannot be changed for a {sub.kind} subscriber (contact details: {has})",
                     field=k,
                 )
-        new: dict[str, str | None] = {
-            k: self.contact_value(k, v)
+        new: dict[str, str | None] = {  # each value already checked (``_given``)
+            k: v
             for k, v in given.items()
             if not (k == "email" and isinstance(v, str) and not v.strip())
         }

@@ -416,6 +416,13 @@ def subscriber_update(
         "uscc": uscc,
         "device_name": device_name,
     }
+    if all(v is None for v in changes.values()):
+        # the service says "give the new phone, email, …" (the API's fields); here the options
+        raise ValidationError(
+            "nothing to change: give --phone, --email, --legal-representative, --contact-name "
+            "or --contact-phone",
+            field="phone",
+        )
     return p.subscribers.update(subscriber_id, changes, actor=actor)
 
 
