@@ -685,6 +685,24 @@ def test_staff_add_refuses_a_blank_name(tmp_path):
     assert yinxin_json(["staff", "list"], tmp_path)[0]["display_name"] == "desk6"
 
 
+def test_staff_verbs_refuse_a_username_no_account_can_have_before_looking(tmp_path):
+    """``staff unlock ""`` (a script's empty variable), ``staff disable " "``, ``staff enable
+    "a b"`` said "no staff user ''" (exit 3, not found), as if the name were right and the
+    account gone; they are refused as ``staff add`` refuses such a name (exit 2 naming
+    ``username``). A well-formed name of no account is still exit 3."""
+    from tests.integration.server import yinxin_cli
+
+    new_platform(tmp_path).close()
+    for verb in ("unlock", "disable", "enable"):
+        for name in ("", " ", "a b", "9desk"):
+            bad = yinxin_cli(["staff", verb, name, "--json"], tmp_path, check=False)
+            assert bad.returncode == 2, (verb, name, bad.stdout, bad.stderr)
+            refusal = json.loads(bad.stdout)
+            assert refusal["field"] == "username" and "2 to 50" in refusal["message"], refusal
+        gone = yinxin_cli(["staff", verb, "desk7", "--json"], tmp_path, check=False)
+        assert gone.returncode == 3 and json.loads(gone.stdout)["field"] == "username"
+
+
 def _at_terminal(
     args: list[str], home, answers: list[tuple[str, str]]
 ) -> subprocess.CompletedProcess[str]:

@@ -104,14 +104,21 @@ def check_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password("not a password", b"\0" * 16)
 
 
-def _account(username: str, role: str, display_name: str) -> tuple[str, ApiRole, str]:
-    """A new account's username (lower case), role and display name, or the refusal."""
+def _username(username: str) -> str:
+    """``username`` as accounts are kept (lower case), or the refusal of one no account can
+    have — judged before any is looked up."""
     username = (username or "").strip().lower()
     if not USERNAME.fullmatch(username):
         raise ValidationError(
             "a username is 2 to 50 characters: a letter, then letters, digits, _ . -",
             field="username",
         )
+    return username
+
+
+def _account(username: str, role: str, display_name: str) -> tuple[str, ApiRole, str]:
+    """A new account's username (lower case), role and display name, or the refusal."""
+    username = _username(username)
     try:
         staff_role = ApiRole(role)
     except ValueError:
@@ -348,7 +355,11 @@ class StaffUsers:
     # --- helpers --------------------------------------------------------------------------------
     @staticmethod
     def _row(s: Session, username: str, *, lock: bool = False) -> StaffUser:
-        q = select(StaffUser).where(StaffUser.username == (username or "").strip().lower())
+        """The account ``username`` names. One no account can have (``staff unlock ""``, a
+        space, a character no username holds) is refused as such (invalid, exit 2), as
+        ``staff add`` refuses it; it was "no staff user ''" (not found, exit 3), as if the
+        name had been right and the account gone."""
+        q = select(StaffUser).where(StaffUser.username == _username(username))
         return one_or_404(s, q, f"no staff user {username!r}", field="username", lock=lock)
 
     @staticmethod
