@@ -1180,7 +1180,7 @@ class Webhooks:
         reason: str | None,
     ) -> SubscriptionView:
         now = self.clock.now()
-        reason = refuse_hidden(" ".join(str(reason).split())[:500], "reason") if reason else None
+        reason = _reason(reason)
         with self.db.transaction() as s:
             row = self._row(s, subscription_id, organization_id, lock=True)
             before = row.state
@@ -1273,6 +1273,19 @@ def _event_types(events: Iterable[str]) -> tuple[str, ...]:
     if not chosen:
         raise ValidationError("name at least one event type (or *)", field="events")
     return tuple(x for x in EVENT_TYPES if x in chosen)
+
+
+def _reason(text: str | None) -> str | None:
+    """A pause's reason as kept: its spaces collapsed, at most 500 characters, nothing hidden;
+    blank is none. A longer one was cut to 500 without a word (the API's body refused it, the
+    CLI's ``--reason`` kept its start), and a blank one (``--reason "  "``) was kept as an empty
+    reason, listed blank where none is "-"."""
+    if text is None:
+        return None
+    text = " ".join(str(text).split())
+    if len(text) > 500:
+        raise ValidationError(f"at most 500 characters (this one: {len(text)})", field="reason")
+    return refuse_hidden(text, "reason") or None
 
 
 def _description(text: str | None) -> str | None:
