@@ -106,7 +106,7 @@ def golden(tmp_path_factory) -> dict:
         owner_subscriber_id=w.org.id,
     )
     ids["draft"] = draft.id
-    ids["org"] = w.org.id
+    ids["org"], ids["person"] = w.org.id, w.person.id
     p.close()
     return {"home": home, **ids}
 
@@ -940,8 +940,16 @@ def test_a_list_for_an_unknown_owner_is_refused_not_empty(world) -> None:
         assert (code, err.get("error"), err.get("field")) == (3, "not_found", "owner"), err
         code, page = cli(group, "list", "--owner", str(g["org"]))
         assert code == 0 and page["items"], page
+        # a person owns no contract (making one for them is refused, exit 2): it listed
+        # "(none)", exit 0, as an organization with nothing due; refused as creation refuses it
+        code, err = cli(group, "list", "--owner", str(g["person"]))
+        assert (code, err.get("field")) == (2, "owner"), err
+        assert "must be an organization" in err["message"] and "person" in err["message"], err
     r = CliRunner().invoke(cli_app, ["obligation", "list", "--owner", "999"], env=env)
     assert r.exit_code == 3 and "(none)" not in r.output, r.output
+    r = CliRunner().invoke(cli_app, ["contract", "list", "--owner", str(g["person"])], env=env)
+    assert r.exit_code == 2 and "(none)" not in r.output, r.output
+    assert r.stderr.startswith("error [owner]: the owner must be an organization"), r.stderr
 
 
 def test_api(world) -> None:

@@ -1228,11 +1228,11 @@ class Obligations:
             raise ValidationError(f"limit must be 1–{MAX_PAGE}", field="limit")
         key = None if after is None else parse_cursor(after)
         day = self.today() if as_of is None else parse_date(as_of, field="as_of")
-        if owner_subscriber_id is not None:  # an unknown one is not an owner with none
-            from yinxin.contracts.service import known_owner
+        if owner_subscriber_id is not None:  # an unknown one, or a person, owns nothing
+            from yinxin.contracts.service import check_owner
 
             with self.db.read() as s:
-                known_owner(s, owner_subscriber_id)
+                check_owner(s, owner_subscriber_id)
         mine = (
             true()
             if owner_subscriber_id is None

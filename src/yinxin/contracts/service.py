@@ -621,7 +621,7 @@ class Contracts:
             )
         if owner_subscriber_id is not None:
             with self.db.read() as s:
-                known_owner(s, owner_subscriber_id)
+                check_owner(s, owner_subscriber_id)
         self.settle()
         with self.db.read() as s:
             q = select_where(Contract, state=state, owner_subscriber_id=owner_subscriber_id)
@@ -759,10 +759,17 @@ def known_owner(s: Session, owner_subscriber_id: int) -> Subscriber:
 
 
 def check_owner(s: Session, owner_subscriber_id: int) -> None:
-    """Refuse an owner that cannot own a new contract: no such subscriber, or a person."""
+    """Refuse an owner that cannot own a contract: no such subscriber, or a person or device.
+
+    Also the owner a list is narrowed to (``contract list --owner``, ``obligation list
+    --owner``): a person's id there listed "(none)", exit 0 — read as "nothing due" for
+    someone no contract can ever be owned by — where making a contract for them is refused."""
     owner = known_owner(s, owner_subscriber_id)
     if owner.kind != "organization":
-        raise ValidationError("the owner must be an organization", field="owner_subscriber_id")
+        raise ValidationError(
+            f"the owner must be an organization: subscriber {owner.id} is a {owner.kind}",
+            field="owner_subscriber_id",
+        )
 
 
 def _seal_of_party(
