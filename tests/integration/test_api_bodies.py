@@ -119,6 +119,28 @@ def test_a_json_body_without_a_content_type_is_told_the_type_wanted(world) -> No
     refused(r, 415, "Content-Type", code="unsupported_media_type")
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/v1/subscribers/persons"),  # members required
+        ("post", "/api/v1/certificates/01/freeze"),  # every member optional
+        ("patch", "/api/v1/subscribers/{staff_a}"),
+    ],
+)
+def test_a_route_sent_no_body_says_so_in_both_languages(world, method, path) -> None:
+    """A POST or PATCH with no body at all was ``422`` "body: Field required" — English alone,
+    and saying nothing of what to send — where every other refusal of a body names its field
+    and what is wrong in the words of both. It says the body is missing, to send a JSON object
+    (``{}`` when no member is needed), in Chinese and English; nothing written."""
+    w, c = world
+    url = path.format(staff_a=w.staff_a)
+    before = dbdump.dump(w.platform)
+    body = refused(getattr(c, method)(url), 422, "body")
+    assert "缺少请求体" in body["detail"] and "the body is missing" in body["detail"], body
+    assert body["errors"] == [{"field": "body", "message": body["detail"][len("body: ") :]}]
+    assert dbdump.dump(w.platform) == before
+
+
 def test_the_document_says_a_body_of_another_type_is_refused_415(world) -> None:
     _, c = world
     doc = c.get("/api/v1/openapi.json").json()

@@ -105,7 +105,17 @@ def _error(e: dict) -> dict:
         why = (e.get("ctx") or {}).get("error")
         at = f" at character {where}" if where is not None else ""
         return {"field": "body", "message": f"not valid JSON{at}" + (f": {why}" if why else "")}
+    if e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",):
+        # a route that takes a body sent none: pydantic's "Field required" named no field a
+        # client could look for, in English alone
+        return {"field": "body", "message": NO_BODY}
     return {"field": _field(e.get("loc", ())), "message": e.get("msg", "")}
+
+
+NO_BODY = (
+    "缺少请求体：请发送 JSON 对象（无需填写任何成员时发送 {}） / the body is missing: send a "
+    "JSON object ({} when no member is needed)"
+)
 
 
 def _once(raw_errors: Sequence[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
