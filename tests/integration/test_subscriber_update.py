@@ -898,6 +898,41 @@ def test_a_certificate_change_with_a_new_phone_or_e_mail_tells_the_old_ones(worl
     assert len(notices(world)) == 1 and len(notices(world, "subscriber_email_changed")) == 1
 
 
+def test_a_certificate_change_judges_its_values_before_the_serial(world: World) -> None:
+    """``yinxin cert change 99999 --name 新名 --phone 12`` said "no certificate with serial
+    99999" (exit 3) and the phone was refused only once the serial was right; what a change
+    of the subject carries is judged first (exit 2 naming it), whatever the serial. A good
+    change of an unknown serial is still exit 3, contact details alone still the pointer to
+    ``subscriber update``."""
+    for extra, field in (
+        ({"phone": "12"}, "phone"),
+        ({"email": "zs@"}, "email"),
+        ({"contact_name": "林" * 60}, "contact_name"),
+        ({"name": ""}, "name"),
+        ({"name": "a\u202eb"}, "name"),
+    ):
+        updates = {"name": "新名称有限公司", **extra}
+        with pytest.raises(ValidationError) as e:
+            world.p.certificates.change("99999", actor="ra", updates=updates)
+        assert e.value.field == field, (extra, e.value.message)
+    before = dump(world.p)
+    for args, code, field in (
+        (["--name", "新名称有限公司", "--phone", "12"], 2, "phone"),
+        (["--device-name", ""], 2, "device_name"),
+        (["--name", "新名称有限公司"], 3, "serial"),
+        (["--phone", "13900139555"], 3, "serial"),
+    ):
+        res = CliRunner().invoke(
+            cli_app, ["cert", "change", "99999", *args, "--json"], env=cli_env(world.p)
+        )
+        assert res.exit_code == code, (args, res.output)
+        assert json.loads(res.stdout)["field"] == field, (args, res.stdout)
+    assert diff(before, dump(world.p)) == []
+    with pytest.raises(ValidationError) as e:  # a real serial: the pointer, as before
+        world.p.certificates.change(world.person_cert.serial, actor="ra", updates={"phone": "12"})
+    assert e.value.code == "not_in_subject"
+
+
 def test_a_certificate_change_checks_contact_details_as_the_update_does(world: World) -> None:
     """``cert change`` checked an organization's contact person and legal representative
     against 100 characters where registration and ``subscriber update`` allow 50 (a name the

@@ -1800,6 +1800,18 @@ class Certificates:
         said for every caller (``POST /api/v1/certificates/{serial}/change``, ``yinxin cert
         change``): they name the fields both take, and both ways to change a contact detail."""
         given = [k for k, v in updates.items() if v is not None]
+        if {"name", "device_name"} & set(given):
+            # A change of the subject judges what it carries before the certificate is looked
+            # up: ``cert change 99999 --name 新名 --phone 12`` said "no certificate 99999",
+            # and the phone was refused only once the serial was right. The name's bound is
+            # its kind's (a person's 50) and what the kind may change needs the row: both
+            # are judged again there (``_apply_updates``). Contact details alone are refused
+            # with the way to change them, which names the subscriber: after the lookup.
+            for k in given:
+                if k in ("name", "device_name"):
+                    validate_name(updates[k], k, SUBJECT_NAME_MAX)
+                elif k in CONTACT_ONLY:
+                    Subscribers.contact_value(k, updates[k])
         with self.db.read() as s:
             sub = s.get(Subscriber, self._cert_row(s, serial).subscriber_id)
             assert sub is not None  # a certificate's subscriber is never deleted
