@@ -33,7 +33,7 @@ import pytest
 from tests import dbdump
 from tests.conftest import PASSPHRASE, cli_env
 from tests.fixtures.samples import contract_pdf
-from tests.integration.server import yinxin_cli, yinxin_json
+from tests.integration.server import yinxin_cli, yinxin_env, yinxin_json
 from tests.integration.signing_flow import (
     ORG_PIN,
     PERSON_PIN,
@@ -1677,3 +1677,65 @@ def test_cli_judges_a_pause_reason_before_the_subscription(hp) -> None:
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["state_reason"] is None
     assert hp.webhooks.get(view.id).state_reason is None
+
+
+def test_a_worker_whose_key_store_lacks_the_kek_blocks_deliveries_with_one_warning(
+    tmp_path, receivers
+) -> None:
+    """A worker (or ``serve``) running for weeks on a key store that cannot open the secrets —
+    ``keys/platform-kek.kek`` not restored after a move, a token without the key — failed the
+    ``webhooks.deliver`` job every period, forever: an ERROR line and a ``failed`` run each
+    minute, each saying the same. The deliveries were already left untouched; now the run is
+    recorded as blocked (done, ``WARNING blocked …`` with the reason, in its one INFO line as
+    every run's), the log says so once at WARNING, and once the key store is right again the
+    waiting delivery goes out."""
+    from yinxin.jobs import Runner, history
+
+    home = tmp_path / "home"
+    p = hook_platform(home)
+    rx = receivers()
+    rx.secrets.append(p.webhooks.subscribe(rx.url, ["*"], None, "运维").secret)
+    person_certificate(p, "张三", "110105199003071239")
+    assert p.webhooks.dispatch() == 1
+    kek = home / "keys" / "platform-kek.kek"
+    kek.rename(tmp_path / "kek.away")
+    env = yinxin_env(home, extra={"YINXIN_WEBHOOK_ALLOW_PRIVATE": "1", "YINXIN_SWEEP_SECONDS": "1"})
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "yinxin.adapters.cli", "worker", "--name", "w1", "--tick", "0.2"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        end = time.monotonic() + 60
+        while len(history(p.db, job="webhooks.deliver")) < 3:
+            assert time.monotonic() < end and worker.poll() is None, "the worker ran no deliverer"
+            time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0]
+    assert worker.returncode == 0, output
+    deliver_runs = history(p.db, job="webhooks.deliver")
+    assert {r.state for r in deliver_runs} == {"done"}, deliver_runs
+    for r in deliver_runs:
+        assert r.result.startswith("WARNING blocked"), r.result
+        assert "platform-kek" in r.result and "deliveries wait" in r.result
+    said = [line for line in output.splitlines() if "webhooks.deliver" in line]
+    assert not [line for line in said if " ERROR " in line], output
+    warned = [line for line in output.splitlines() if " WARNING yinxin" in line and "kek" in line]
+    assert len(warned) == 1 and "webhooks.deliver blocked" in warned[0], output
+    [d] = p.webhooks.deliveries(1)
+    assert (d.state, d.attempts) == ("pending", 0) and rx.received == []
+    # in one process, as a worker left running: blocked, then the KEK file back, delivered
+    p.close()  # its KEK was opened while the secret was made
+    p = hook_platform(home)
+    runner = Runner(p, name="after")
+    assert runner.run_now("webhooks.deliver").result.startswith("WARNING blocked")
+    (tmp_path / "kek.away").rename(kek)
+    time.sleep(1.1)  # a manual run's period is its second
+    out = runner.run_now("webhooks.deliver")
+    assert (out.state, out.result) == ("done", "1 tried, 1 delivered"), out
+    assert len(rx.received) == 1 and not rx.bad
+    p.close()

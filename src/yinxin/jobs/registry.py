@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -103,10 +104,29 @@ def _webhooks_dispatch(p: Platform) -> str:
     return f"dispatched: {_count(p.webhooks.dispatch(limit=BATCH))}"  # type: ignore[attr-defined]
 
 
+# the key-store refusal each deliverer was last told of (by its service object): said once in
+# the log, not every period; forgotten once the deliverer delivers again
+_blocked: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+
+
 def _webhooks_deliver(p: Platform) -> str:
+    """Due deliveries out, unless the key store cannot open their secrets (a worker started
+    without the KEK or on the wrong one): then the run is blocked, not failed — a fault of
+    the platform's set-up that no retry within the period mends and that would otherwise
+    fail a run and log an ERROR every minute for as long as the worker runs; it is logged
+    once at WARNING, said in each run's result, and the deliveries wait untouched."""
+    webhooks = p.webhooks  # type: ignore[attr-defined]
+    refused = webhooks.secrets_refused()
+    if refused is not None:
+        reason = f"blocked, deliveries wait untouched: {refused.message}"
+        if _blocked.get(webhooks) != reason:
+            _blocked[webhooks] = reason
+            log.warning("webhooks.deliver %s (said once; each run's result says it too)", reason)
+        return "WARNING " + reason
+    _blocked.pop(webhooks, None)
     # tries and deliveries apart, as the outbox job says them: a run whose every try failed
     # is not "delivered: N" in `yinxin jobs runs`
-    tried = p.webhooks.deliver_due(limit=BATCH)  # type: ignore[attr-defined]
+    tried = webhooks.deliver_due(limit=BATCH)
     delivered = sum(1 for r in tried if r.state == "delivered")
     return f"{len(tried)} tried, {delivered} delivered"
 

@@ -58,6 +58,7 @@ from yinxin.errors import (
     IllegalTransition,
     NotFound,
     ValidationError,
+    YinxinError,
 )
 from yinxin.identity import refuse_hidden
 from yinxin.notify.deadline import Deadline
@@ -941,6 +942,20 @@ class Webhooks:
             if client is not None:
                 client.close()
         return results
+
+    def secrets_refused(self, now: dt.datetime | None = None) -> YinxinError | None:
+        """Why the due deliveries cannot be signed now — the key store refuses to open the
+        secrets (no or a wrong passphrase, the KEK missing or not the database's) — or None
+        (nothing is due, or it opens). Asked by the deliverer job before :meth:`deliver_due`:
+        a worker running for weeks on such a key store reports its runs as blocked, once in
+        its log, rather than failing every period with the same error."""
+        if not self._anything_due(now or self.clock.now()):
+            return None
+        try:
+            self.kek.ready(create=False)
+        except YinxinError as e:
+            return e
+        return None
 
     @staticmethod
     def _due(at: dt.datetime) -> Any:
