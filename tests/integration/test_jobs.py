@@ -464,3 +464,41 @@ def test_worker_refuses_a_name_with_hidden_characters_or_too_long(platform) -> N
         assert "--name" in out.stderr or "name" in out.stderr, out.stderr
         assert "job runner" not in out.stderr
     assert history(platform.db) == []
+
+
+def test_serve_and_an_unnamed_worker_label_their_runs_host_pid_name(platform) -> None:
+    """jobs.md says a run's worker is ``host:pid:name``; ``serve``'s in-process jobs, and a
+    ``yinxin worker`` started without --name, were ``host:pid:<a thread number>`` (e.g.
+    ``vm:812:45120``) — nothing an operator reading ``yinxin jobs runs`` could tell apart from
+    a pid. They are ``host:pid:serve`` and ``host:pid:worker`` now."""
+    from tests.integration.server import running_server
+
+    home = platform.settings.home
+    with running_server(home, env={"YINXIN_SWEEP_SECONDS": "1"}) as srv:
+        end = time.monotonic() + 60
+        while "notify.outbox" not in last_runs(platform.db):
+            assert time.monotonic() < end and srv.alive(), srv.log()
+            time.sleep(0.2)
+        pid = srv.proc.pid
+    served = {v.worker for v in last_runs(platform.db).values()}
+    assert served and all(w.endswith(f":{pid}:serve") for w in served), served
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "yinxin.adapters.cli", "worker", "--tick", "0.2"],
+        env=yinxin_env(home, extra={"YINXIN_SWEEP_SECONDS": "1"}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        end = time.monotonic() + 60
+        while not any(
+            v.worker.endswith(f":{proc.pid}:worker") for v in last_runs(platform.db).values()
+        ):
+            assert time.monotonic() < end and proc.poll() is None, "the worker ran no job"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, output
+    assert f":{proc.pid}:worker:" in output or f":{proc.pid}:worker " in output, output

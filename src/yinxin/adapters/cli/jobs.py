@@ -47,7 +47,7 @@ def _logging() -> None:
 def worker_cmd(
     home: Path | None = HOME,
     name: str | None = typer.Option(
-        None, help="This worker's name in job_runs (default: a thread number); host:pid first."
+        None, help="This worker's name in job_runs (default: worker); host:pid first."
     ),
     tick: float | None = typer.Option(
         None,
@@ -69,7 +69,7 @@ def worker_cmd(
         p = platform(home)
         if p.ca.is_initialised():
             p.ca.key("issuing")  # a wrong passphrase fails now, not in the first CRL job
-        runner = runner_for(p, name=name, tick=tick)
+        runner = runner_for(p, name=name or "worker", tick=tick)  # host:pid:worker
     except YinxinError as e:
         show_error(e, as_json=False)
         raise typer.Exit(e.exit_code) from None

@@ -291,7 +291,8 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
         if jobs:
             from yinxin.jobs import runner_for
 
-            runner = runner_for(platform).start()
+            # named, as docs/jobs.md says runs are (host:pid:name), not by a thread number
+            runner = runner_for(platform, name="serve").start()
         try:
             yield
         finally:
