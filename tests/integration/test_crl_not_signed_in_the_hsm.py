@@ -146,3 +146,65 @@ def test_an_unreachable_token_records_the_change_and_names_why_the_crl_was_not_s
     assert json.loads(done.stdout)["crl_published"] is True, done.stderr
     assert "warning" not in done.stderr
     assert _state(s, serial)[2] == crls + 1
+
+
+def test_at_a_terminal_a_wrong_pin_is_not_asked_for_first_the_change_is_recorded(
+    hsm: tuple[Settings, SoftHsmToken],
+) -> None:
+    """At a terminal, the file key store asks for the CA passphrase and checks it before a
+    status change (test_crl_passphrase_asked_first): what it guards against is a typo at
+    that prompt. A PKCS#11 token's PIN is never typed — it is ``YINXIN_PKCS11_PIN`` only —
+    so a wrong one is the environment's case, as a wrong ``YINXIN_CA_PASSPHRASE`` is at a
+    terminal: nothing is asked, the revocation is recorded (it must not wait for the token:
+    OCSP answers it from the database at once) and the warning names the cause. Pinned so
+    that a terminal does not change what the same command does with the same settings."""
+    import fcntl
+    import os
+    import pty
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    from tests.integration.server import ROOT, yinxin_env
+
+    s, token = hsm
+    serial = _certificate(s)
+    status, events, crls = _state(s, serial)
+    env = yinxin_env(s.home, None, _env(s, token, YINXIN_PKCS11_PIN=WRONG_PIN))
+    master, slave = pty.openpty()
+    seen = b""
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yinxin.adapters.cli", "cert", "revoke", serial]
+            + ["--reason", "key_compromise"],
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=str(ROOT),
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        deadline = time.monotonic() + 60
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, seen
+            # a prompt would wait here for ever: echo off means something is reading a secret
+            assert termios.tcgetattr(slave)[3] & termios.ECHO, f"asked: {seen!r}"
+            time.sleep(0.1)
+        os.set_blocking(master, False)
+        try:
+            while chunk := os.read(master, 65536):
+                seen += chunk
+        except (BlockingIOError, OSError):
+            pass
+    finally:
+        os.close(master)
+        os.close(slave)
+    text = seen.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "passphrase:" not in text.lower() and "PIN:" not in text, text
+    assert "wrong HSM PIN" in text and "CRL was not re-signed" in text, text
+    assert WRONG_PIN not in text and token.pin not in text
+    after = _state(s, serial)
+    assert (after[0], after[1] > events, after[2]) == ("revoked", True, crls)
