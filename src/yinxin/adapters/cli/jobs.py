@@ -67,8 +67,10 @@ def worker_cmd(
         if name is not None:
             _worker_name(name)
         p = platform(home)
-        if p.ca.is_initialised():
-            p.ca.key("issuing")  # a wrong passphrase fails now, not in the first CRL job
+        # a wrong passphrase fails now, not in the first CRL job; and a data directory where
+        # `yinxin init` never ran (a mistyped YINXIN_HOME) is refused, as `serve` refuses it,
+        # rather than run against an empty database failing the CRL and archive jobs for ever
+        p.ca.key("issuing")
         runner = runner_for(p, name=name or "worker", tick=tick)  # host:pid:worker
     except YinxinError as e:
         show_error(e, as_json=False)
