@@ -504,19 +504,19 @@ def test_serve_and_an_unnamed_worker_label_their_runs_host_pid_name(platform) ->
     assert f":{proc.pid}:worker:" in output or f":{proc.pid}:worker " in output, output
 
 
-def test_worker_on_a_home_with_no_ca_is_refused_as_serve_is(tmp_path) -> None:
-    """``yinxin serve`` on a data directory where ``yinxin init`` never ran is refused (exit 3,
-    "run `yinxin init`"); ``yinxin worker`` started there — a systemd unit enabled before the
-    set-up, a mistyped YINXIN_HOME — ran on regardless, against an empty database, the real
-    one's jobs not running, and failed crl.issuing, crl.root (three tries an hour each) and
-    archive.renew every day at ERROR for as long as it ran. It is refused as serve is, before
-    any job runs."""
-    from yinxin.app import Platform
-    from yinxin.settings import Settings
-
+@pytest.mark.parametrize("command", [["worker", "--tick", "0.2"], ["serve", "--port", "0"]])
+def test_serve_or_worker_on_a_home_with_no_ca_is_refused_leaving_nothing(tmp_path, command) -> None:
+    """``yinxin serve`` on a data directory where ``yinxin init`` never ran was refused (exit
+    3, "run `yinxin init`") but left the folder and an empty ``yinxin.db`` behind — a
+    mistyped YINXIN_HOME in a unit file made a data directory the next ``yinxin init`` had not
+    made. ``yinxin worker`` started there — a unit enabled before the set-up, that typo — ran
+    on regardless, against the empty database, the real one's jobs not running, failing
+    crl.issuing, crl.root (three tries an hour each) and archive.renew every day at ERROR for
+    as long as it ran. Both are refused now, the same way, before any job runs, making
+    nothing."""
     home = tmp_path / "typo"
     out = subprocess.run(
-        [sys.executable, "-m", "yinxin.adapters.cli", "worker", "--tick", "0.2"],
+        [sys.executable, "-m", "yinxin.adapters.cli", *command],
         env=yinxin_env(home, extra={"YINXIN_SWEEP_SECONDS": "1"}),
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -527,9 +527,4 @@ def test_worker_on_a_home_with_no_ca_is_refused_as_serve_is(tmp_path) -> None:
     assert out.returncode == 3, out
     assert "[home]" in out.stderr and "yinxin init" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr and "job runner" not in out.stderr
-    if (home / "yinxin.db").exists():  # as serve leaves it: an empty database, no run
-        p = Platform(Settings(home=home, database_url=f"sqlite:///{home / 'yinxin.db'}"))
-        try:
-            assert history(p.db) == []
-        finally:
-            p.close()
+    assert not home.exists(), sorted(p.name for p in home.iterdir())

@@ -50,6 +50,7 @@ from yinxin.adapters.cli.common import (
     emit,
     err_console,
     more,
+    no_database_yet,
     on_platform,
     page_of,
     parse_time,
@@ -1001,6 +1002,7 @@ def serve(
     from yinxin.settings import Settings
 
     try:
+        no_database_yet(home)  # refused below anyway; a new home is not made for it
         secret = passphrase()  # asked once; workers get it through the environment
         p = build_platform(Settings.from_env(home=home), passphrase=secret)
         json_logs = p.settings.log_format == "json"

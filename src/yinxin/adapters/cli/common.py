@@ -136,6 +136,26 @@ def passphrase() -> str:
 _built: list[Platform] | None = None
 
 
+def no_database_yet(home: Path | None) -> None:
+    """Refuse, before anything is made, to serve or run the jobs on a SQLite database that
+    does not exist yet: there the CA cannot be initialised, so ``serve`` and ``worker`` would
+    refuse it anyway (``not_found``, "run `yinxin init`") — but only after opening the database
+    had made the folder and an empty ``yinxin.db``, a data directory (at a mistyped
+    YINXIN_HOME, say) the next ``yinxin init`` had not made."""
+    from yinxin.errors import NotFound
+    from yinxin.settings import Settings
+    from yinxin.store.db import sqlite_path
+
+    settings = Settings.from_env(home=home)
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        raise NotFound(
+            f"no database at {path}: the certificate authority is not initialised "
+            "(run `yinxin init`)",
+            field="home",
+        )
+
+
 def platform(home: Path | None, *, migrate: bool = True) -> Platform:
     """The platform of ``--home``, its database opened on first use: a command judges what was
     typed — in its body, or in the service before its first query — before anything is read,

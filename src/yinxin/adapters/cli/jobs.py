@@ -21,6 +21,7 @@ from yinxin.adapters.cli.common import (
     emit,
     err_console,
     moment,
+    no_database_yet,
     platform,
     run,
     show_error,
@@ -66,6 +67,7 @@ def worker_cmd(
     try:
         if name is not None:
             _worker_name(name)
+        no_database_yet(home)  # as serve: a new home is not made only to be refused
         p = platform(home)
         # a wrong passphrase fails now, not in the first CRL job; and a data directory where
         # `yinxin init` never ran (a mistyped YINXIN_HOME) is refused, as `serve` refuses it,
