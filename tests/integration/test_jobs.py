@@ -528,3 +528,25 @@ def test_serve_or_worker_on_a_home_with_no_ca_is_refused_leaving_nothing(tmp_pat
     assert "[home]" in out.stderr and "yinxin init" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr and "job runner" not in out.stderr
     assert not home.exists(), sorted(p.name for p in home.iterdir())
+
+
+def test_a_quick_job_is_logged_with_its_own_time_and_does_not_hold_the_runner(
+    platform, caplog
+) -> None:
+    """Every run was logged ``done in 0.10 s`` — a job returning at once too — and took the
+    runner that long: the time counted the lease's heartbeat thread winding down, which looked
+    at its stop flag every 0.1 s. Twenty jobs an hour spent two seconds so (a test server's
+    one-second sweep, 0.7 s of each second), and the log said nothing of the jobs' own time.
+    The time is the job's now, and the heartbeat stops within a few milliseconds."""
+    import logging
+
+    quick = [Job(f"quick.{i}", MINUTE, "returns at once", lambda p: "ok") for i in range(5)]
+    runner = Runner(platform, quick, name="q")
+    with caplog.at_level(logging.INFO, logger="yinxin.jobs"):
+        started = time.monotonic()
+        views = runner.tick()
+        took = time.monotonic() - started
+    assert [v.state for v in views] == [RunState.DONE] * 5
+    said = [r.getMessage() for r in caplog.records if " done in " in r.getMessage()]
+    assert len(said) == 5 and all(" done in 0.00 s: ok" in m for m in said), said
+    assert took < 0.4, took  # five runs, each a claim and a finish: no 0.1 s wait each
