@@ -29,7 +29,7 @@ from tests.clear_text import in_clear
 from tests.clock import real_now
 from tests.conftest import PASSPHRASE, cli_env
 from tests.dbdump import cells, diff, dump
-from tests.integration.server import free_port, yinxin_env
+from tests.integration.server import free_port, yinxin_cli, yinxin_env
 from tests.integration.test_ca_lifecycle import (
     PIN,
     enrol,
@@ -1329,6 +1329,65 @@ def test_a_damaged_ca_key_file_is_not_called_a_wrong_passphrase(sqlite_world: Wo
         assert dump(w.p) == before
     finally:
         keyfile.write_bytes(good)
+    assert cli(w, args).exit_code == 0
+
+
+def test_a_missing_ca_key_is_a_key_store_error_not_a_missing_record(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    """A database restored without its ``keys/`` folder (or with a file in its place, or a
+    key file deleted) answered ``error [label]: no key labelled 'issuing-ca' in …/keys (code:
+    not_found)``, exit 3 — the code for "no such record" and "not initialised" — on every
+    command that signs, ``yinxin serve`` and ``yinxin worker`` included, and the API a ``404``
+    for an application that exists. It is the key store's fault, as a damaged key file is:
+    exit 7 naming ``keystore``, the path, and that the keys directory (or the HSM token) the
+    database was made with is to be restored — the API's ``503``, as for a missing KEK.
+    Nothing is written; with the folder back the same command works."""
+    w = sqlite_world
+    keys = next(w.p.settings.home.rglob("issuing-ca.key.pem")).parent
+    aside = tmp_path / "keys-aside"
+    args = ["cert", "approve", str(w.paid_app.id), "--officer", "受理员"]
+    before = dump(w.p)
+    keys.rename(aside)
+    try:
+        for case in ("no keys folder", "a file in its place", "the key file gone"):
+            if case == "a file in its place":
+                keys.write_text("not a folder")
+            elif case == "the key file gone":
+                keys.unlink()
+                keys.mkdir(mode=0o700)
+                for f in aside.iterdir():
+                    if f.name != "issuing-ca.key.pem":
+                        (keys / f.name).write_bytes(f.read_bytes())
+            res = cli(w, [*args, "--json"])
+            assert res.exit_code == 7, (case, res.stdout, res.stderr)
+            out = json.loads(res.stdout)
+            assert out["field"] == "keystore", (case, out)
+            assert str(keys) in out["message"], (case, out)
+            if case == "a file in its place":
+                assert "a file is in the way" in out["message"], out
+            else:
+                assert "issuing-ca" in out["message"] and "restore" in out["message"], out
+            assert dump(w.p) == before, case
+            if case == "the key file gone":
+                continue  # `serve` opens the OCSP responder's key at start, still there
+            # the server refuses to start the same way, before it says "Serving on"
+            served = yinxin_cli(
+                ["serve", "--host", "127.0.0.1", "--port", "0"],
+                w.p.settings.home,
+                env={"YINXIN_DATABASE_URL": w.p.settings.database_url},
+                check=False,
+            )
+            assert served.returncode == 7, (case, served.stdout, served.stderr)
+            assert "[keystore]" in served.stderr and "Serving on" not in served.stdout, case
+    finally:
+        if keys.is_dir():
+            for f in keys.iterdir():
+                f.unlink()
+            keys.rmdir()
+        elif keys.exists():
+            keys.unlink()
+        aside.rename(keys)
     assert cli(w, args).exit_code == 0
 
 

@@ -356,6 +356,15 @@ def encrypted_pkcs8(pem: bytes) -> bool:
         return False
 
 
+class KeyMissing(ConfigurationError, http_status=503, code="key_missing"):
+    """A key the database's authority certificates name is not in the key store: a data
+    directory restored without its ``keys/`` folder, a key file deleted, another HSM token.
+    The key store's fault, as a damaged key file is (CLI exit 7, field ``keystore``), and the
+    API's ``503`` as for a missing KEK: it was ``not_found`` naming ``label`` (exit 3, the
+    code of a record that does not exist, and the API's ``404`` for an application that
+    does), which sent the operator looking for the wrong thing."""
+
+
 class FileKeyStore:
     """PKCS#8 PEM files encrypted under a passphrase (PBES2), one file per label, mode 0600."""
 
@@ -422,6 +431,12 @@ class FileKeyStore:
     def load(self, label: str) -> KeyHandle:
         path = self._path(label)
         if not path.exists():
+            if self.directory.exists() and not self.directory.is_dir():
+                # as ``_make_directory`` says it: "no key labelled …" hid what was wrong
+                raise ConfigurationError(
+                    f"cannot use {self.directory} for the keys: a file is in the way",
+                    field="keystore",
+                )
             raise NotFound(f"no key labelled {label!r} in {self.directory}", field="label")
         pem = path.read_bytes()
         if not encrypted_pkcs8(pem):

@@ -35,7 +35,7 @@ from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, Val
 from yinxin.identity import serial_hex
 from yinxin.pki.algorithms import get_algorithm
 from yinxin.pki.authority import Issuer, StatusUrls, base_name, build_certificate, der, fingerprint
-from yinxin.pki.keys import KeyHandle, KeyStore
+from yinxin.pki.keys import KeyHandle, KeyMissing, KeyStore
 from yinxin.pki.profiles import PROFILES
 from yinxin.registry.views import (
     AuthorityCertificateView,
@@ -400,7 +400,21 @@ class CertificateAuthority:
     def key(self, role: str) -> KeyHandle:
         """Load the active key of ``role`` from the key store (asks for the passphrase on first
         use); after a rollover that is the new key, under its own label."""
-        return self._keystore().load(self._active_row(role).key_label)
+        return self._load_key(role, self._active_row(role).key_label)
+
+    def _load_key(self, role: str, label: str) -> KeyHandle:
+        """``label``'s key from the store; one the store lacks while the database holds its
+        certificate is the key store's fault (``key_missing``, exit 7, field ``keystore``):
+        typically a database restored without its ``keys/`` folder or token. It was the store's
+        ``not_found`` naming ``label`` (exit 3, the API's 404), as if a record were missing."""
+        try:
+            return self._keystore().load(label)
+        except NotFound as e:
+            raise KeyMissing(
+                f"{e.message}, the key of the {role} certificate: restore the keys directory "
+                "(or use the HSM token) this database was made with, from its backup",
+                field="keystore",
+            ) from None
 
     def _active_row(self, role: str) -> AuthorityCertificate:
         with self.db.read() as s:
@@ -501,7 +515,7 @@ class CertificateAuthority:
                 if recertify:
                     assert old is not None
                     label = old.key_label
-                    key = store.load(label)
+                    key = self._load_key(role, label)
                 else:
                     label = f"{key_label(role)}-{generation}"
                     if store.exists(label):  # left by a run that died before its commit
