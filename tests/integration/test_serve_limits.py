@@ -393,3 +393,47 @@ def test_an_address_that_cannot_be_had_is_refused_before_serving(env: Env) -> No
         assert done.returncode == code, (args, out)
         assert said in out and "Traceback" not in out and "Serving on" not in out, (args, out)
     assert env.server.alive()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serving_on_means_a_connection_is_taken(env: Env, workers: int) -> None:
+    """ "Serving on http://…" was printed once the address was bound but before it was listened
+    on: a client — a health check, a script waiting for that line, the operator's curl — that
+    connected then was refused (curl's 000; measured 60 ms after the line) for as long as
+    uvicorn took to start. The socket listens before the line now: a connection made at once
+    waits in the backlog and is answered when the server is up."""
+    import os
+    import sys
+
+    from tests.integration.server import ROOT, yinxin_env
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "yinxin.adapters.cli", "serve", "--port", "0", "--no-jobs"]
+        + ["--workers", str(workers)],
+        env=yinxin_env(env.home),
+        cwd=str(ROOT),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = ""
+        deadline = time.monotonic() + 60
+        while "Serving on" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "serve ended before it said where it serves"
+        port = int(line.split("Serving on http://127.0.0.1:")[1].split()[0])
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)  # refused before
+        with contextlib.closing(s):
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            status, _headers, _body = read_response(s, 60)
+        assert status == 200
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, 9)
+            proc.wait(10)

@@ -742,9 +742,16 @@ def listening_socket(host: str, port: int) -> socket.socket:
             f"cannot listen on {where}: {e.strerror or e}{_BIND_HINTS.get(e.errno, '')}",
             field="host" if e.errno == errno.EADDRNOTAVAIL else "port",
         ) from None
+    # Listen now, not when uvicorn starts: "Serving on" is printed next, and a client that
+    # connected between the two (a health check, a script waiting for the line) was refused.
+    # A connection made now waits in the backlog until the server accepts it (uvicorn's
+    # create_server calls listen() again, with its own backlog).
+    sock.listen(_BACKLOG)
     sock.set_inheritable(True)
     return sock
 
+
+_BACKLOG = 2048  # uvicorn's default
 
 _BIND_HINTS = {
     errno.EADDRINUSE: " — another process (another yinxin serve?) holds it; stop it or choose "
