@@ -50,6 +50,7 @@ from yinxin.adapters.cli.common import (
     emit,
     err_console,
     more,
+    new_passphrase,
     no_database_yet,
     on_platform,
     page_of,
@@ -228,7 +229,8 @@ def init(
         p = None
         try:
             # the database is migrated only once the algorithm and the passphrase are taken
-            p = platform(home, migrate=False)
+            # the new keys' passphrase, asked twice at a terminal: a slip is not a CA
+            p = platform(home, migrate=False, ask=new_passphrase)
             return p.init_authority(algorithm, actor)
         except BaseException:
             # a refused init (unknown --algorithm, no passphrase…) left an empty yinxin.db, and

@@ -128,6 +128,21 @@ def passphrase() -> str:
     return ""
 
 
+def new_passphrase() -> str:
+    """The passphrase ``yinxin init`` encrypts the new CA keys under: ``YINXIN_CA_PASSPHRASE``,
+    else at a terminal a hidden prompt asked twice, again until the two agree. It was asked
+    once, so a slip of the finger made a CA whose keys (the root's lasts twenty years) open
+    under a passphrase nobody knows; ``staff add`` asks its new password twice the same way."""
+    p = os.environ.get("YINXIN_CA_PASSPHRASE")
+    if p:
+        return p
+    if sys.stdin.isatty():
+        return typer.prompt(
+            "New CA passphrase", hide_input=True, confirmation_prompt=True, err=True
+        )
+    return ""
+
+
 # The platforms the command built, kept from ``track_platforms()`` (which ``main()`` calls) to
 # ``close_platforms()``. A ``Platform`` often dies by reference count as soon as a command's
 # lambda returns while its database engine, linked in cycles, lives on with an open
@@ -156,17 +171,20 @@ def no_database_yet(home: Path | None) -> None:
         )
 
 
-def platform(home: Path | None, *, migrate: bool = True) -> Platform:
+def platform(
+    home: Path | None, *, migrate: bool = True, ask: Callable[[], str] | None = None
+) -> Platform:
     """The platform of ``--home``, its database opened on first use: a command judges what was
     typed — in its body, or in the service before its first query — before anything is read,
     so one refused for it (exit 2) makes no data directory and no database on a new home
-    (``on_platform`` builds the platform before the body runs)."""
+    (``on_platform`` builds the platform before the body runs). ``ask``: where the CA
+    passphrase comes from when first needed (default :func:`passphrase`)."""
     from yinxin.app import build_platform
     from yinxin.settings import Settings
 
     built = build_platform(
         Settings.from_env(home=home),
-        passphrase=passphrase,
+        passphrase=ask or passphrase,
         migrate=migrate,
         database_on_first_use=True,
     )

@@ -1,0 +1,105 @@
+"""``yinxin init`` at a terminal asks for the new CA passphrase twice.
+
+It asked once (``CA passphrase:``, hidden) and encrypted the five new CA keys under whatever
+was typed: a slip of the finger made a CA — a root certificate that lasts twenty years —
+whose keys open under a passphrase nobody knows, found out at the first revocation. Every
+other prompt for a new secret asks again (``staff add``'s password, the web's PINs). A
+passphrase given in ``YINXIN_CA_PASSPHRASE`` is taken as it is, as before.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from tests.integration.server import ROOT, yinxin_env
+
+FIRST = "the-new-ca-passphrase"
+SLIP = "the-new-ca-passphrasf"
+PROMPT = re.compile(rb"(passphrase|confirmation): ")
+
+
+def _echo_off(tty: int) -> bool:
+    return not termios.tcgetattr(tty)[3] & termios.ECHO
+
+
+def _init_at_a_terminal(home: Path, answers: list[str]) -> tuple[int, str, int]:
+    """``yinxin init`` at a terminal with no YINXIN_CA_PASSPHRASE, typing ``answers`` one at
+    each hidden prompt; the exit code, everything printed and how many prompts came. A prompt
+    after the answers are used up gets an end of input (^D), as an operator leaving it."""
+    env = yinxin_env(home, None)
+    master, slave = pty.openpty()
+    seen, typed = b"", 0
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yinxin.adapters.cli", "init"],
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=str(ROOT),
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+            prompts = len(PROMPT.findall(seen))
+            if prompts > typed and _echo_off(slave):
+                os.write(
+                    master, answers[typed].encode() + b"\n" if typed < len(answers) else b"\x04"
+                )
+                typed += 1
+            elif proc.poll() is not None and not ready:
+                break
+        else:
+            proc.kill()
+        code = proc.wait(timeout=30)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return code, seen.decode(errors="replace"), len(PROMPT.findall(seen))
+
+
+def _opens(home: Path, secret: str) -> bool:
+    pem = (home / "keys" / "root-ca.key.pem").read_bytes()
+    try:
+        serialization.load_pem_private_key(pem, secret.encode())
+    except ValueError:
+        return False
+    return True
+
+
+def test_init_asks_the_new_passphrase_again_and_takes_no_slip(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    code, text, prompts = _init_at_a_terminal(home, [FIRST, SLIP, FIRST, FIRST])
+    assert prompts == 4, f"asked {prompts} time(s): {text!r}"
+    assert "do not match" in text, text
+    assert code == 0 and "Initialised" in text, text
+    assert FIRST not in text and SLIP not in text
+    assert _opens(home, FIRST) and not _opens(home, SLIP)
+
+
+def test_init_left_at_the_second_prompt_makes_nothing(tmp_path: Path) -> None:
+    """Typed once and never confirmed (the operator walked away, or ^D): no CA is made, and
+    the data directory this call would have made is not left behind."""
+    home = tmp_path / "home"
+    code, text, prompts = _init_at_a_terminal(home, [FIRST])
+    assert prompts == 2, f"asked {prompts} time(s): {text!r}"
+    assert code != 0, text
+    assert not home.exists(), sorted(p.name for p in home.rglob("*"))
