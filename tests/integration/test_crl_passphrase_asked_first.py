@@ -306,3 +306,32 @@ def test_a_sweep_with_nothing_due_asks_nothing(platform: Platform) -> None:
         code, text = _at_a_terminal(p, ["cert", verb], WRONG, at_prompt, cert.serial)
         assert code == 0 and not at_prompt and "CA passphrase" not in text, f"{verb}: {text!r}"
     assert p.certificates.get(cert.serial).status == "active"
+
+
+def test_an_approval_refused_anyway_is_refused_before_the_prompt(platform: Platform) -> None:
+    """``cert approve`` opened the CA key first (so that a wrong passphrase writes nothing): at
+    a terminal it asked for the CA passphrase and only then refused an application that does
+    not exist, one decided already or one whose fee has not been received — the passphrase
+    typed for nothing, as ``cert revoke`` once did for an unknown serial. Those are refused
+    first now, no prompt; an approval that can go ahead still asks."""
+    from tests.integration.terminal import refused_at_a_terminal
+    from tests.integration.test_ca_lifecycle import make_csr
+
+    p = platform
+    sid = enrol(p).person.id
+    unpaid = p.certificates.apply(subscriber_id=sid, profile="person-signing", csr=make_csr())
+    done = p.certificates.apply(subscriber_id=sid, profile="person-signing", csr=make_csr())
+    p.certificates.pay(application_id=done.id, years=1)
+    p.certificates.approve(done.id, officer="受理员 陈静")
+    env = yinxin_env(p.settings.home, None, {"YINXIN_DATABASE_URL": p.settings.database_url})
+    for app_id, field, code_word, exit_code in (
+        (999, "application_id", "not_found", 3),
+        (unpaid.id, "payment", "unpaid", 5),
+        (done.id, "application_id", "illegal_transition", 4),
+    ):
+        code, text = refused_at_a_terminal(
+            ["cert", "approve", str(app_id), "--officer", "受理员"], env, Path.cwd()
+        )
+        assert "CA passphrase" not in text, (app_id, text)
+        assert code == exit_code and f"[{field}]" in text and code_word in text, (app_id, text)
+    assert p.certificates.application(unpaid.id).state == "pending"

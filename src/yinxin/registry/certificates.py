@@ -1068,11 +1068,29 @@ class Certificates:
 
         officer = self._officer(officer)
         # load the CA key first (the one that will sign: this application's key picks the
-        # hierarchy): a wrong passphrase writes nothing, and no key is read under the write lock
+        # hierarchy): a wrong passphrase writes nothing, and no key is read under the write lock.
+        # What the approval refuses anyway — no such application, one decided already, its fee
+        # not received — is refused before: opening the key asks for the CA passphrase at a
+        # terminal, which was typed for nothing (the transaction checks all of it again).
         with self.db.read() as s:
-            spki = s.execute(
-                select(Application.public_key_der).where(Application.id == application_id)
-            ).scalar_one_or_none()
+            row = one_or_404(
+                s,
+                select(Application).where(Application.id == application_id),
+                f"no application {application_id}",
+                field="application_id",
+            )
+            check_application("approve", row.state, application_id)
+            if not s.execute(
+                select(Payment.id)
+                .where(Payment.application_id == row.id, Payment.consumed_at.is_(None))
+                .limit(1)
+            ).first():
+                raise Forbidden(
+                    f"the fee for application {application_id} has not been received",
+                    field="payment",
+                    code="unpaid",
+                )
+            spki = row.public_key_der
         role = "issuing" if spki is None else self.ca.issuing_role_for(sm2_x509.load_spki_any(spki))
         self.ca.issuer(role)
         now = self.clock.now()
