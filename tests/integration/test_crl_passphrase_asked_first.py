@@ -335,3 +335,35 @@ def test_an_approval_refused_anyway_is_refused_before_the_prompt(platform: Platf
         assert "CA passphrase" not in text, (app_id, text)
         assert code == exit_code and f"[{field}]" in text and code_word in text, (app_id, text)
     assert p.certificates.application(unpaid.id).state == "pending"
+
+
+def test_a_successor_refused_anyway_is_refused_before_the_prompt(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """``cert renew`` and ``cert rekey`` opened the CA key before reading the certificate: at a
+    terminal they asked for the CA passphrase, then refused a serial that is no certificate of
+    ours or a certificate the verb is not allowed on (revoked, say) — ``reissue`` and
+    ``change`` asked first for the latter. All four refuse those before the prompt now."""
+    from tests.integration.terminal import refused_at_a_terminal
+    from tests.integration.test_ca_lifecycle import make_csr
+
+    p = platform
+    cert = issue(p, enrol(p).person.id)
+    p.certificates.revoke(cert.serial, reason="superseded", actor="受理员")
+    csr = tmp_path / "new.csr"
+    csr.write_bytes(make_csr())
+    env = yinxin_env(p.settings.home, None, {"YINXIN_DATABASE_URL": p.settings.database_url})
+    for serial, field, word, exit_code in (
+        ("0badc0ffee", "serial", "not_found", 3),
+        (cert.serial, "serial", "illegal_transition", 4),
+    ):
+        for verb in (
+            ["renew"],
+            ["rekey", "--csr", str(csr)],
+            ["reissue", "--csr", str(csr)],
+            ["change", "--name", "李四"],
+        ):
+            args = ["cert", verb[0], serial, *verb[1:]]
+            code, text = refused_at_a_terminal(args, env, Path.cwd())
+            assert "CA passphrase" not in text, (args, text)
+            assert code == exit_code and f"[{field}]" in text and word in text, (args, text)

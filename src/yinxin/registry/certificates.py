@@ -1461,6 +1461,12 @@ class Certificates:
             new_names: list[str] | None = check_dns_names(dns_names) or []  # [] names none
         else:
             new_names = None
+        # what refuses the verb whatever is proved — no such certificate, a state it is not
+        # allowed from, a successor it has, unpaid service — before the CA key is opened: at a
+        # terminal that asks for the CA passphrase, which was typed for nothing (checked again
+        # in the transaction below)
+        with self.db.read() as s:
+            self._precheck(s, self._cert_row(s, serial), verb, by, self.clock.now())
         self.ca.issuer("issuing")
         if new_key and csr is None:
             self._kek_ready(pin)
