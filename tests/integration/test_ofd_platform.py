@@ -842,6 +842,36 @@ def test_the_platforms_own_crl_decides_a_signers_certificate(w: World, flow: Flo
     assert not other.signatures[0].valid
 
 
+def test_the_platforms_crl_older_than_a_signature_is_renewed_to_check_it(
+    w: World, flow: Flow
+) -> None:
+    """The CRL the endpoint serves is re-signed only when a status changes, so a signature
+    made after it — every signature made since the last revocation — found only that older
+    CRL, which cannot speak for it: "not checked: the CRL given predates the signing time",
+    on the platform's own certificate, though no one gave a CRL. The platform signs a current
+    one (once: a second verification uses it) and the check says "not on the CRL of …"."""
+    from asn1crypto import crl as a_crl
+
+    def this_update(der: bytes) -> dt.datetime:
+        return a_crl.CertificateList.load(der)["tbs_cert_list"]["this_update"].native
+
+    old = w.p.status.current_crl("issuing")
+    w.clock.advance(minutes=10)  # signed well after the CRL the endpoint serves
+    ch, code = code_for(w, w.wang, flow.original, name="新合同.ofd")
+    signed = sign_call(w, w.wang, flow.original, ch, code, document_name="新合同.ofd")()
+    for verify in (w.p.ofd_signing.verify, w.p.ofd_signing.verify):
+        report = verify(signed.data, at=w.clock.now())
+        assert report.valid, report.to_text()
+        value = report.signatures[0].value
+        check = {c["name"]: c for c in value["checks"]}["signer_certificate_revocation"]
+        assert check["ok"] is True and " / not on the CRL of " in check["detail"], check
+    new = w.p.status.current_crl("issuing")
+    assert new != old
+    assert this_update(new) >= dt.datetime.fromisoformat(value["timestamp_time"])
+    again = w.p.ofd_signing.verify(signed.data, at=w.clock.now())
+    assert again.valid and w.p.status.current_crl("issuing") == new  # no CRL signed for it
+
+
 def test_a_document_closed_by_its_signer_gets_no_code(w: World, flow: Flow) -> None:
     """An OFD whose earlier signature protects its signature list (ofdrw's default: closed by
     its signer, no more signatures) was sent a code — an SMS, a challenge — and refused only by

@@ -411,3 +411,23 @@ def test_an_altered_earlier_seal_signature_gets_no_code(w: World, flow) -> None:
         go = sign_call(w, w.wang, bad, ch, code, pin="000000", placement=Placement(anchor="甲方"))
         assert refused(w, go, ValidationError, "pdf").to_dict() == e.to_dict()
         sent = outbox_lines(w.outbox)
+
+
+def test_the_platforms_crl_older_than_a_seal_signature_is_renewed(w: World, flow) -> None:  # noqa: F811
+    """As for OFD (test_ofd_platform): a PDF sealed after the CRL the endpoint serves was
+    signed read "not checked: the CRL given predates the signing time" where the platform is;
+    the platform signs a current CRL once and the check says "not on the CRL of …"."""
+    original = flow[0]
+    old = w.p.status.current_crl("issuing")
+    w.clock.advance(minutes=10)  # sealed well after the CRL the endpoint serves
+    ch, code = code_for(w, w.zhang, original)  # 王五's seal is revoked by a test above
+    signed = sign_call(w, w.zhang, original, ch, code)()
+    crls = []
+    for _ in range(2):
+        report = w.p.ses_pdf_signing.verify(signed.data, at=w.clock.now())
+        assert report.valid, report.to_text()
+        checks = {c["name"]: c for c in report.signatures[0].value["checks"]}
+        check = checks["signer_certificate_revocation"]
+        assert check["ok"] is True and " / not on the CRL of " in check["detail"], check
+        crls.append(w.p.status.current_crl("issuing"))
+    assert crls[0] != old and crls[1] == crls[0]  # renewed once, not at every verification

@@ -29,7 +29,9 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, replace
 
+from asn1crypto import crl as a_crl
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
 
 from yinxin.clock import asked_moment
 from yinxin.errors import NotFound, ValidationError, YinxinError
@@ -317,8 +319,8 @@ class OfdSigning:
             )
         return trust
 
-    def crls_with(self, crls: list[bytes] | tuple[bytes, ...] = ()) -> list[bytes] | None:
-        """The platform's current CRL of each of its issuing CAs, then the relying party's own.
+    def own_crls(self) -> dict[str, bytes]:
+        """The platform's current CRL of each of its issuing CAs, by role.
 
         GB/T 38540 checks the signer's certificate against a CRL of its issuer issued after the
         signing; a relying party elsewhere brings one (``--crl``). Here the platform has its
@@ -329,13 +331,71 @@ class OfdSigning:
         check then reads "not checked", as it did. Only issuing CAs: a signer's certificate
         is never issued by a root, so a root's CRL would be fetched and parsed for nothing."""
         status = self.signing.ocsp.status
-        own: list[bytes] = []
+        own: dict[str, bytes] = {}
         for role in (role_of(h, "issuing") for h in self.ca.hierarchies()):
             try:
-                own.append(status.current_crl(role))
+                own[role] = status.current_crl(role)
             except YinxinError as e:
                 logger.warning("no current CRL of %s for a seal verification: %s", role, e.code)
-        return [*own, *(bytes(c) for c in crls)] or None
+        return own
+
+    def crls_with(
+        self, crls: list[bytes] | tuple[bytes, ...] = (), own: dict[str, bytes] | None = None
+    ) -> list[bytes] | None:
+        """The platform's own CRLs (``own_crls``, unless given), then the relying party's."""
+        mine = self.own_crls() if own is None else own
+        return [*mine.values(), *(bytes(c) for c in crls)] or None
+
+    def renewed_crls(self, own: dict[str, bytes], values: list[dict]) -> dict[str, bytes] | None:
+        """``own`` with a CRL signed now for each issuing CA whose current CRL predates a
+        signature it must speak for; None when none does (the first verification stands).
+
+        The endpoint's CRL is re-signed only when a status changes, so every signature made
+        since the last one found only an older CRL, which cannot speak for it: the platform's
+        own certificate read "not checked: the CRL given predates the signing time" although
+        nobody gave a CRL and the platform knows its status now. ``values`` are the signatures'
+        ``SesReport`` dicts. Only for what a CRL signed now settles and only the platform can
+        have caused: the revocation check not made, the signature made by the certificate's
+        key and the certificate issued by a trusted CA (so only its holder can ask for this),
+        a certificate of ours by serial, a signing time not after now — once: the renewed CRL
+        then postdates every signature made so far."""
+        now = self.clock.now()
+        stale: set[str] = set()
+        for value in values:
+            checks = {c.get("name"): c.get("ok") for c in value.get("checks", ())}
+            when_text = value.get("timestamp_time") or value.get("time_info")
+            serial = value.get("signer_serial")
+            if (
+                checks.get("signer_certificate_revocation", False) is not None
+                or checks.get("signature") is not True
+                or checks.get("signer_certificate_trusted") is not True
+                or not when_text
+                or not serial
+            ):
+                continue
+            when = dt.datetime.fromisoformat(str(when_text))
+            if when > now:
+                continue
+            with self.db.read() as s:
+                role = s.scalar(
+                    select(Certificate.issuer_role).where(Certificate.serial_hex == str(serial))
+                )
+            if role is None or role not in own or role in stale:
+                continue
+            this_update = a_crl.CertificateList.load(own[role])["tbs_cert_list"]["this_update"]
+            if this_update.native < when:
+                stale.add(role)
+        if not stale:
+            return None
+        status = self.signing.ocsp.status
+        renewed = dict(own)
+        for role in sorted(stale):
+            try:
+                status.publish_crl(role)
+                renewed[role] = status.current_crl(role)
+            except YinxinError as e:
+                logger.warning("no new CRL of %s for a seal verification: %s", role, e.code)
+        return renewed
 
     def verify(
         self,
@@ -351,7 +411,11 @@ class OfdSigning:
         looked up (``seal_status``) and its own CRLs added (``crls_with``)."""
         at = asked_moment(at)  # a naive time refused naming ``at`` (it was read as local time)
         trust = self.trust_with(extra_trust)
-        report = verify_ofd(data, check_ofd_value(trust, self.crls_with(crls), at))
+        own = self.own_crls()
+        report = verify_ofd(data, check_ofd_value(trust, self.crls_with(crls, own), at))
+        renewed = self.renewed_crls(own, [sig.value for sig in report.signatures])
+        if renewed is not None:  # a signature newer than the platform's CRL: judged again
+            report = verify_ofd(data, check_ofd_value(trust, self.crls_with(crls, renewed), at))
         signatures = []
         for sig in report.signatures:
             check = self.seal_status(sig.value)

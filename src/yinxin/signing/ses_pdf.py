@@ -112,16 +112,25 @@ class SesPdfSigning(OfdSigning):
         at=None,
     ) -> SesPdfReport:
         """Every seal signature of a PDF, trusting the platform's root and issuing CA (plus
-        any certificates the relying party adds) and checking against its CRLs (``crls_with``),
-        as of ``at`` (default now)."""
+        any certificates the relying party adds) and checking against its CRLs (``crls_with``;
+        one older than a signature is renewed, ``renewed_crls``), as of ``at`` (default now)."""
         trust = self.trust_with(extra_trust)
         moment = asked_moment(at) or self.clock.now()  # naive: refused, naming ``at``
+        own = self.own_crls()
         report = verify_ses_pdf(
             data,
-            check_pdf_value(trust, self.crls_with(crls), moment),
+            check_pdf_value(trust, self.crls_with(crls, own), moment),
             file_name=file_name,
             at=moment,
         )
+        renewed = self.renewed_crls(own, [sig.value for sig in report.signatures])
+        if renewed is not None:  # a signature newer than the platform's CRL: judged again
+            report = verify_ses_pdf(
+                data,
+                check_pdf_value(trust, self.crls_with(crls, renewed), moment),
+                file_name=file_name,
+                at=moment,
+            )
         return self._seal_status(report)
 
     def _seal_status(self, report: SesPdfReport) -> SesPdfReport:
