@@ -511,6 +511,56 @@ def test_an_ecdsa_seal_is_refused_by_name(w: World, flow: Flow) -> None:
     assert failed_attempts(w, w.li.cert.serial) == 0
 
 
+def test_an_sm2_seal_is_refused_for_a_pdf_signature_before_the_code_and_pin(
+    w: World, flow: Flow
+) -> None:
+    """The mirror of the ECDSA seal above: an SM2 seal cannot make a PDF (PAdES) signature.
+    ``sign code --seal`` sent a code for it anyway, and ``sign pdf`` tried the PIN first — a
+    wrong one counted against the seal ("4 attempts left") — and only then refused it naming
+    ``key``; a right one had been typed for nothing. Now both refuse it naming ``seal``, in
+    both languages, before any code is sent or the PIN is tried."""
+    from tests.fixtures.samples import contract_pdf
+    from yinxin.pdf.sign import Placement as PdfPlacement
+
+    pdf = contract_pdf()
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    sent = outbox_lines(w.outbox)
+    e = refused(
+        w,
+        lambda: w.p.signing.request_confirmation(
+            signer_subscriber_id=w.zhang.subscriber_id,
+            document=pdf,
+            document_name="合同.pdf",
+            seal=w.zhang.seal.es_id,
+        ),
+        ValidationError,
+        "seal",
+    )
+    assert w.zhang.seal.es_id in e.message and "SM2" in e.message and " / " in e.message
+    assert outbox_lines(w.outbox) == sent  # no code sent
+    ch = w.p.signing.request_confirmation(
+        signer_subscriber_id=w.zhang.subscriber_id, document=pdf, document_name="合同.pdf"
+    )
+    code = read_code(w.outbox, w.zhang.phone, after=sent)
+    before = failed_attempts(w, w.zhang.cert.serial)
+    for pin in ("000000", w.zhang.pin):
+        refused(
+            w,
+            lambda pin=pin: w.p.signing.sign(
+                pdf,
+                seal=w.zhang.seal.es_id,
+                pin=pin,
+                signer_subscriber_id=w.zhang.subscriber_id,
+                challenge_id=ch.challenge_id,
+                code=code,
+                placement=PdfPlacement(anchor="乙方"),
+            ),
+            ValidationError,
+            "seal",
+        )
+    assert failed_attempts(w, w.zhang.cert.serial) == before  # the wrong PIN not tried
+
+
 def test_bad_placement_and_bad_files_are_refused_before_the_code(w: World, flow: Flow) -> None:
     doc = make_ofd([["服务合同", "", "乙方（签章）："]])
     ch, code = code_for(w, w.zhang, doc)

@@ -47,9 +47,10 @@ from yinxin.registry.status import Evidence
 from yinxin.seals.pin import SealMaterial
 from yinxin.seals.rows import certificate_and_key, seal_row
 from yinxin.seals.service import Seals, UnlockedSeal
+from yinxin.seals.seseal import cert_spki, is_sm2_spki
 from yinxin.signing.intent import Challenge, Confirmation, IntentConfirmation
 from yinxin.store import audit
-from yinxin.store.models import Subscriber
+from yinxin.store.models import Certificate, Subscriber
 from yinxin.store.models.signing import SignatureRecord
 
 
@@ -248,6 +249,7 @@ class SigningService:
             self.check_some_field(document, seal, signer_subscriber_id, the_role, lock)
         if seal is not None:
             self.seals.check_usable(seal, signer_subscriber_id)
+            self.check_pdf_seal(seal)
         return self.intent.request_code(
             signer_subscriber_id,
             purpose="sign",
@@ -369,6 +371,32 @@ class SigningService:
         if placed.anchor or not 5 <= placed.width_mm <= 300:
             return
         check_fits(document, placed, height_mm=placed.width_mm * height / width)
+
+    def check_pdf_seal(self, seal: int | str) -> None:
+        """Refuse, naming ``seal``, a seal bound to an SM2 certificate: PDF (PAdES)
+        signatures carry no SM2, so the engine refuses such a key — but only once the PIN had
+        opened it (a wrong one counted against the seal) and, for ``sign code --seal``, after
+        a code was sent. Read from the seal's row without the PIN, as ``OfdSigning`` refuses a
+        non-SM2 seal; a seal that cannot be found is left to the later checks."""
+        with self.db.read() as s:
+            try:
+                row = seal_row(s, seal)
+            except NotFound:
+                return
+            cert = s.get(Certificate, row.certificate_id)
+            if cert is None:
+                return
+            es_id, serial, der = row.es_id, cert.serial_hex, bytes(cert.der)
+        if is_sm2_spki(cert_spki(der)):
+            raise ValidationError(
+                f"电子印章 {es_id} 绑定的是 SM2 证书（{serial}）：SM2 密钥用于 GB/T 38540 电子签章"
+                "（OFD，或 yinxin sign ses-pdf 的 PDF），不能用于 PDF（PAdES）签名 / "
+                f"seal {es_id} is bound to an SM2 certificate ({serial}): an SM2 key makes "
+                "GB/T 38540 seal signatures (OFD, or a PDF by `yinxin sign ses-pdf`), not PDF "
+                "(PAdES) signatures",
+                field="seal",
+                code="unsupported_algorithm",
+            )
 
     def field_signer(
         self,
@@ -666,6 +694,7 @@ class SigningService:
             # a new field an earlier signature's lock forbids (its code was sent: the document
             # had an empty field the lock leaves free, and the seal goes beside it instead)
             check_new_field(document)
+        self.check_pdf_seal(seal)  # an SM2 seal: before the code and the PIN, not after
         digest = sha256_hex(document)
         who = SignerCredentials(
             seal, pin, signer_subscriber_id, confirmation_token, challenge_id, code

@@ -291,6 +291,7 @@ def sign_pdf_cmd(
             # the seal at its size (its row's, read without the PIN) on the page: a seal off
             # the page was refused by the service before the code, but after both were typed
             as_placement(where, lambda: p.signing.check_fits(data, seal, where))
+        p.signing.check_pdf_seal(seal)  # an SM2 seal: before the PIN and the code are asked
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         signed = as_placement(
             where,
