@@ -431,3 +431,14 @@ def test_the_platforms_crl_older_than_a_seal_signature_is_renewed(w: World, flow
         assert check["ok"] is True and " / not on the CRL of " in check["detail"], check
         crls.append(w.p.status.current_crl("issuing"))
     assert crls[0] != old and crls[1] == crls[0]  # renewed once, not at every verification
+
+
+def test_the_text_report_says_the_seals_page_in_both_languages(w: World, flow) -> None:  # noqa: F811
+    """The text report's stamp line was "印章位置 / stamp: page 1": its Chinese half in
+    English, where an OFD's reads "第 1 页 … / page 1 …"."""
+    report = w.p.ses_pdf_signing.verify(flow[2], at=w.clock.now())
+    text = report.to_text()
+    pages = [sig.page for sig in report.signatures]
+    assert len(pages) == 2 and all(pages), pages
+    for page in pages:
+        assert f"  印章位置 / stamp: 第 {page} 页 / page {page}\n" in text, text

@@ -450,7 +450,7 @@ class SesPdfReport:
         from yinxin.ofd.verify import report_text, signature_lines
 
         for s in self.signatures:
-            where = [f"  印章位置 / stamp: page {s.page}"] if s.page else []
+            where = [f"  印章位置 / stamp: 第 {s.page} 页 / page {s.page}"] if s.page else []
             where.append(
                 f"  覆盖范围 / coverage: {bilingual(COVERAGE_WORDS, s.coverage)}; "
                 f"之后的修改 / changes after: {bilingual(CHANGE_WORDS, s.changes_after)}"
