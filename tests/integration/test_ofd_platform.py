@@ -559,6 +559,37 @@ def test_an_sm2_seal_is_refused_for_a_pdf_signature_before_the_code_and_pin(
             "seal",
         )
     assert failed_attempts(w, w.zhang.cert.serial) == before  # the wrong PIN not tried
+    # a batch likewise: no code for it with the seal named, and no PIN tried at signing
+    from yinxin.signing.batch import BatchItem
+
+    items = [BatchItem(pdf, "合同.pdf", PdfPlacement(anchor="乙方"))]
+    w.clock.advance(seconds=CODE_SPACING.total_seconds())
+    sent = outbox_lines(w.outbox)
+    refused(
+        w,
+        lambda: w.p.batch.request_code(
+            signer_subscriber_id=w.zhang.subscriber_id, items=items, seal=w.zhang.seal.es_id
+        ),
+        ValidationError,
+        "seal",
+    )
+    assert outbox_lines(w.outbox) == sent
+    batch = w.p.batch.request_code(signer_subscriber_id=w.zhang.subscriber_id, items=items)
+    code = read_code(w.outbox, w.zhang.phone, after=sent)
+    refused(
+        w,
+        lambda: w.p.batch.sign(
+            items,
+            seal=w.zhang.seal.es_id,
+            pin="000000",
+            signer_subscriber_id=w.zhang.subscriber_id,
+            challenge_id=batch.challenge_id,
+            code=code,
+        ),
+        ValidationError,
+        "seal",
+    )
+    assert failed_attempts(w, w.zhang.cert.serial) == before
 
 
 def test_bad_placement_and_bad_files_are_refused_before_the_code(w: World, flow: Flow) -> None:

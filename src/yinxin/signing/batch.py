@@ -320,6 +320,7 @@ class BatchSigning:
             raise self.signing.named_seal(e, judge) if found else e from None
         if seal is not None:
             self.seals.check_usable(seal, signer_subscriber_id, uses=len(checked))
+            self.signing.check_pdf_seal(seal)  # an SM2 seal makes no PDF signature
         manifest = self._manifest(checked)
         return self.intent.request_code(
             signer_subscriber_id,
@@ -359,6 +360,7 @@ class BatchSigning:
         # each document's placement as sealing would refuse it, before the code: a wrong code
         # with it used one of the code's tries
         self._check_placements(checked, seal, level)
+        self.signing.check_pdf_seal(seal)  # an SM2 seal: before the code and the PIN
         manifest = self._manifest(checked)
         digest = manifest_sha256(manifest)
         who = SignerCredentials(
