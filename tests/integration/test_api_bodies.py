@@ -123,15 +123,16 @@ def test_a_json_body_without_a_content_type_is_told_the_type_wanted(world) -> No
     ("method", "path"),
     [
         ("post", "/api/v1/subscribers/persons"),  # members required
-        ("post", "/api/v1/certificates/01/freeze"),  # every member optional
-        ("patch", "/api/v1/subscribers/{staff_a}"),
+        ("post", "/api/v1/certificates/01/revoke"),  # reason required
+        ("post", "/api/v1/applications/1/reject"),
     ],
 )
 def test_a_route_sent_no_body_says_so_in_both_languages(world, method, path) -> None:
     """A POST or PATCH with no body at all was ``422`` "body: Field required" — English alone,
     and saying nothing of what to send — where every other refusal of a body names its field
-    and what is wrong in the words of both. It says the body is missing, to send a JSON object
-    (``{}`` when no member is needed), in Chinese and English; nothing written."""
+    and what is wrong in the words of both. It says the body is missing, to send a JSON object,
+    in Chinese and English; nothing written. (A route whose body requires no member takes none
+    as ``{}``: ``test_api_no_body``.)"""
     w, c = world
     url = path.format(staff_a=w.staff_a)
     before = dbdump.dump(w.platform)

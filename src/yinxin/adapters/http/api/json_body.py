@@ -32,10 +32,11 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Body, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from yinxin.access.keys import Unauthenticated
@@ -76,7 +77,12 @@ class JsonRequest(Request):
 class JsonRoute(APIRoute):
     """An API route whose handler reads the body as ``JsonRequest`` (FastAPI's way to give a
     route its own request class), after checking its query string (``query_string``); a
-    refusal of either, to a route that needs a caller, comes after the caller's own."""
+    refusal of either, to a route that needs a caller, comes after the caller's own. A body
+    none of whose members is required may be left out (``empty_when_none``)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        empty_when_none(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -94,6 +100,61 @@ class JsonRoute(APIRoute):
                 raise
 
         return route
+
+
+def _empty() -> Any:
+    """The default of a body every member of which may be left out: ``{}``, validated by the
+    body's model on each request as a ``{}`` sent would be (a fresh instance each time; a
+    default instance made once, at import, would hold what it was made with — a time, say —
+    for every request after). One for each parameter: FastAPI writes the parameter's type
+    into it."""
+    return Body(default={}, validate_default=True)
+
+
+def empty_when_none(endpoint: Callable[..., Any]) -> None:
+    """Give the endpoint's body, where its model has no required member, ``{}`` for a default.
+
+    A POST with no body at all to a route whose body may be ``{}`` (a freeze with no note, a
+    desk request responded to now, a payment of one year) was ``422`` "the body is missing":
+    a client had to send ``{}`` to say nothing. One rule for every route, here where FastAPI
+    reads the handler's parameters, rather than a default written on each: a parameter of a
+    pydantic model and no default (FastAPI's body) whose model requires nothing gets
+    ``{}`` (``_empty``), so no body is judged as ``{}`` is — the model's checks included — and the
+    OpenAPI document leaves such a body's ``requestBody.required`` out. A body with a
+    required member keeps no default: none sent is the two-language ``422`` naming ``body``
+    (``problems.NO_BODY``); a body sent is read as before. The handler's parameters become
+    keyword-only (FastAPI calls it by keyword), so one with a default may come before those
+    without; its ``__signature__`` says so, and is what FastAPI reads."""
+    if not inspect.isfunction(endpoint):
+        return
+    try:  # the annotations as FastAPI reads them (route modules postpone their evaluation)
+        signature = inspect.signature(endpoint, eval_str=True)
+    except NameError:
+        return
+    parameters = signature.parameters.values()
+    plain = {inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY}
+    optional = {p.name for p in parameters if _may_be_empty(p)}
+    if not optional or any(p.kind not in plain for p in parameters):
+        return
+    endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY, default=_empty())
+            if p.name in optional
+            else p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in parameters
+        ]
+    )
+
+
+def _may_be_empty(parameter: inspect.Parameter) -> bool:
+    """Whether ``parameter`` is a body (a pydantic model, no default) that requires nothing."""
+    model = parameter.annotation
+    return (
+        parameter.default is inspect.Parameter.empty
+        and isinstance(model, type)
+        and issubclass(model, BaseModel)
+        and not any(f.is_required() for f in model.model_fields.values())
+    )
 
 
 def _needs_caller(dependant: Dependant) -> bool:

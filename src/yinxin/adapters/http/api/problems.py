@@ -112,10 +112,9 @@ def _error(e: dict) -> dict:
     return {"field": _field(e.get("loc", ())), "message": e.get("msg", "")}
 
 
-NO_BODY = (
-    "缺少请求体：请发送 JSON 对象（无需填写任何成员时发送 {}） / the body is missing: send a "
-    "JSON object ({} when no member is needed)"
-)
+# Only a route whose body has a required member says so: one that requires nothing takes no
+# body as {} (``json_body.empty_when_none``), so "{} when no member is needed" is said no more.
+NO_BODY = "缺少请求体：请发送 JSON 对象 / the body is missing: send a JSON object"
 
 
 def _once(raw_errors: Sequence[Any]) -> tuple[list[Any], list[dict[str, Any]]]:

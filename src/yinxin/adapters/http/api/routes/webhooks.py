@@ -56,12 +56,6 @@ class RotateIn(Strict):
     )
 
 
-# Pause and rotate-secret take a body every member of which may be left out: a POST with no
-# body at all is the empty one (no reason; no overlap), as resume and delete take none. It was
-# 422 "body: Field required", in English alone, to a client that had nothing to say.
-NO_REASON, NO_OVERLAP = WebhookPauseIn(), RotateIn()
-
-
 def _owner(principal: Principal, asked: int | None) -> int | None:
     bound = principal.organization_id
     if bound is not None and asked not in (None, bound):
@@ -104,12 +98,7 @@ def get_subscription(subscription_id: SubscriptionId, platform: Plat, principal:
 
 
 @router.post("/webhooks/{subscription_id:int}/pause", response_model=SubscriptionView)
-def pause(
-    subscription_id: SubscriptionId,
-    platform: Plat,
-    principal: Hooks,
-    body: WebhookPauseIn = NO_REASON,
-):
+def pause(subscription_id: SubscriptionId, body: WebhookPauseIn, platform: Plat, principal: Hooks):
     return platform.webhooks.pause(
         subscription_id,
         actor=principal.actor,
@@ -128,10 +117,10 @@ def resume(subscription_id: SubscriptionId, platform: Plat, principal: Hooks):
 @router.post("/webhooks/{subscription_id:int}/rotate-secret", response_model=IssuedSubscription)
 def rotate_secret(
     subscription_id: SubscriptionId,
+    body: RotateIn,
     response: Response,
     platform: Plat,
     principal: Hooks,
-    body: RotateIn = NO_OVERLAP,
 ):
     """A new secret, in the answer once; with ``overlap_seconds`` the old one signs too."""
     holds_secret(response)

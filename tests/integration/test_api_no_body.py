@@ -1,0 +1,135 @@
+"""A POST or PATCH sent with no body, over HTTP to the real ``yinxin serve``: a route whose body
+may be ``{}`` (no member required) takes none as ``{}``; one with a required member refuses it,
+``422`` naming ``body`` in both languages. Walked over every operation of the OpenAPI
+document, which says which is which (``requestBody.required``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.api_world import PROBLEM, ApiWorld, Client, api_world, id_card
+from tests.integration.server import own_key_certificate, running_server
+
+PREFIX = "/api/v1"
+MISSING = ("缺少请求体", "the body is missing")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple[ApiWorld, Client, str]]:
+    home = tmp_path_factory.mktemp("no-body")
+    w = api_world(home)
+    _, cert = own_key_certificate(w.platform, id_number=id_card("11010119900307123"))
+    serial = cert.serial
+    with running_server(home, env={"YINXIN_API_RATE": "0"}) as srv:
+        c = Client(srv.url(""), w.keys["admin"])  # the administrator may call every route
+        yield w, c, serial
+        c.close()
+    w.platform.close()
+
+
+def _json_operations(doc: dict[str, Any]) -> list[tuple[str, str, dict, dict]]:
+    """Every operation that takes a JSON body: its method, its path with each path parameter
+    filled with a value of its type (an id of nothing, mostly), its requestBody, its model."""
+    found = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            content = (op.get("requestBody") or {}).get("content", {})
+            if "application/json" not in content:
+                continue  # a PDF, an image, a video: its bytes, not an object that may be {}
+            ref = content["application/json"]["schema"]["$ref"]
+            model = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+            params = {p["name"]: p["schema"] for p in op.get("parameters", []) if p["in"] == "path"}
+            url = re.sub(r"\{(\w+)\}", lambda m, params=params: _value(params[m[1]]), path)
+            found.append((method, url.removeprefix(PREFIX), op["requestBody"], model))
+    return found
+
+
+def _value(schema: dict[str, Any]) -> str:
+    """A value the path parameter's schema takes, so that the route is reached."""
+    if schema.get("type") == "integer":
+        return "1"
+    value = "0" * max(2, schema.get("minLength", 0))
+    assert re.search(schema.get("pattern", ""), value), schema
+    return value
+
+
+def _says_body_missing(r) -> bool:
+    if r.status_code != 422:
+        return False
+    errors = r.json().get("errors", [])
+    return any(e["field"] == "body" and MISSING[1] in e["message"] for e in errors)
+
+
+def _answer(r) -> tuple:
+    body = r.json() if r.headers.get("content-type", "").startswith(PROBLEM) else None
+    return r.status_code, body and (body["code"], body.get("field"), body["detail"])
+
+
+def test_a_body_that_may_be_empty_may_be_left_out(served) -> None:
+    """A certificate frozen with no note, a desk request responded to now, a payment of one
+    year: each route's body may be ``{}``, yet a POST with none was ``422`` "the body is
+    missing" (but for a webhook's pause and rotate-secret, given a default by hand). No body
+    is ``{}`` on each now, and answered as ``{}`` is — here mostly ``404``, the ids naming
+    nothing, or another refusal of ``{}`` (a PATCH that changes nothing): not "missing". The
+    document leaves those bodies' ``requestBody.required`` out, and says it of every other."""
+    _, c, _ = served
+    operations = _json_operations(c.get("/openapi.json").json())
+    optional = [(m, u, rb) for m, u, rb, model in operations if not model.get("required")]
+    assert len(optional) >= 19 and len(operations) - len(optional) >= 40, operations
+    for method, url, request_body in optional:
+        none, empty = c.request(method, url), c.request(method, url, json={})
+        assert not _says_body_missing(none), (method, url, none.text)
+        assert none.status_code not in (401, 403, 405), (method, url, none.text)
+        assert _answer(none) == _answer(empty), (method, url, none.text, empty.text)
+        assert not request_body.get("required"), (method, url, request_body)
+    required = {(m, u) for m, u, rb, model in operations if model.get("required")}
+    assert {(m, u) for m, u, rb, _ in operations if rb.get("required")} == required
+
+
+def test_a_body_with_a_required_member_is_still_refused_when_left_out(served) -> None:
+    """Every route whose body has a required member answers none with the ``422`` naming
+    ``body`` in both languages, as before."""
+    _, c, _ = served
+    for method, url, _, model in _json_operations(c.get("/openapi.json").json()):
+        if model.get("required"):
+            r = c.request(method, url)
+            assert _says_body_missing(r), (method, url, r.text)
+            assert all(m in r.text for m in MISSING), (method, url, r.text)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"nonesuch": 1}', "nonesuch"),
+        (b'{"note": "x" , "note": "y"}', "note"),
+        (b"null", "body"),
+        (b"[]", "body"),
+        (b"{", "body"),
+        (b" ", "body"),
+    ],
+)
+def test_a_body_given_is_judged_as_before(served, raw, field) -> None:
+    """A body sent to such a route — an unknown member, one given twice, ``null``, an array,
+    not JSON, white space alone — is refused naming its field as before: only a body of no
+    bytes at all is taken as ``{}``."""
+    w, c, serial = served
+    for url in (f"/certificates/{serial}/freeze", f"/subscribers/{w.staff_a}"):
+        method = "patch" if url.startswith("/subscribers") else "post"
+        r = c.request(method, url, content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["field"] == field, (url, r.text)
+    assert c.get(f"/certificates/{serial}").json()["status"] == "active"
+
+
+def test_a_certificate_is_frozen_with_no_body(served) -> None:
+    """The route reached with no body does what ``{}`` does: a freeze with no note."""
+    _, c, serial = served
+    r = c.post(f"/certificates/{serial}/freeze")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "on_hold"
+    again = c.post(f"/certificates/{serial}/freeze", headers={"content-type": "application/json"})
+    assert again.status_code == 409, again.text  # frozen already: the state's refusal
+    assert c.post(f"/certificates/{serial}/unfreeze").json()["status"] == "active"
