@@ -753,6 +753,41 @@ def test_a_fact_out_of_order_is_refused_in_words_the_officer_reads(world) -> Non
     assert dbdump.dump(p) == before
 
 
+def test_a_withdrawal_refused_says_why_in_chinese_and_english(world) -> None:
+    """withdraw-event's refusals (nothing recorded yet, not the latest fact, a deemed
+    acceptance) were English only where event's are in Chinese and English: the contract
+    manager who records a fact is the one who takes it back. Each says it in both now, naming
+    ``event`` (409 / exit 4), nothing written."""
+    p, clock, g = world
+    cid, o = g["002"], p.obligations
+    number = p.contracts.get(cid).number
+    clock.set(bj(2026, 2, 12))
+
+    def refused(event: str) -> str:
+        before = dbdump.dump(p)
+        with pytest.raises(IllegalTransition) as e:
+            o.withdraw(cid, event, reason="录入错误")
+        assert e.value.field == "event" and dbdump.dump(p) == before
+        return e.value.message
+
+    m = refused("delivered")
+    assert m.startswith(f"合同 {number} 尚未登记任何履约事实，无可撤回 / "), m
+    assert "no fact has been recorded" in m, m
+    o.record(cid, "delivered", "2026-02-12")
+    m = refused("accepted")
+    assert m.startswith(
+        f"只能撤回最近登记的履约事实：合同 {number} 最近登记的是“交付并提交验收申请”，"
+        "不是“签署验收合格报告” / "
+    ), m
+    assert "only the latest fact can be withdrawn" in m, m
+    clock.set(bj(2026, 2, 26))
+    o.record(cid, "reminded", "2026-02-26")
+    clock.set(bj(2026, 3, 3))  # the later window has passed: deemed from today
+    m = refused("accepted")
+    assert m.startswith(f"合同 {number} 的验收是按合同约定（002 §4.2）于 "), m
+    assert "视为验收合格的，并非登记所得，无可撤回 / " in m and "deemed on" in m, m
+
+
 # --- reminders ------------------------------------------------------------------------------------
 def test_reminders_sent_exactly_once_by_the_job(world) -> None:
     p, clock, g = world

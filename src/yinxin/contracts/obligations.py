@@ -861,20 +861,27 @@ class Obligations:
         actor = _actor(actor)
         with self._performance(contract_id) as (s, t, c, now, _today):
             latest = LATEST_FACT.get(Stage(t.stage))
+            # in Chinese and English, as record's refusals (_fact_in_order): the contract
+            # manager who withdraws is the one who records
             if t.stage == _S.ACCEPTED and t.acceptance_deemed:
                 raise IllegalTransition(
-                    f"contract {c.number}'s acceptance was deemed on {t.accepted_on} by the "
-                    "contract's own rule (002 §4.2), not recorded: there is nothing to withdraw",
+                    f"合同 {c.number} 的验收是按合同约定（002 §4.2）于 {t.accepted_on} 视为"
+                    f"验收合格的，并非登记所得，无可撤回 / contract {c.number}'s acceptance was "
+                    f"deemed on {t.accepted_on} by the contract's own rule (002 §4.2), not "
+                    "recorded: there is nothing to withdraw",
                     field="event",
                 )
             if latest is None:
                 raise IllegalTransition(
-                    f"no fact has been recorded for contract {c.number}", field="event"
+                    f"合同 {c.number} 尚未登记任何履约事实，无可撤回 / no fact has been "
+                    f"recorded for contract {c.number}",
+                    field="event",
                 )
             if event != latest:
                 raise IllegalTransition(
-                    f"only the latest fact can be withdrawn: for contract {c.number} that is "
-                    f"{latest}, not {event}",
+                    f"只能撤回最近登记的履约事实：合同 {c.number} 最近登记的是"
+                    f"“{_FACT_ZH[latest]}”，不是“{_FACT_ZH[event]}” / only the latest fact "
+                    f"can be withdrawn: for contract {c.number} that is {latest}, not {event}",
                     field="event",
                 )
             reopened: list[int] = []
