@@ -84,6 +84,12 @@ def crl_failure_cause(e: YinxinError) -> str:
 
 PassphraseSource = str | Callable[[], str] | None
 KEK_LOCK = 0x59584B454B  # "YXKEK": the database lock under which the platform KEK is created
+#: what a PKCS#11 store's refusals to reach the token name: the settings the operator changes
+PKCS11_SETTINGS = {
+    "module": "YINXIN_PKCS11_MODULE",
+    "token_label": "YINXIN_PKCS11_TOKEN",
+    "pin": "YINXIN_PKCS11_PIN",
+}
 
 
 class Platform:
@@ -464,7 +470,11 @@ class Platform:
                         field="keystore",
                     )
                 self._keystore = open_keystore(
-                    "pkcs11", module=s.pkcs11_module, token_label=s.pkcs11_token, pin=s.pkcs11_pin
+                    "pkcs11",
+                    module=s.pkcs11_module,
+                    token_label=s.pkcs11_token,
+                    pin=s.pkcs11_pin,
+                    names=PKCS11_SETTINGS,
                 )
             elif s.keystore == "file":
                 p = self._passphrase

@@ -14,14 +14,18 @@ from yinxin.settings import KEYSTORES
 
 def open_keystore(kind: str, **options) -> KeyStore:
     """The store ``kind`` with its options: ``directory``/``passphrase`` for files,
-    ``module``/``token_label``/``pin`` for a PKCS#11 token (its library is imported only then)."""
+    ``module``/``token_label``/``pin`` for a PKCS#11 token (its library is imported only then),
+    and ``names``, what the caller's configuration calls those three (refusals name them)."""
     if kind == "file":
         return FileKeyStore(options["directory"], options["passphrase"])
     if kind == "pkcs11":
         from yinxin.pki.pkcs11_store import Pkcs11KeyStore
 
         return Pkcs11KeyStore(
-            module=options["module"], token_label=options["token_label"], pin=options["pin"]
+            module=options["module"],
+            token_label=options["token_label"],
+            pin=options["pin"],
+            names=options.get("names"),
         )
     raise ConfigurationError(
         f"unknown key store {kind!r}: {' or '.join(KEYSTORES)}", field="keystore"

@@ -20,6 +20,7 @@ import hmac
 import os
 import secrets
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import pkcs11
@@ -36,7 +37,14 @@ from pkcs11 import exceptions as p11e
 from pkcs11.mechanisms import GCMParams
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from yinxin.errors import ConfigurationError, Conflict, Forbidden, NotFound, ValidationError
+from yinxin.errors import (
+    ConfigurationError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationError,
+    YinxinError,
+)
 from yinxin.pki.algorithms import (
     Algorithm,
     algorithm_of,
@@ -396,7 +404,20 @@ class Pkcs11KeyStore:
 
     kind = "pkcs11"
 
-    def __init__(self, module: str | os.PathLike[str], token_label: str, pin: str):
+    def __init__(
+        self,
+        module: str | os.PathLike[str],
+        token_label: str,
+        pin: str,
+        *,
+        names: Mapping[str, str] | None = None,
+    ):
+        """``names``: what the caller's configuration calls ``module``, ``token_label`` and
+        ``pin`` (the platform's ``YINXIN_PKCS11_MODULE``…): a refusal to reach the token — a
+        wrong PIN, no such token, the library not there — names that, which the operator can
+        change, rather than this constructor's parameter ("error [pin]: wrong HSM PIN" at
+        ``yinxin init`` named what no option or setting is called)."""
+        self._names = dict(names or {})
         if not token_label:
             raise ConfigurationError("a PKCS#11 token label is required", field="token_label")
         if not pin:
@@ -431,7 +452,12 @@ class Pkcs11KeyStore:
                 # Reconnecting here would hold a login nobody is left to close.
                 raise ConfigurationError("this PKCS#11 key store is closed", field="module")
             if self._conn is None:
-                self._conn = _connect(self.module, self.token_label, self._pin)
+                try:
+                    self._conn = _connect(self.module, self.token_label, self._pin)
+                except YinxinError as e:
+                    if e.field not in self._names:
+                        raise
+                    raise type(e)(e.message, field=self._names[e.field], code=e.code) from None
             return self._conn
 
     def _objects(self, conn: _Connection, attrs: dict[Attribute, Any]) -> list[Any]:
