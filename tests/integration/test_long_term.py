@@ -376,6 +376,23 @@ def test_archive_keeps_every_version_and_renews_once(make_platform, clock, tmp_p
     assert len(sigs) == 2 and all("Signature is Valid" in b for b in sigs)
 
 
+def test_a_renewal_leaves_no_empty_folder_under_documents(make_platform, clock) -> None:
+    """``archive renew`` replaces each renewed version's file and removed the old one, but not
+    its two-character folder: ``documents/`` gathered an empty folder a renewal. The folder
+    goes with the file when nothing else is in it; every kept version is still read back."""
+    p, _w, pdf = signed_contract(make_platform, clock)
+    root = p.settings.documents_dir
+    active = p.archive.documents(None)[-1]
+    for _ in range(3):
+        clock.advance(days=1)
+        assert p.archive.renew(force=True).renewed == [active.id]
+    shards = [d for d in root.iterdir() if len(d.name) == 2 and d.is_dir()]
+    assert [d.name for d in shards if not any(d.iterdir())] == []
+    assert not (root / active.sha256[:2] / f"{active.sha256}.pdf").exists()
+    for d in p.archive.documents(None):
+        assert p.archive.document(d.id)[1].startswith(pdf[:100])
+
+
 def test_archive_refuses_bad_arguments_and_reports_a_changed_file(make_platform, clock) -> None:
     p, _w, _pdf = signed_contract(make_platform, clock)
     from yinxin.errors import ValidationError

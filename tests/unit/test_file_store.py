@@ -151,3 +151,47 @@ def test_every_folder_the_store_makes_is_private_whatever_the_umask(tmp_path) ->
         str(d.relative_to(home)): oct(0o700) for d in made
     }
     assert oct(home.stat().st_mode & 0o777) == oct(0o750)
+
+
+def test_a_deletion_removes_the_folder_it_left_empty_and_no_other(tmp_path) -> None:
+    """``delete`` (a renewal's replaced version, a sweep) left its two-character folder
+    behind, empty: ``documents/`` filled with them. The folder goes once empty, a folder still
+    holding a file (or a leftover ``.part``) stays, the store's root always stays."""
+    root = tmp_path / "documents"
+    store = FileStore(root)
+    keys = {store.put(PDF + bytes([i])) for i in range(40)}
+    shared = next(k for k in keys if any(o != k and o[:2] == k[:2] for o in keys))
+    alone = next(k for k in keys if not any(o != k and o[:2] == k[:2] for o in keys))
+    store.delete(shared)
+    assert (root / shared[:2]).is_dir()  # another file is in it
+    store.delete(alone)
+    assert not (root / alone[:2]).exists()
+    for key in keys - {shared, alone}:
+        store.delete(key)
+    assert root.is_dir() and list(root.iterdir()) == []
+    key = store.put(PDF)  # and a folder made again when needed
+    (root / key[:2] / f"{key}.pdf.0123456789ab.part").write_bytes(PDF[:10])
+    store.delete(key)
+    assert (root / key[:2]).is_dir()  # the leftover is in it
+    store.delete_part(f"{key}.0123456789ab")
+    assert list(root.iterdir()) == []
+
+
+def test_a_put_whose_new_folder_is_tidied_away_makes_it_again(tmp_path, monkeypatch) -> None:
+    """A deletion in another process tidies the shard folder a put has just made, empty, away
+    before the put's file is in it: the put makes it again rather than failing."""
+    root = tmp_path / "documents"
+    store = FileStore(root)
+    real = files_mod.private_folders
+    calls: list[Path] = []
+
+    def private_folders(folder: Path) -> list[Path]:
+        made = real(folder)
+        calls.append(folder)
+        if len(calls) == 1:
+            FileStore._tidy(folder)  # the other process's deletion, in between
+        return made
+
+    monkeypatch.setattr(files_mod, "private_folders", private_folders)
+    key = store.put(PDF)
+    assert len(calls) == 2 and store.get(key) == PDF

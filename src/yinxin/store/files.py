@@ -99,11 +99,20 @@ class FileStore:
         path = self._path(key)
         if path.exists() and path.stat().st_size == len(data) and self._intact(path, key):
             return key  # a damaged copy (same size, other bytes) is written over: a repair
-        made = private_folders(path.parent)
         # this write's own temporary file: a shared name let a concurrent put of the same
         # content truncate it or rename it away (then os.replace here failed)
         tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.part")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        made: list[Path] = []
+        for attempt in range(5):
+            made += private_folders(path.parent)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                break
+            except FileNotFoundError:
+                # the folder, empty, was tidied away (``_tidy``) between its making and this
+                # file: made again; once the file is in it, no tidying removes it
+                if attempt == 4:
+                    raise
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -175,10 +184,26 @@ class FileStore:
         if token and not re.fullmatch(r"[0-9a-f]{1,64}", token):
             raise NotFound(f"no stored file {name!r}", field="key")
         suffix = f".{token}" if token else ""
-        self._path(key).with_name(f"{key}.pdf{suffix}.part").unlink(missing_ok=True)
+        path = self._path(key).with_name(f"{key}.pdf{suffix}.part")
+        path.unlink(missing_ok=True)
+        self._tidy(path.parent)
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        self._tidy(path.parent)
+
+    @staticmethod
+    def _tidy(folder: Path) -> None:
+        """Remove the two-character folder a deletion left empty: archive renewals and sweeps
+        left them behind under ``documents/``, one per replaced version. ``rmdir`` removes an
+        empty folder only, in one step, so a folder with anything in it stays; a ``put`` that
+        made the folder and finds it gone before its file is in makes it again."""
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (in use), gone already
+            return
+        fsync_dir(folder.parent)
 
     def relative(self, key: str) -> str:
         return str(self._path(key).relative_to(self.root.parent))
