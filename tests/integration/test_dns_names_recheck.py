@@ -235,3 +235,25 @@ def test_api_reissue_takes_a_corrected_list(tmp_path) -> None:
         new = p.certificates.get(r.json()["certificate"]["serial"])
         assert _names(new) == ["gw.example.cn", "gw4.example.cn"]
     p.close()
+
+
+def test_approval_of_stored_names_refused_anyway_is_refused_before_the_prompt(
+    platform: Platform,
+) -> None:
+    """``cert approve`` refused an old application whose stored names today's checks refuse
+    only after opening the CA key: at a terminal it asked for the CA passphrase first, typed
+    for nothing, as it did for an unknown or unpaid application. It refuses before the prompt
+    now (exit 2, ``dns_names``), nothing written."""
+    from tests.integration.server import yinxin_env
+    from tests.integration.terminal import refused_at_a_terminal
+
+    p = platform
+    app = _legacy_application(p, enrol(p).device.id, ["gw.example.cn", EMOJI])
+    before = dump(p)
+    env = yinxin_env(p.settings.home, None, {"YINXIN_DATABASE_URL": p.settings.database_url})
+    code, text = refused_at_a_terminal(
+        ["cert", "approve", str(app), "--officer", "受理员"], env, Path.cwd()
+    )
+    assert "CA passphrase" not in text, text
+    assert code == 2 and "[dns_names]" in text and f"reject application {app}" in text, text
+    assert dump(p) == before

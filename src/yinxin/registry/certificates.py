@@ -475,6 +475,19 @@ def _carried_dns_names(
     )
 
 
+def _recheck_application_names(
+    stored: str | None, application_id: int
+) -> tuple[list[str] | None, list[str]]:
+    """An application's stored host names (its JSON list) checked again for its approval
+    (``recheck_dns_names``): before the CA key is opened, and again in the transaction."""
+    return recheck_dns_names(
+        json.loads(stored) if stored else None,
+        f"application {application_id}",
+        f"reject application {application_id} (the applicant applies again with a "
+        "corrected list of host names)",
+    )
+
+
 def _refuse_renewed(s: Session, cert: Certificate, verb: str) -> None:
     """Refuse ``verb`` on a certificate that already has a successor, naming the one to act on:
     only the newest of a line is renewed, paid for, rekeyed, reissued or changed."""
@@ -1069,9 +1082,11 @@ class Certificates:
         officer = self._officer(officer)
         # load the CA key first (the one that will sign: this application's key picks the
         # hierarchy): a wrong passphrase writes nothing, and no key is read under the write lock.
-        # What the approval refuses anyway — no such application, one decided already, its fee
-        # not received — is refused before: opening the key asks for the CA passphrase at a
-        # terminal, which was typed for nothing (the transaction checks all of it again).
+        # What the approval refuses anyway — no such application, one decided already, host
+        # names stored before today's checks that they refuse, its fee not received — is
+        # refused before, in the transaction's order: opening the key asks for the CA
+        # passphrase at a terminal, which was typed for nothing (the transaction checks all of
+        # it again).
         with self.db.read() as s:
             row = one_or_404(
                 s,
@@ -1080,6 +1095,7 @@ class Certificates:
                 field="application_id",
             )
             check_application("approve", row.state, application_id)
+            _recheck_application_names(row.dns_names, application_id)
             if not s.execute(
                 select(Payment.id)
                 .where(Payment.application_id == row.id, Payment.consumed_at.is_(None))
@@ -1098,12 +1114,7 @@ class Certificates:
             app = self._app_row(s, application_id)
             decision = check_application("approve", app.state, application_id)
             # names stored before today's checks are checked again, before the fee is taken
-            dns_names, folded = recheck_dns_names(
-                json.loads(app.dns_names) if app.dns_names else None,
-                f"application {application_id}",
-                f"reject application {application_id} (the applicant applies again with a "
-                "corrected list of host names)",
-            )
+            dns_names, folded = _recheck_application_names(app.dns_names, application_id)
             pay = (
                 s.execute(
                     select(Payment).where(
