@@ -367,6 +367,37 @@ def test_jobs_list_run_and_runs_commands(platform) -> None:
     assert "crl.root" in json.loads(typo.stdout)["message"]
 
 
+def test_a_crl_job_with_nothing_to_sign_warns_of_a_key_that_cannot_be_opened(platform) -> None:
+    """``crl.issuing`` with the CRL still current signs nothing and opened no key: with the CA
+    key damaged, missing or its passphrase wrong it said "done" every hour until the run that
+    had to re-sign the CRL failed. It is done still (the CRL served is good) but its result,
+    and the log, warn that the key cannot be opened and why; with the key right, no warning."""
+    home = platform.settings.home
+    key = home / "keys" / "issuing-ca.key.pem"
+
+    def run_now(env: dict | None = None) -> subprocess.CompletedProcess:
+        time.sleep(1.05)  # a manual run's period is its second: one run a second
+        return cli(home, "jobs", "run", "crl.issuing", "--json", env=env)
+
+    first = json.loads(run_now().stdout)
+    assert first["state"] == "done" and "WARNING" not in first["result"], first
+    good = key.read_bytes()
+    for how, change, env in (
+        ("damaged", lambda: key.write_bytes(good[:100]), None),
+        ("missing", key.unlink, None),
+        ("wrong passphrase", lambda: key.write_bytes(good), {"YINXIN_CA_PASSPHRASE": "x" * 20}),
+    ):
+        change()
+        done = run_now(env)
+        assert done.returncode == 0, (how, done.stdout, done.stderr)
+        run = json.loads(done.stdout)
+        assert run["state"] == "done" and run["result"].startswith(first["result"]), (how, run)
+        assert "; WARNING the issuing CA key cannot be opened (" in run["result"], (how, run)
+        assert "will fail" in run["result"] and "WARNING" in done.stderr, (how, done.stderr)
+    again = json.loads(run_now().stdout)
+    assert again["result"] == first["result"], again
+
+
 def test_worker_runs_the_jobs_until_sigterm(platform) -> None:
     home = platform.settings.home
     proc = subprocess.Popen(

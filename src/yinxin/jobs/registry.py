@@ -234,7 +234,23 @@ def _crl(role: str) -> Callable[[Platform], str]:
 
         crl = x509.load_der_x509_crl(p.status.current_crl(role))
         number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-        return f"CRL #{number}, next update {crl.next_update_utc.isoformat()}"
+        done = f"CRL #{number}, next update {crl.next_update_utc.isoformat()}"
+        # A current CRL is served as it is, no key opened: with the CA key missing, damaged or
+        # its passphrase wrong the run said "done" until the one that must re-sign it failed
+        # — a day later for the issuing CA, when relying parties' CRL runs out a week after.
+        # So the key is opened (once a process) and what stops it said now: a warning, not a
+        # failure, as calendar.check's, for the CRL served is good.
+        try:
+            p.ca.issuer(role)
+        except YinxinError as e:
+            warning = (
+                f"the {role} CA key cannot be opened ({e.message}): this CRL is current, but "
+                f"the run that must re-sign it before {crl.next_update_utc.isoformat()} will "
+                "fail — put the key store right"
+            )
+            log.warning("%s: %s", role, warning)
+            return f"{done}; WARNING {warning}"
+        return done
 
     return resign
 
