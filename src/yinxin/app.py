@@ -84,12 +84,6 @@ def crl_failure_cause(e: YinxinError) -> str:
 
 PassphraseSource = str | Callable[[], str] | None
 KEK_LOCK = 0x59584B454B  # "YXKEK": the database lock under which the platform KEK is created
-#: what a PKCS#11 store's refusals to reach the token name: the settings the operator changes
-PKCS11_SETTINGS = {
-    "module": "YINXIN_PKCS11_MODULE",
-    "token_label": "YINXIN_PKCS11_TOKEN",
-    "pin": "YINXIN_PKCS11_PIN",
-}
 
 
 class Platform:
@@ -459,7 +453,7 @@ class Platform:
 
     def keystore(self) -> KeyStore:
         if self._keystore is None:
-            from yinxin.pki.keystores import open_keystore
+            from yinxin.pki.keystores import PKCS11_SETTINGS, open_keystore
 
             s = self.settings
             if s.keystore == "pkcs11":

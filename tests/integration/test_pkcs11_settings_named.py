@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from tests.integration.server import yinxin_cli
+from tests.integration.test_crl_not_signed_in_the_hsm import _env, hsm  # noqa: F401
 from tests.softhsm import softhsm_token_in
 
 
@@ -60,3 +61,17 @@ def test_a_token_out_of_reach_at_init_names_the_setting(tmp_path: Path) -> None:
             ["init"], home, passphrase=None, env={**env, "YINXIN_PKCS11_PIN": token.pin}
         )
         assert "Initialised" in done.stdout, done.stdout + done.stderr
+
+
+def test_archive_renew_refuses_a_token_out_of_reach_up_front(hsm, tmp_path: Path) -> None:
+    """``archive renew`` refuses the run up front when the key store does not open (not one
+    failure a kept document, nor "not due" with nothing due): it told that by the store's field
+    names, so the settings' names must count as the store's too — a wrong token label passed
+    as nothing due, exit 0."""
+    s, token = hsm
+    env = _env(s, token, YINXIN_PKCS11_TOKEN="no-such")
+    done = yinxin_cli(["archive", "renew", "--json"], s.home, passphrase=None, env=env, check=False)
+    assert done.returncode == 7, (done.stdout, done.stderr)
+    assert json.loads(done.stdout)["field"] == "YINXIN_PKCS11_TOKEN", done.stdout
+    done = yinxin_cli(["archive", "renew", "--json"], s.home, passphrase=None, env=_env(s, token))
+    assert done.returncode == 0, done.stderr

@@ -54,6 +54,7 @@ from yinxin.pdf.sign import (
     append_document_timestamp,
     append_dss,
 )
+from yinxin.pki.keystores import PKCS11_SETTINGS
 from yinxin.registry.ca import role_of
 from yinxin.registry.status import Evidence
 from yinxin.results import from_row
@@ -78,7 +79,10 @@ MAX_MARGIN = dt.timedelta(days=730)
 ISSUING_MARGIN = dt.timedelta(days=730)
 # an error naming one of these is the key store not opening (no passphrase or one too short,
 # the HSM's module or token), not one key's trouble
-_KEY_STORE_FIELDS = frozenset({"passphrase", "module", "token_label", "pin"})
+# (the platform's store names its settings, YINXIN_PKCS11_PIN…)
+_KEY_STORE_FIELDS = frozenset(
+    {"passphrase", "module", "token_label", "pin", *PKCS11_SETTINGS.values()}
+)
 
 
 class DocumentState(StrEnum):

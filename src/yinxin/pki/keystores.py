@@ -11,6 +11,14 @@ from yinxin.errors import ConfigurationError
 from yinxin.pki.keys import FileKeyStore, KeyStore
 from yinxin.settings import KEYSTORES
 
+#: what the platform's PKCS#11 store's refusals to reach the token name (``names``): the
+#: settings the operator changes, for the store's ``module``, ``token_label`` and ``pin``
+PKCS11_SETTINGS = {
+    "module": "YINXIN_PKCS11_MODULE",
+    "token_label": "YINXIN_PKCS11_TOKEN",
+    "pin": "YINXIN_PKCS11_PIN",
+}
+
 
 def open_keystore(kind: str, **options) -> KeyStore:
     """The store ``kind`` with its options: ``directory``/``passphrase`` for files,
