@@ -12,22 +12,32 @@ import termios
 from pathlib import Path
 
 
+def yinxin_at(
+    slave: int, args: list[str], env: dict[str, str], cwd: Path | str | None, *, pipes=False
+) -> subprocess.Popen:
+    """``yinxin ARGS`` started with the terminal ``slave`` (of ``pty.openpty()``) as its
+    standard input and controlling terminal, so that it may prompt as it would for an operator;
+    its output goes to that terminal too, or to pipes read apart (``pipes``)."""
+    out = subprocess.PIPE if pipes else slave
+    return subprocess.Popen(
+        [sys.executable, "-m", "yinxin.adapters.cli", *args],
+        env=env,
+        stdin=slave,
+        stdout=out,
+        stderr=out,
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+
+
 def refused_at_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
     """``yinxin ARGS`` with a terminal as its standard input (and controlling terminal) on
     which nothing is typed; the exit code and everything printed. A prompt (``Seal PIN:``)
     would wait there: after 30 s the process is killed and the test fails, saying so."""
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yinxin.adapters.cli", *args],
-            env=env,
-            stdin=slave,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-        )
+        proc = yinxin_at(slave, args, env, cwd, pipes=True)
         try:
             out, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:  # waiting at the prompt for a PIN never typed

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.integration.server import yinxin_cli
+from tests.integration.terminal import yinxin_at
 from tests.integration.test_ca_lifecycle import enrol, issue
 from tests.integration.test_ca_tools import _hsm_settings
 from tests.softhsm import SoftHsmToken, softhsm_token_in
@@ -158,11 +159,8 @@ def test_at_a_terminal_a_wrong_pin_is_not_asked_for_first_the_change_is_recorded
     terminal: nothing is asked, the revocation is recorded (it must not wait for the token:
     OCSP answers it from the database at once) and the warning names the cause. Pinned so
     that a terminal does not change what the same command does with the same settings."""
-    import fcntl
     import os
     import pty
-    import subprocess
-    import sys
     import termios
     import time
 
@@ -175,16 +173,8 @@ def test_at_a_terminal_a_wrong_pin_is_not_asked_for_first_the_change_is_recorded
     master, slave = pty.openpty()
     seen = b""
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yinxin.adapters.cli", "cert", "revoke", serial]
-            + ["--reason", "key_compromise"],
-            env=env,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=str(ROOT),
-            start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        proc = yinxin_at(
+            slave, ["cert", "revoke", serial, "--reason", "key_compromise"], env, str(ROOT)
         )
         deadline = time.monotonic() + 60
         while proc.poll() is None:

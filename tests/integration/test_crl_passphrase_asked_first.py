@@ -17,12 +17,10 @@ change they ask nothing.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import pty
 import select
 import subprocess
-import sys
 import termios
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,6 +31,7 @@ from sqlalchemy import select as sql_select
 
 from tests.conftest import PASSPHRASE
 from tests.integration.server import yinxin_env
+from tests.integration.terminal import yinxin_at
 from tests.integration.test_ca_lifecycle import enrol, issue
 from yinxin.app import Platform
 from yinxin.identity import normal_serial
@@ -68,15 +67,7 @@ def _at_a_terminal(
     master, slave = pty.openpty()
     seen = b""
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yinxin.adapters.cli", *args],
-            env=env,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-        )
+        proc = yinxin_at(slave, args, env, None)
         deadline = time.monotonic() + 60
         asked = False
         while time.monotonic() < deadline:

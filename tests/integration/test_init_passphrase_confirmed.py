@@ -9,13 +9,10 @@ passphrase given in ``YINXIN_CA_PASSPHRASE`` is taken as it is, as before.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import pty
 import re
 import select
-import subprocess
-import sys
 import termios
 import time
 from pathlib import Path
@@ -23,6 +20,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from tests.integration.server import ROOT, yinxin_env
+from tests.integration.terminal import yinxin_at
 
 FIRST = "the-new-ca-passphrase"
 SLIP = "the-new-ca-passphrasf"
@@ -41,16 +39,7 @@ def _init_at_a_terminal(home: Path, answers: list[str]) -> tuple[int, str, int]:
     master, slave = pty.openpty()
     seen, typed = b"", 0
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yinxin.adapters.cli", "init"],
-            env=env,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=str(ROOT),
-            start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-        )
+        proc = yinxin_at(slave, ["init"], env, str(ROOT))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 0.2)

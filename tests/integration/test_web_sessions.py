@@ -7,7 +7,6 @@ routes (fees, agreement, status addresses, verification without a key, its rate 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import pty
@@ -15,7 +14,6 @@ import re
 import select
 import subprocess
 import sys
-import termios
 import time
 
 import pyotp
@@ -34,6 +32,7 @@ from tests.integration.signing_flow import (
     read_code,
     sign_as,
 )
+from tests.integration.terminal import yinxin_at
 from yinxin.adapters.http.server import create_app
 from yinxin.errors import ValidationError
 from yinxin.store.models.access import WebSession
@@ -714,16 +713,7 @@ def _at_terminal(
 
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yinxin.adapters.cli", *args],
-            env=yinxin_env(home),
-            stdin=slave,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=str(ROOT),
-            start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-        )
+        proc = yinxin_at(slave, args, yinxin_env(home), str(ROOT), pipes=True)
         assert proc.stderr is not None
         err = b""
         for prompt, answer in answers:
