@@ -1548,6 +1548,17 @@ def test_the_database_refuses_a_twin_a_parallel_request_checked_too_early(
     assert p.webhooks.get(first.id).state == SubscriptionState.ACTIVE
 
 
+def _one_delivery_due(home: Path, receivers) -> tuple[Platform, Receiver]:
+    """A platform at ``home`` with one subscription to everything at a new receiver (its
+    secret known to the receiver) and one delivery due: a certificate's issue dispatched."""
+    p = hook_platform(home)
+    rx = receivers()
+    rx.secrets.append(p.webhooks.subscribe(rx.url, ["*"], None, "运维").secret)
+    person_certificate(p, "张三", "110105199003071239")
+    assert p.webhooks.dispatch() == 1
+    return p, rx
+
+
 def test_deliver_without_the_ca_passphrase_is_refused_before_any_try_is_spent(
     tmp_path, receivers
 ) -> None:
@@ -1557,11 +1568,7 @@ def test_deliver_without_the_ca_passphrase_is_refused_before_any_try_is_spent(
     each due delivery — the receiver's record, though the receiver was never called — so a day
     of such runs gave every event up."""
     home = tmp_path / "home"
-    p = hook_platform(home)
-    rx = receivers()
-    rx.secrets.append(p.webhooks.subscribe(rx.url, ["*"], None, "运维").secret)
-    person_certificate(p, "张三", "110105199003071239")
-    assert p.webhooks.dispatch() == 1
+    p, rx = _one_delivery_due(home, receivers)
     p.close()
     env = {"YINXIN_WEBHOOK_ALLOW_PRIVATE": "1"}
     for passphrase, code, said in (
@@ -1692,11 +1699,7 @@ def test_a_worker_whose_key_store_lacks_the_kek_blocks_deliveries_with_one_warni
     from yinxin.jobs import Runner, history
 
     home = tmp_path / "home"
-    p = hook_platform(home)
-    rx = receivers()
-    rx.secrets.append(p.webhooks.subscribe(rx.url, ["*"], None, "运维").secret)
-    person_certificate(p, "张三", "110105199003071239")
-    assert p.webhooks.dispatch() == 1
+    p, rx = _one_delivery_due(home, receivers)
     kek = home / "keys" / "platform-kek.kek"
     kek.rename(tmp_path / "kek.away")
     env = yinxin_env(home, extra={"YINXIN_WEBHOOK_ALLOW_PRIVATE": "1", "YINXIN_SWEEP_SECONDS": "1"})
