@@ -90,13 +90,15 @@ def _seed_all(p: Platform) -> None:
             "subscribers",
             N,
             organization_id=lambda i: ORG if i % 10 == 1 else None,
-            kind=lambda i: "organization" if i == 0 else "person",
+            # the seeded organization, and every 10th subscriber besides (no member): the
+            # contracts' owners (an organization owns a contract, never a person)
+            kind=lambda i: "organization" if i % 10 == 0 else "person",
         )
         seed_rows(
             conn,
             "contracts",
             N // 4,  # each tracked (contract_tracking), four obligations each
-            owner_subscriber_id=lambda i: BASE + i % 20,
+            owner_subscriber_id=lambda i: BASE + (i % 20) * 10,  # 20 organizations
             state=lambda i: "cancelled" if i % 100 == 0 else "signed",
             template_code=lambda i: f"t{i % 3}",
         )
@@ -300,7 +302,7 @@ BY_ID: list[tuple[str, str, Lister]] = [
     (
         "contracts of a big owner",
         "contracts",
-        lambda p: p.contracts.list(owner_subscriber_id=BASE + 1, oldest_first=True),
+        lambda p: p.contracts.list(owner_subscriber_id=BASE + 10, oldest_first=True),
     ),
     (
         "certificates revoked",

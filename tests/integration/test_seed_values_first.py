@@ -264,8 +264,10 @@ def test_a_field_its_signer_can_meet_is_sealed_and_verifies(world, case, turns, 
 
 def test_an_sm2_seal_is_not_a_crash_at_the_seed_check(world):
     """An SM2 seal's certificate has a key ``cryptography`` cannot read: the seed-value check
-    leaves it to sealing (which refuses an SM2 key for a PDF, naming ``key``) instead of
-    failing with an error of its own when the code is asked for."""
+    does not fail with an error of its own when the code is asked for. The seal is refused for
+    what it is — an SM2 key makes no PDF (PAdES) signature — naming ``seal``, before any code
+    is sent (``SigningService.check_pdf_seal``; it was sent, and sealing refused the key once
+    the PIN had opened it)."""
     from tests.integration.signing_flow import PERSON_PIN, _form, _issue
 
     w, p = world, world.p
@@ -278,10 +280,13 @@ def test_an_sm2_seal_is_not_a_crash_at_the_seed_check(world):
         form=_form("王五", "350102198511223455"),
     )
     pdf = _contract(w, "subject-other")
-    ch = p.batch.request_code(
-        signer_subscriber_id=w.member.id, items=_items(pdf, "乙方"), seal=seal.es_id
-    )
-    assert ch.challenge_id
+    mark = outbox_lines(w.outbox)
+    with pytest.raises(ValidationError) as e:
+        p.batch.request_code(
+            signer_subscriber_id=w.member.id, items=_items(pdf, "乙方"), seal=seal.es_id
+        )
+    assert (e.value.field, e.value.code) == ("seal", "unsupported_algorithm"), e.value
+    assert outbox_lines(w.outbox) == mark  # no code sent
 
 
 @pytest.mark.parametrize("how", ["batch", "one document"])
