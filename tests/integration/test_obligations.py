@@ -728,6 +728,58 @@ def test_a_fact_the_003_contract_does_not_have_is_refused(world) -> None:
     assert r.exit_code == 2 and json.loads(r.stdout)["field"] == "event", r.output
 
 
+def test_an_unknown_fact_or_a_missing_reason_is_refused_in_both_languages(world) -> None:
+    """``obligation event … shipped`` (and ``withdraw-event``) answered "event is one of
+    delivered, …" and ``reverse-payment``/``withdraw-event`` without a reason "give the reason
+    (1–500 characters)" — English only, where every other refusal of these verbs speaks to the
+    contract manager in Chinese too. Both are "中文 / English" now, the same field and code
+    (``event`` / ``reason``, invalid, exit 2 / 422), through the real CLI and the API."""
+    from starlette.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from tests.integration.api_world import problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.adapters.http.server import create_app
+
+    p, clock, g = world
+    cid = str(g["002"])
+    clock.set(bj(2026, 3, 5))
+    p.obligations.track(g["002"])
+    p.obligations.record(g["002"], "delivered", "2026-02-12")
+    org = p.api_keys.create(
+        name="org", role="organization_admin", organization_id=g["org"], actor="test"
+    ).secret
+    with TestClient(create_app(p, jobs=False), base_url="http://127.0.0.1:8000") as c:
+        h = {"Authorization": f"Bearer {org}"}
+        base = f"/api/v1/contracts/{cid}/obligations"
+        for url, body in [
+            (f"{base}/events/withdrawal", {"event": "delivered", "reason": " "}),
+            (f"{base}/payments/1/reversal", {"reason": ""}),
+        ]:
+            detail = problem_of(c.post(url, json=body, headers=h), 422, "reason", "invalid")
+            assert "须写明原因" in detail["detail"], detail
+            assert "give the reason (1–500 characters)" in detail["detail"], detail
+    home = p.settings.home
+    p.close()
+    env = cli_env(home)
+    unknown = ("“交付并提交验收申请”（delivered）", "event is one of delivered, reminded")
+    no_reason = ("须写明原因", "give the reason (1–500 characters)")
+    for args, field, halves in [
+        (("event", cid, "shipped", "--on", "2026-03-02"), "event", unknown),
+        (("withdraw-event", cid, "shipped", "--reason", "录入错误"), "event", unknown),
+        (("withdraw-event", cid, "delivered", "--reason", " "), "reason", no_reason),
+        (("reverse-payment", cid, "1", "--reason", " "), "reason", no_reason),
+    ]:
+        r = CliRunner().invoke(cli_app, ["obligation", *args, "--json"], env=env)
+        err = json.loads(r.stdout)
+        assert (r.exit_code, err["field"], err["error"]) == (2, field, "invalid"), (args, err)
+        assert all(half in err["message"] for half in halves), (args, err)
+        assert " / " in err["message"], err
+        r = CliRunner().invoke(cli_app, ["obligation", *args], env=env)
+        assert r.exit_code == 2 and r.stderr.startswith(f"error [{field}]: "), r.stderr
+        assert all(half in r.stderr for half in halves), r.stderr
+
+
 def test_a_fact_out_of_order_is_refused_in_words_the_officer_reads(world) -> None:
     """A fact out of order was refused as "cannot delivered contract performance HT-…: it is
     accepted (delivered is allowed only from signed)" — the lifecycle's verbs pasted into a

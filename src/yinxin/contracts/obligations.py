@@ -1903,17 +1903,25 @@ def _fact_in_order(event: str, stage: str, number: str) -> None:
 
 
 def _check_event(event: str) -> None:
+    """Refuse a fact that is none of the four, in Chinese and English as the verbs' other
+    refusals (:func:`_fact_in_order`): the contract manager who records reads the first half,
+    the word to type (``delivered`` …) is in both."""
     if event not in {e.value for e in EventKind}:
+        zh = "、".join(f"“{_FACT_ZH[e.value]}”（{e.value}）" for e in EventKind)
         raise ValidationError(
-            f"event is one of {', '.join(e.value for e in EventKind)}", field="event"
+            f"履约事实只能是{zh} / event is one of {', '.join(e.value for e in EventKind)}",
+            field="event",
         )
 
 
 def _reason(reason: str) -> str:
-    """Why a payment is reversed or a fact withdrawn: 1–500 characters, no hidden ones."""
+    """Why a payment is reversed or a fact withdrawn: 1–500 characters, no hidden ones. The
+    refusal is in Chinese and English, as the rest of 冲正 and withdrawal speak."""
     why = " ".join(str(reason or "").split())
     if not why or len(why) > 500:
-        raise ValidationError("give the reason (1–500 characters)", field="reason")
+        raise ValidationError(
+            "须写明原因（1–500 个字符） / give the reason (1–500 characters)", field="reason"
+        )
     return refuse_hidden(why, "reason")
 
 
