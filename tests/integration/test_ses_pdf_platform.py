@@ -442,3 +442,17 @@ def test_the_text_report_says_the_seals_page_in_both_languages(w: World, flow) -
     assert len(pages) == 2 and all(pages), pages
     for page in pages:
         assert f"  印章位置 / stamp: 第 {page} 页 / page {page}\n" in text, text
+
+
+def test_the_text_report_says_the_signed_revision_in_both_languages(w: World, flow) -> None:  # noqa: F811
+    """Each signature's title line read "签名 / signature Signature1 (/GBT38540.SES, revision
+    2)": the revision it signs in English only, where the rest of the line and an OFD's title
+    are "中文 / English". It reads "第 2 版 / revision 2" now, the same number in both."""
+    report = w.p.ses_pdf_signing.verify(flow[2], at=w.clock.now())
+    text = report.to_text()
+    assert len(report.signatures) == 2, text
+    for sig in report.signatures:
+        n = sig.revision + 1
+        title = f"签名 / signature {sig.field_name} (/GBT38540.SES, 第 {n} 版 / revision {n}): "
+        assert f"\n{title}" in text, text
+    assert ", revision " not in text, text

@@ -455,7 +455,9 @@ class SesPdfReport:
                 f"  覆盖范围 / coverage: {bilingual(COVERAGE_WORDS, s.coverage)}; "
                 f"之后的修改 / changes after: {bilingual(CHANGE_WORDS, s.changes_after)}"
             )
-            title = f"签名 / signature {s.field_name} ({s.sub_filter}, revision {s.revision + 1})"
+            # the revision it signs in both languages, as the rest of the title and an OFD's
+            n = s.revision + 1
+            title = f"签名 / signature {s.field_name} ({s.sub_filter}, 第 {n} 版 / revision {n})"
             lines += signature_lines(title, s.indication, s.value, where, s.problems)
         for p in self.problems:
             lines.append(f"! {p}")
