@@ -398,6 +398,45 @@ def test_a_crl_job_with_nothing_to_sign_warns_of_a_key_that_cannot_be_opened(pla
     assert again["result"] == first["result"], again
 
 
+def test_a_crl_jobs_key_warning_is_logged_once_until_its_reason_changes(
+    make_platform, caplog
+) -> None:
+    """The CRL jobs' warning of a CA key that cannot be opened came in the log every hour for
+    as long as the worker ran, one line a run; it is logged once now, as webhooks.deliver's
+    blocked warning, and again only when the reason changes (the key damaged, then missing) —
+    each run's result still says it. A run with the key right forgets it."""
+    import logging
+
+    from yinxin.jobs.registry import by_name
+
+    first = make_platform()
+    crl = by_name(default_jobs(first), "crl.issuing")
+    assert "WARNING" not in crl.run(first)  # the CRL signed, the key right
+    key = first.settings.home / "keys" / "issuing-ca.key.pem"
+    good = key.read_bytes()
+    key.write_bytes(good[:100])
+    # a restart: this process has not opened the key yet
+    p = make_platform(home=first.settings.home, url=first.settings.database_url)
+
+    def logged() -> int:
+        return sum(
+            "the issuing CA key cannot be opened" in r.getMessage()
+            for r in caplog.records
+            if r.levelno == logging.WARNING
+        )
+
+    with caplog.at_level(logging.WARNING, logger="yinxin"):
+        damaged = [crl.run(p) for _ in range(3)]
+        assert all("; WARNING the issuing CA key cannot be opened (" in r for r in damaged)
+        assert len(set(damaged)) == 1 and logged() == 1, (damaged, caplog.text)
+        key.unlink()  # another reason: said again, once
+        missing = [crl.run(p) for _ in range(2)]
+        assert missing[0] == missing[1] != damaged[0], missing
+        assert "WARNING" in missing[0] and logged() == 2, caplog.text
+        key.write_bytes(good)
+        assert "WARNING" not in crl.run(p) and logged() == 2, caplog.text
+
+
 def test_worker_runs_the_jobs_until_sigterm(platform) -> None:
     home = platform.settings.home
     proc = subprocess.Popen(

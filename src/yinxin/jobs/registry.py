@@ -104,9 +104,24 @@ def _webhooks_dispatch(p: Platform) -> str:
     return f"dispatched: {_count(p.webhooks.dispatch(limit=BATCH))}"  # type: ignore[attr-defined]
 
 
-# the key-store refusal each deliverer was last told of (by its service object): said once in
-# the log, not every period; forgotten once the deliverer delivers again
-_blocked: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+# what each blocked job was last told of, by the service object it runs on and what it is
+# blocked at (the webhook deliverer; a CA role's key): said once in the log, not every period;
+# forgotten once the job goes ahead again
+_blocked: weakref.WeakKeyDictionary[object, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _warn_once(owner: object, what: str, reason: str | None) -> None:
+    """Log ``what``'s ``reason`` to be blocked at WARNING once, and again only when the reason
+    changes or after ``None`` (it went ahead) — a fault of the set-up that no run mends would
+    otherwise fill the log with one line a period for as long as the worker runs; each run's
+    result says it every time. ``owner`` (a service object of one platform) keeps two
+    platforms of a process, or a restarted one, apart."""
+    said = _blocked.setdefault(owner, {})
+    if reason is None:
+        said.pop(what, None)
+    elif said.get(what) != reason:
+        said[what] = reason
+        log.warning("%s %s (said once; each run's result says it too)", what, reason)
 
 
 def _webhooks_deliver(p: Platform) -> str:
@@ -119,11 +134,9 @@ def _webhooks_deliver(p: Platform) -> str:
     refused = webhooks.secrets_refused()
     if refused is not None:
         reason = f"blocked, deliveries wait untouched: {refused.message}"
-        if _blocked.get(webhooks) != reason:
-            _blocked[webhooks] = reason
-            log.warning("webhooks.deliver %s (said once; each run's result says it too)", reason)
+        _warn_once(webhooks, "webhooks.deliver", reason)
         return "WARNING " + reason
-    _blocked.pop(webhooks, None)
+    _warn_once(webhooks, "webhooks.deliver", None)
     # tries and deliveries apart, as the outbox job says them: a run whose every try failed
     # is not "delivered: N" in `yinxin jobs runs`
     tried = webhooks.deliver_due(limit=BATCH)
@@ -239,7 +252,8 @@ def _crl(role: str) -> Callable[[Platform], str]:
         # its passphrase wrong the run said "done" until the one that must re-sign it failed
         # — a day later for the issuing CA, when relying parties' CRL runs out a week after.
         # So the key is opened (once a process) and what stops it said now: a warning, not a
-        # failure, as calendar.check's, for the CRL served is good.
+        # failure, as calendar.check's, for the CRL served is good; logged once (the job runs
+        # every hour), each run's result saying it.
         try:
             p.ca.issuer(role)
         except YinxinError as e:
@@ -248,8 +262,9 @@ def _crl(role: str) -> Callable[[Platform], str]:
                 f"the run that must re-sign it before {crl.next_update_utc.isoformat()} will "
                 "fail — put the key store right"
             )
-            log.warning("%s: %s", role, warning)
+            _warn_once(p.ca, f"{role} CRL:", warning)
             return f"{done}; WARNING {warning}"
+        _warn_once(p.ca, f"{role} CRL:", None)
         return done
 
     return resign
