@@ -358,3 +358,36 @@ def test_a_successor_refused_anyway_is_refused_before_the_prompt(
             code, text = refused_at_a_terminal(args, env, Path.cwd())
             assert "CA passphrase" not in text, (args, text)
             assert code == exit_code and f"[{field}]" in text and word in text, (args, text)
+
+
+def test_an_approvals_validity_years_is_judged_before_the_ca_key(make_platform) -> None:
+    """``approve(validity_years=…)`` judged the years only in its transaction, after opening
+    the CA key (at a terminal, the CA passphrase prompt), and read 0 as "none given": the
+    certificate was issued for the years paid. A bad one (0, -1, 6) is refused first now,
+    naming ``validity_years``, with the key not opened and nothing written: here the key is
+    damaged, so any refusal but the years' is the key's."""
+    from tests.dbdump import dump
+    from tests.integration.test_ca_lifecycle import make_csr
+    from yinxin.errors import ValidationError
+
+    first = make_platform()
+    sid = enrol(first).person.id
+    app = first.certificates.apply(subscriber_id=sid, profile="person-signing", csr=make_csr())
+    first.certificates.pay(application_id=app.id, years=1)
+    key = first.settings.home / "keys" / "issuing-ca.key.pem"
+    good = key.read_bytes()
+    key.write_bytes(good[:100])
+    # a restart: this process has not opened the key yet
+    p = make_platform(home=first.settings.home, url=first.settings.database_url)
+    before = dump(p)
+    for years in (0, -1, 6):
+        try:
+            p.certificates.approve(app.id, officer="受理员 陈静", validity_years=years)
+        except ValidationError as e:
+            assert e.field == "validity_years" and "1 to 5" in e.message, (years, e.message)
+        else:
+            raise AssertionError(f"validity_years={years} was approved")
+        assert dump(p) == before, years
+    key.write_bytes(good)
+    cert = p.certificates.approve(app.id, officer="受理员 陈静", validity_years=2)
+    assert p.certificates.application(app.id).state == "approved" and cert.serial

@@ -1080,6 +1080,10 @@ class Certificates:
         from yinxin.pki import sm2_x509
 
         officer = self._officer(officer)
+        # judged before the key is opened (a prompt for the CA passphrase at a terminal), and
+        # 0 refused: it read as "none given" and issued for the years paid
+        if validity_years is not None:
+            check_years(validity_years, "validity_years")
         # load the CA key first (the one that will sign: this application's key picks the
         # hierarchy): a wrong passphrase writes nothing, and no key is read under the write lock.
         # What the approval refuses anyway — no such application, one decided already, host
@@ -1145,7 +1149,7 @@ class Certificates:
                     field="application_id",
                     code="retry",
                 )
-            years = check_years(validity_years or pay.years)
+            years = check_years(pay.years if validity_years is None else validity_years)
             sub = Subscribers.get_row(s, app.subscriber_id)
             pk = sm2_x509.load_spki_any(app.public_key_der)
             cert = self._issue(

@@ -43,9 +43,11 @@ def get_plan(code: str) -> Plan:
         ) from None
 
 
-def check_years(years: int) -> int:
+def check_years(years: int, field: str = "years") -> int:
+    """``years`` paid for or of validity, refused naming ``field`` (the caller's name for it:
+    an approval's ``validity_years``)."""
     if not isinstance(years, int) or not 1 <= years <= 5:
-        raise ValidationError("years must be a whole number from 1 to 5", field="years")
+        raise ValidationError(f"{field} must be a whole number from 1 to 5", field=field)
     return years
 
 
