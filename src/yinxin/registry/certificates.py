@@ -488,6 +488,31 @@ def _recheck_application_names(
     )
 
 
+def _approvable(
+    s: Session, app: Application
+) -> tuple[lifecycle.Move[ApplicationState], list[str] | None, list[str], Payment]:
+    """What approving ``app`` takes — its transition, its stored host names checked again by
+    today's rules (before the fee is taken), the fee paid and not yet consumed — or the
+    refusal. Asked before the CA key is opened (no passphrase typed for an approval refused
+    anyway) and again in the approval's transaction: one rule, in one order."""
+    decision = check_application("approve", app.state, app.id)
+    dns_names, folded = _recheck_application_names(app.dns_names, app.id)
+    pay = (
+        s.execute(
+            select(Payment).where(Payment.application_id == app.id, Payment.consumed_at.is_(None))
+        )
+        .scalars()
+        .first()
+    )
+    if pay is None:
+        raise Forbidden(
+            f"the fee for application {app.id} has not been received",
+            field="payment",
+            code="unpaid",
+        )
+    return decision, dns_names, folded, pay
+
+
 def _refuse_renewed(s: Session, cert: Certificate, verb: str) -> None:
     """Refuse ``verb`` on a certificate that already has a successor, naming the one to act on:
     only the newest of a line is renewed, paid for, rekeyed, reissued or changed."""
@@ -1098,42 +1123,14 @@ class Certificates:
                 f"no application {application_id}",
                 field="application_id",
             )
-            check_application("approve", row.state, application_id)
-            _recheck_application_names(row.dns_names, application_id)
-            if not s.execute(
-                select(Payment.id)
-                .where(Payment.application_id == row.id, Payment.consumed_at.is_(None))
-                .limit(1)
-            ).first():
-                raise Forbidden(
-                    f"the fee for application {application_id} has not been received",
-                    field="payment",
-                    code="unpaid",
-                )
+            _approvable(s, row)
             spki = row.public_key_der
         role = "issuing" if spki is None else self.ca.issuing_role_for(sm2_x509.load_spki_any(spki))
         self.ca.issuer(role)
         now = self.clock.now()
         with self.db.transaction() as s:
             app = self._app_row(s, application_id)
-            decision = check_application("approve", app.state, application_id)
-            # names stored before today's checks are checked again, before the fee is taken
-            dns_names, folded = _recheck_application_names(app.dns_names, application_id)
-            pay = (
-                s.execute(
-                    select(Payment).where(
-                        Payment.application_id == app.id, Payment.consumed_at.is_(None)
-                    )
-                )
-                .scalars()
-                .first()
-            )
-            if pay is None:
-                raise Forbidden(
-                    f"the fee for application {application_id} has not been received",
-                    field="payment",
-                    code="unpaid",
-                )
+            decision, dns_names, folded, pay = _approvable(s, app)
             # Compare-and-set as well as the row lock: the payment is consumed by exactly one
             # approval, whatever isolation level the database runs at.
             taken = s.execute(
