@@ -513,7 +513,7 @@ def test_decline_ends_the_flow(world):
     for blank in ("  ", "x" * 501):  # refused before the flow is touched
         with pytest.raises(ValidationError) as e:
             p.flows.decline(yi_token, blank)
-        assert (e.value.message, e.value.field) == ("give the reason (1–500 characters)", "reason")
+        assert (e.value.message, e.value.field) == (NO_REASON, "reason")
     after = p.flows.decline(yi_token, "价格有误", client_ip="192.0.2.9")
     assert after.state == FlowState.CANCELLED and "价格有误" in after.reason
     assert [x.state for x in after.signers] == ["cancelled", "declined"]
@@ -521,6 +521,61 @@ def test_decline_ends_the_flow(world):
     ev = p.flows.evidence(flow.id)
     assert ev.parties[1].declined_reason == "价格有误"
     assert "flow.declined" in [e.action for e in ev.events]
+
+
+NO_REASON = "须写明原因（1–500 个字符） / give the reason (1–500 characters)"
+
+
+def test_a_blank_or_hidden_reason_to_withdraw_or_decline_is_refused_in_both_languages(world):
+    """Withdrawing a flow (撤回: ``flow cancel``, ``POST /flows/{id}/cancel``) or declining it
+    (拒签: ``POST /sign/{token}/decline``) with a blank reason answered "give the reason
+    (1–500 characters)", and with a hidden character in it (U+202E, which shows the reason
+    reversed to every party) "contains an invisible or control character U+202E …" — English
+    only, where the obligations' reasons and the contract blanks say it in Chinese too. Both
+    are "中文 / English" now (the hidden-character one for every field ``refuse_hidden``
+    judges), the same field and code (``reason``, invalid, exit 2 / 422), nothing changed."""
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.api_world import keyed_client, problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.errors import halves
+
+    w, p = world, world.p
+    flow = p.flows.create(
+        "撤回理由",
+        documents=_docs(("甲方", "乙方"))[:1],
+        signers=[_spec(w.jia), _spec(w.yi)],
+        order="parallel",
+        deadline=w.clock.now() + dt.timedelta(days=2),
+    )
+    yi_token = p.flows.start(flow.id).links[1].token
+    secret = p.api_keys.create(name="oa", role="integration", actor="t").secret
+    blank = ("须写明原因（1–500 个字符）", "give the reason (1–500 characters)")
+    hidden = (
+        "第 3 个字符 U+202E 是不可见字符或控制字符，须为可打印的普通文字",
+        "contains an invisible or control character U+202E (RIGHT-TO-LEFT OVERRIDE) at "
+        "position 3; it must be plain printable text",
+    )
+    cases = [(" ", blank), ("价格\u202e有误", hidden)]
+    with keyed_client(p, secret) as c:
+        for url in (f"/api/v1/flows/{flow.id}/cancel", f"/api/v1/sign/{yi_token}/decline"):
+            for reason, said in cases:
+                body = problem_of(c.post(url, json={"reason": reason}), 422, "reason", "invalid")
+                assert halves(body["detail"]) == said, (url, body)
+    env = cli_env(p)
+    for reason, said in cases:
+        args = ["flow", "cancel", str(flow.id), "--reason", reason]
+        r = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        err = json.loads(r.stdout)
+        assert (r.exit_code, err["field"], err["error"]) == (2, "reason", "invalid"), err
+        assert halves(err["message"]) == said, err
+        r = CliRunner().invoke(cli_app, args, env=env)
+        assert r.exit_code == 2 and r.stderr.startswith("error [reason]: "), r.stderr
+        assert all(half in r.stderr for half in said), r.stderr
+    after = p.flows.get(flow.id)  # refused before the flow was touched
+    assert after.state == FlowState.STARTED and after.reason is None
+    assert [x.state for x in after.signers] == ["ready", "ready"]
 
 
 @pytest.mark.parametrize("token", ["", "short", "A" * 43, "x" * 500])

@@ -181,3 +181,29 @@ def _seal_check_detail(w, es_id: str, name: str) -> str:
     )
     report = ses_signature.verify_ses_signature(der, b"data", trust=w.trust)
     return next(c.detail for c in report.checks if c.name == "seal")
+
+
+def test_a_hidden_character_and_a_blank_reason_are_shown_in_chinese(tmp_path):
+    """``refuse_hidden`` (a name, title, reason or address holding U+202E, a NUL, ESC…) and a
+    sign flow's blank reason (撤回, 拒签) were English only: the page's chineseDetail found no
+    Chinese half and showed the field's general message. Their Chinese half is shown now, split
+    where ``halves`` splits it, the character's (upper-case) name staying in the English."""
+    from yinxin.identity import refuse_hidden
+    from yinxin.signing.flows import _reason
+
+    details = [
+        refusal(lambda: refuse_hidden("张\u202e三", "name")),
+        refusal(lambda: refuse_hidden("a\x1bb", "reason")),
+        refusal(lambda: _reason(" ")),
+    ]
+    zh = [
+        "第 2 个字符 U+202E 是不可见字符或控制字符，须为可打印的普通文字",
+        "第 2 个字符 U+001B 是不可见字符或控制字符，须为可打印的普通文字",
+        "须写明原因（1–500 个字符）",
+    ]
+    assert chinese_detail(tmp_path, details) == zh, details
+    assert [halves(d)[0] for d in details] == zh
+    assert halves(details[0])[1] == (
+        "contains an invisible or control character U+202E (RIGHT-TO-LEFT OVERRIDE) at "
+        "position 2; it must be plain printable text"
+    )

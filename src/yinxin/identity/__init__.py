@@ -215,11 +215,16 @@ def refuse_hidden(value: str, field: str, *, lines: bool = False) -> str:
 
     For what another party reads or signs — a flow's or contract's title, a document's name,
     a reason — as much as for names: U+202E shows a title reversed to the signer who consents
-    to it, and U+200B makes two titles that look alike different."""
+    to it, and U+200B makes two titles that look alike different.
+
+    Refused in Chinese and English ("中文 / English", as the contract blanks' own hidden-
+    character refusal): the Chinese half says the position and the code point, the English
+    also the character's name, as it always read (scripts match it)."""
     found = hidden_character(value.replace("\n", " ") if lines else value)
     if found is not None:
         i, c = found
         raise ValidationError(
+            f"第 {i + 1} 个字符 U+{ord(c):04X} 是不可见字符或控制字符，须为可打印的普通文字 / "
             f"contains an invisible or control character U+{ord(c):04X} "
             f"({unicodedata.name(c, unicodedata.category(c))}) at position {i + 1}; "
             "it must be plain printable text",

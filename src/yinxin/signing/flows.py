@@ -437,10 +437,13 @@ def _media_type(value: str, video: bytes) -> str:
 
 def _reason(text: object) -> str:
     """Why a flow is withdrawn or declined, on one line: shown to every party, so 1–500
-    characters."""
+    characters. Refused in Chinese and English, as obligations' reasons are: the signer who
+    declines reads the Chinese half on the page, the English as it always read."""
     reason = " ".join(str(text or "").split())
     if not reason or len(reason) > 500:
-        raise ValidationError("give the reason (1–500 characters)", field="reason")
+        raise ValidationError(
+            "须写明原因（1–500 个字符） / give the reason (1–500 characters)", field="reason"
+        )
     return refuse_hidden(reason, "reason")
 
 
