@@ -550,3 +550,40 @@ def test_sm_crypto_verifies_the_seal_and_the_signature(world, signed, sm_crypto)
         ]
     )
     assert verdicts == [True, True, False, False]
+
+
+def test_a_verification_moment_without_a_zone_is_refused_naming_at(world, signed, monkeypatch):
+    """``verify_ses_signature(at=…)`` and the checkers ``check_ofd_value`` /
+    ``check_pdf_value`` took a time without a zone and read it as the machine's local time
+    (``astimezone``): on a server in Beijing, ten o'clock written for ten o'clock UTC was judged
+    eight hours earlier — here before the signing, so a good signature read as one from the
+    future — where ``verify_pdf``, ``verify_ses_pdf`` and ``verify --at`` refuse it naming
+    ``at`` (``clock.asked_moment``). These refuse it the same way now, the checkers when
+    made, before any document is read; the same moment with its zone is judged as before."""
+    import time
+
+    from yinxin.seals.ses_signature import check_ofd_value, check_pdf_value
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")  # a server in China, the zone a naive time took
+    time.tzset()
+    try:
+        aware = world.now + timedelta(hours=2)
+        naive = aware.astimezone(UTC).replace(tzinfo=None)
+        refusals = {
+            "verify_ses_signature": lambda: verify_ses_signature(
+                signed, DATA, trust=world.trust, at=naive
+            ),
+            "check_ofd_value": lambda: check_ofd_value(world.trust, at=naive),
+            "check_pdf_value": lambda: check_pdf_value(world.trust, None, naive),
+        }
+        for name, call in refusals.items():
+            with pytest.raises(ValidationError) as e:
+                call()
+            assert e.value.field == "at", (name, e.value.to_dict())
+            assert "has no time zone" in e.value.message, (name, e.value.message)
+        report = verify_ses_signature(signed, DATA, trust=world.trust, at=aware)
+        assert report.valid and _checks(report)["signing_time"] is True, report.failed()
+        assert check_pdf_value(world.trust, None, aware)(signed, DATA).valid
+    finally:
+        monkeypatch.undo()
+        time.tzset()

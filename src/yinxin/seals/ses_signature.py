@@ -52,6 +52,7 @@ from asn1crypto import x509 as a_x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 
+from yinxin.clock import asked_moment
 from yinxin.errors import ValidationError, quoted
 from yinxin.identity import serial_hex
 from yinxin.indication import Indication, Outcome, from_checks, outcome
@@ -803,7 +804,12 @@ def verify_ses_signature(
 
     A verdict that is not VALID is INVALID (``TOTAL-FAILED``) or, when every failure is one
     more evidence could settle, INDETERMINATE (``SesReport.indication``, ``Check.mendable``).
+
+    An ``at`` without a time zone is refused naming ``at`` (``clock.asked_moment``, as every
+    other verifier): it was read as the machine's local time — a caller in Beijing meaning UTC
+    was judged eight hours off — the one thing this raises for rather than reports.
     """
+    at = asked_moment(at)
     checks: list[Check] = []
     notes: list[str] = []
 
@@ -1059,7 +1065,9 @@ def check_ofd_value(
 ) -> Callable[..., SesReport]:
     """The ``ValueChecker`` for ``yinxin.ofd.verify.verify_ofd``: GB/T 38540's checks over
     ``Signature.xml``, plus the OFD's own rules — ``SignatureMethod`` names the value's
-    algorithm, ``Seal.esl`` is the very seal inside the value."""
+    algorithm, ``Seal.esl`` is the very seal inside the value. An ``at`` without a zone is
+    refused here, naming ``at``, before any document is read (``verify_ses_signature``)."""
+    at = asked_moment(at)
 
     def check(
         signature_xml: bytes,
@@ -1158,7 +1166,9 @@ def check_pdf_value(
     trust: Trust | None, crls: list[bytes] | None = None, at: datetime | None = None
 ) -> Callable[[bytes, bytes], SesReport]:
     """The checker for ``yinxin.pdf.ses.verify_ses_pdf``: GB/T 38540's checks of the DER in
-    ``/Contents`` over the ``/ByteRange`` bytes, as of ``at``."""
+    ``/Contents`` over the ``/ByteRange`` bytes, as of ``at`` (one without a zone refused
+    here, naming ``at``, as ``verify_ses_pdf`` refuses it)."""
+    at = asked_moment(at)
 
     def check(der: bytes, data: bytes) -> SesReport:
         return verify_ses_signature(der, data, trust=trust, crls=crls, at=at)
