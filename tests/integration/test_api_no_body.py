@@ -5,6 +5,8 @@ document, which says which is which (``requestBody.required``)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -133,3 +135,129 @@ def test_a_certificate_is_frozen_with_no_body(served) -> None:
     again = c.post(f"/certificates/{serial}/freeze", headers={"content-type": "application/json"})
     assert again.status_code == 409, again.text  # frozen already: the state's refusal
     assert c.post(f"/certificates/{serial}/unfreeze").json()["status"] == "active"
+
+
+def _post(c: Client, url: str, key: str, body: bytes | None, content_type: str | None):
+    """A POST with ``Idempotency-Key: key``, ``body`` (``None``: none at all, no
+    ``Content-Length`` either) and ``content_type`` (``None``: no header)."""
+    headers = {"Idempotency-Key": key}
+    if content_type is not None:
+        headers["content-type"] = content_type
+    return c.post(url, headers=headers, content=body)
+
+
+def _replayed(first, again) -> bool:
+    """Whether ``again`` is ``first``'s answer given back by the idempotency guard."""
+    return (
+        first.headers.get("idempotent-replayed") is None
+        and again.headers.get("idempotent-replayed") == "true"
+        and (again.status_code, again.content) == (first.status_code, first.content)
+    )
+
+
+OBJECT = (b"{}", "application/json")
+NOTHING = (None, None)
+
+
+@pytest.mark.parametrize(
+    ("first", "retry"),
+    [
+        (OBJECT, NOTHING),
+        (NOTHING, OBJECT),
+        (OBJECT, (b"", "text/plain")),  # an empty body of another type: no body too
+        ((b"", "application/x-www-form-urlencoded"), OBJECT),
+    ],
+    ids=[
+        "object-then-none",
+        "none-then-object",
+        "object-then-empty-text",
+        "empty-form-then-object",
+    ],
+)
+def test_a_retry_with_no_body_for_an_empty_object_gets_the_first_answer(
+    served, first, retry
+) -> None:
+    """A freeze sent with ``Idempotency-Key`` and ``{}``, its answer lost, retried with the
+    same key and no body (or the other way round): one request to a route that takes no body
+    as ``{}``, yet the key's fingerprint was of the bytes sent, and the retry was ``422
+    idempotency_key_reused`` — the client told it had asked something else, the first answer
+    never given back. Now the retry gets it, replayed, and freezes nothing twice."""
+    _, c, serial = served
+    url = f"/certificates/{serial}/freeze"
+    key = f"freeze-{first[1]}-{retry[1]}"
+    done = _post(c, url, key, *first)
+    try:
+        assert done.status_code == 200 and done.json()["status"] == "on_hold", done.text
+        again = _post(c, url, key, *retry)
+        assert _replayed(done, again), (again.status_code, again.headers, again.text)
+    finally:
+        assert c.post(f"/certificates/{serial}/unfreeze").json()["status"] == "active"
+
+
+def test_a_body_sent_is_still_another_request_than_none(served) -> None:
+    """Only no body is ``{}``: a note, or ``{}`` as another JSON type's bytes, is another
+    request than none under the same key (``422 idempotency_key_reused``, nothing run); and
+    where the body has a required member, none (``422`` naming ``body``) and ``{}`` (``422``
+    naming a member) are two requests, neither answer given for the other."""
+    w, c, serial = served
+    url = f"/certificates/{serial}/freeze"
+    done = _post(c, url, "note-after-none", *NOTHING)
+    try:
+        assert done.status_code == 200, done.text
+        for body, content_type in ((b'{"note": "x"}', "application/json"), (b"{}", None)):
+            again = _post(c, url, "note-after-none", body, content_type)
+            assert again.status_code == 422, again.text
+            assert again.json()["code"] == "idempotency_key_reused", again.text
+    finally:
+        assert c.post(f"/certificates/{serial}/unfreeze").json()["status"] == "active"
+    none = _post(c, "/subscribers/persons", "person-none", *NOTHING)
+    assert _says_body_missing(none), none.text
+    empty = _post(c, "/subscribers/persons", "person-none", *OBJECT)
+    assert empty.json()["code"] == "idempotency_key_reused", empty.text
+    empty = _post(c, "/subscribers/persons", "person-object", *OBJECT)
+    assert empty.status_code == 422 and empty.json()["field"] != "body", empty.text
+    again = _post(c, "/subscribers/persons", "person-object", *NOTHING)
+    assert again.json()["code"] == "idempotency_key_reused", again.text
+
+
+def test_the_fingerprint_knows_every_route_that_takes_no_body_as_empty(served) -> None:
+    """The idempotency guard finds the route itself (``json_body.BodyAsRead``), before the
+    app does: it must call a body optional exactly where the document does, for every JSON
+    operation (a router left out of its list would bring the ``422`` back there)."""
+    from yinxin.adapters.http.api import PREFIX, ROUTERS
+    from yinxin.adapters.http.api.json_body import BodyAsRead
+
+    _, c, _ = served
+    as_read = BodyAsRead(ROUTERS, PREFIX)
+    for method, url, _, model in _json_operations(c.get("/openapi.json").json()):
+        scope = {"type": "http", "method": method.upper(), "path": PREFIX + url}
+        optional = as_read(scope, b"text/plain", b"") == (b"application/json", b"{}")
+        assert optional is not bool(model.get("required")), (method, url)
+        assert as_read(scope, b"text/plain", b"{}") == (b"text/plain", b"{}"), (method, url)
+
+
+def test_a_key_kept_before_an_empty_body_was_read_as_an_object_still_replays(served) -> None:
+    """A key claimed by a server from before this rule (its fingerprint of the empty bytes as
+    sent, not of ``{}``), its no-body request retried after the upgrade within the 24 hours:
+    the same request, given its answer — not a ``422 idempotency_key_reused`` that the new
+    fingerprint alone would make of it."""
+    w, c, serial = served
+    url = f"/certificates/{serial}/freeze"
+    first = c.post(url)  # the first request, answered by the old server
+    try:
+        assert first.status_code == 200, first.text
+        credential = f"Bearer {w.keys['admin']}".encode()
+        path = f"{PREFIX}{url}"
+        old = hmac.new(credential + b"\0" + path.encode(), digestmod=hashlib.sha256)
+        for part in (path.encode(), b"", b""):  # the path, no Content-Type, no body
+            old.update(hashlib.sha256(part).digest())
+        who = {"caller": hashlib.sha256(credential).hexdigest(), "key": "kept-before"}
+        kept = w.platform.idempotency
+        assert kept.claim(**who, method="POST", path=path, request_sha256=old.hexdigest()) is None
+        ctype = first.headers["content-type"]
+        kept.answer(**who, status_code=200, content_type=ctype, body=first.content)
+        again = _post(c, url, "kept-before", *NOTHING)
+        assert again.status_code == 200 and again.content == first.content, again.text
+        assert again.headers.get("idempotent-replayed") == "true", again.headers
+    finally:
+        assert c.post(f"/certificates/{serial}/unfreeze").json()["status"] == "active"

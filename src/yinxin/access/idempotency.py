@@ -12,6 +12,7 @@ answer (the process died) is taken over after ``ABANDONED``. Answers are kept fo
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -81,10 +82,19 @@ class Idempotency:
         self._purged_at: dt.datetime | None = None
 
     def claim(
-        self, *, caller: str, key: str, method: str, path: str, request_sha256: str
+        self,
+        *,
+        caller: str,
+        key: str,
+        method: str,
+        path: str,
+        request_sha256: str,
+        same_as: Sequence[str] = (),
     ) -> StoredAnswer | None:
         """``None``: the key is ours now, run the request and ``answer``. A ``StoredAnswer``:
-        the first request's answer, to send back as it is."""
+        the first request's answer, to send back as it is. ``same_as``: other fingerprints of
+        this very request, a row kept under one of them being its own (the HTTP guard's of
+        the bytes as sent, which it hashed before it hashed an empty body as ``{}``)."""
         check_key(key)
         kept = kept_path(path)
         now = self.clock.now()
@@ -108,10 +118,8 @@ class Idempotency:
                             )
                         )
                         return None
-                    if (row.method, row.path, row.request_sha256) != (
-                        method,
-                        kept,
-                        request_sha256,
+                    if (row.method, row.path) != (method, kept) or (
+                        row.request_sha256 not in (request_sha256, *same_as)
                     ):
                         raise ValidationError(
                             "this Idempotency-Key was used for a different request",

@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from yinxin import __version__
 from yinxin.adapters.http.api import problems
 from yinxin.adapters.http.api.guards import SESSION_OPENING, Credentials, Guards, RateLimiter
+from yinxin.adapters.http.api.json_body import BodyAsRead
 from yinxin.adapters.http.api.key_use import KeyUse
 from yinxin.adapters.http.api.routes import (
     application_documents,
@@ -166,4 +167,5 @@ def guarded(app, platform: Platform) -> Guards:
         limiter=RateLimiter(rate=s.api_rate, burst=s.api_burst),
         max_body=s.api_max_body,
         credentials=Credentials(platform),
+        as_read=BodyAsRead(ROUTERS, PREFIX),
     )

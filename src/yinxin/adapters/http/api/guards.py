@@ -10,7 +10,10 @@ runs (``yinxin.access.idempotency``); a retry with the same key and the same req
 first answer back, byte for byte, and acts no second time. An answer that only asks for more
 (``202`` ``code_required``: a code sent by SMS, marked by the route with ``NOT_KEPT``) is not
 kept: it gives the key back, so the same key completes the request with the code. The request
-body is read here (up to ``max_body``) to hash it, then handed on unchanged. A replay is sent
+body is read here (up to ``max_body``) to hash it, then handed on unchanged. It is hashed
+with the ``Content-Type`` as the route reads them (``as_read``): no body, to a route that takes
+none as ``{}``, is ``{}`` sent as JSON, so a retry without the ``{}`` the first sent (or the
+other way round) is the same request, given the first answer. A replay is sent
 only while the credential that made the request still stands (``Credentials``): the answer
 kept may hold a secret (a new API key's, a flow's signing links), and a key revoked or expired
 since — or a session ended — must not read it back for the rest of the 24 hours.
@@ -30,6 +33,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
@@ -57,6 +61,11 @@ _PROBLEM = PROBLEM.encode()
 _NOT_KEPT = NOT_KEPT.encode()
 _HOLDS_SECRET = HOLDS_SECRET.encode()
 _MARKS = (_NOT_KEPT, _HOLDS_SECRET)
+
+
+#: the ``Content-Type`` and body of a request (its ASGI scope) as its route reads them
+#: (``json_body.BodyAsRead``): what the fingerprint of an Idempotency-Key is made of
+AsRead = Callable[[dict, bytes, bytes], tuple[bytes, bytes]]
 
 
 @dataclass
@@ -194,6 +203,7 @@ class Guards:
         limiter: RateLimiter,
         max_body: int,
         credentials: Credentials | None = None,
+        as_read: AsRead | None = None,
     ):
         self.app, self.idempotency, self.limiter, self.max_body = (
             app,
@@ -202,6 +212,7 @@ class Guards:
             max_body,
         )
         self.credentials = credentials
+        self.as_read = as_read or _as_sent  # the request as its route reads it, to hash
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
@@ -260,9 +271,13 @@ class Guards:
         # keyed by the caller's credential (and a signing link's token, in the path): a body may
         # hold a PIN, and a plain hash of a six-digit PIN would be read back by brute force
         secret = _credential(scope) + b"\0" + path.encode()
-        digest = hmac.new(secret, digestmod=hashlib.sha256)
-        for part in (path.encode(), _header(scope, b"content-type") or b"", body):
-            digest.update(hashlib.sha256(part).digest())
+        sent = (_header(scope, b"content-type") or b"", body)
+        # the body as the route reads it: no body, to a route that takes none as {}, is {}
+        read = self.as_read(scope, *sent)
+        digest = _fingerprint(secret, path, *read)
+        # a key kept under the bytes as sent (before the guard read an empty body as {}, for
+        # the 24 hours after an upgrade) is the same request still
+        same_as = [_fingerprint(secret, path, *sent)] if read != sent else []
         key = raw_key.decode("latin-1")
         try:
             stored = await run_in_threadpool(
@@ -273,7 +288,8 @@ class Guards:
                 # a signing link's token is a bearer secret: the record names the path without
                 # it (the digest above binds the whole path, token and all)
                 path=mask_link(path),
-                request_sha256=digest.hexdigest(),
+                request_sha256=digest,
+                same_as=same_as,
             )
         except YinxinError as e:
             out = _problem(e.http_status, e.message, e.code, e.field)
@@ -347,6 +363,20 @@ class Guards:
             raise
         if not answered:  # the app ended without a complete answer: nothing to replay
             await run_in_threadpool(self.idempotency.release, caller=caller, key=key)
+
+
+def _fingerprint(secret: bytes, path: str, content_type: bytes, body: bytes) -> str:
+    """What a request under an Idempotency-Key is matched on: its path, Content-Type and body,
+    under an HMAC keyed by ``secret``."""
+    digest = hmac.new(secret, digestmod=hashlib.sha256)
+    for part in (path.encode(), content_type, body):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def _as_sent(_scope, content_type: bytes, body: bytes) -> tuple[bytes, bytes]:
+    """The request's ``Content-Type`` and body as sent (no route to read them for)."""
+    return content_type, body
 
 
 def _without_not_kept(send):
