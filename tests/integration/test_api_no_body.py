@@ -220,6 +220,55 @@ def test_a_body_sent_is_still_another_request_than_none(served) -> None:
     assert again.json()["code"] == "idempotency_key_reused", again.text
 
 
+NOT_JSON = ("请求体须为 JSON", "the body must be JSON, sent with Content-Type: application/json")
+PERSON = '{"name": "张三", "id_number": "11010519491231002X", "phone": "13800138009"}'.encode()
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", None]
+)
+def test_a_body_of_another_type_is_refused_in_both_languages(served, content_type) -> None:
+    """A body sent as ``text/plain``, a form, XML or with no ``Content-Type`` is not read as
+    JSON: ``415 unsupported_media_type`` naming ``Content-Type``, in both languages as the
+    body's other refusals are (it was English alone), whether the route's body may be left out
+    (a freeze's note) or not (a new person) — with an ``Idempotency-Key`` too — and nothing is
+    frozen or registered."""
+    w, c, serial = served
+    before = c.get("/subscribers", params={"kind": "person"}).json()
+    for url, body in (
+        (f"/certificates/{serial}/freeze", b'{"note": "x"}'),
+        ("/subscribers/persons", PERSON),
+    ):
+        for key in (None, f"typed-{content_type}-{url}"):
+            headers = {} if content_type is None else {"content-type": content_type}
+            if key is not None:
+                headers["Idempotency-Key"] = key
+            r = c.post(url, content=body, headers=headers)
+            assert r.status_code == 415 and r.headers["content-type"] == PROBLEM, r.text
+            problem = r.json()
+            assert (problem["code"], problem["field"]) == ("unsupported_media_type", "Content-Type")
+            assert all(m in problem["detail"] for m in NOT_JSON), problem
+            assert (content_type or "none") in problem["detail"], problem
+    assert c.get(f"/certificates/{serial}").json()["status"] == "active"
+    assert c.get("/subscribers", params={"kind": "person"}).json() == before
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_an_empty_body_of_any_type_is_no_body(served, content_type) -> None:
+    """An empty body is no body whatever its ``Content-Type`` says: a route that takes none as
+    ``{}`` takes it (a freeze with no note), one with a required member refuses it ``422``
+    naming ``body`` in both languages — not a ``415`` for a type of nothing."""
+    _, c, serial = served
+    headers = {"content-type": content_type}
+    r = c.post(f"/certificates/{serial}/freeze", content=b"", headers=headers)
+    try:
+        assert r.status_code == 200 and r.json()["status"] == "on_hold", r.text
+    finally:
+        assert c.post(f"/certificates/{serial}/unfreeze").json()["status"] == "active"
+    r = c.post("/subscribers/persons", content=b"", headers=headers)
+    assert _says_body_missing(r) and all(m in r.text for m in MISSING), r.text
+
+
 def test_the_fingerprint_knows_every_route_that_takes_no_body_as_empty(served) -> None:
     """The idempotency guard finds the route itself (``json_body.BodyAsRead``), before the
     app does: it must call a body optional exactly where the document does, for every JSON

@@ -117,6 +117,16 @@ def _error(e: dict) -> dict:
 NO_BODY = "缺少请求体：请发送 JSON 对象 / the body is missing: send a JSON object"
 
 
+# A body sent with a Content-Type the API does not read as JSON (``text/plain``, a form,
+# none): in both languages, as the body's other refusals (``NO_BODY``) are — it was English
+# alone. An empty body is no body: a route that takes none as {} takes it, whatever its type.
+NOT_JSON = (
+    "请求体须为 JSON，以 Content-Type: application/json 发送（本请求的 Content-Type：%(given)s）"
+    " / the body must be JSON, sent with Content-Type: application/json "
+    "(the request's Content-Type: %(given)s)"
+)
+
+
 def _once(raw_errors: Sequence[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
     """Each of FastAPI's errors once, in order, with its listed form.
 
@@ -222,11 +232,12 @@ def install(api: FastAPI) -> None:
     async def _malformed(request: Request, exc: RequestValidationError):
         if _not_read_as_json(exc):
             given = request.headers.get("content-type") or "none"
-            detail = (
-                "the body must be JSON, sent with Content-Type: application/json "
-                f"(the request's Content-Type: {given})"
+            return problem(
+                415,
+                NOT_JSON % {"given": given},
+                code="unsupported_media_type",
+                field="Content-Type",
             )
-            return problem(415, detail, code="unsupported_media_type", field="Content-Type")
         raws, errors = _once(exc.errors())
         for raw, e in zip(raws, errors, strict=True):
             # a file in base64 longer than its field allows is too much, not malformed: 413,
