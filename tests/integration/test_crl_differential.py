@@ -246,19 +246,17 @@ def openssl_verify(env: Env, crl: bytes, leaf: Path) -> tuple[bool, str]:
 
 # --- the cases ---------------------------------------------------------------------------------
 def test_fresh_ca_crls_are_empty_and_sound(env: Env) -> None:
-    """Right after ``yinxin init`` (and the SM2 hierarchy beside it): each CA's CRL is CRL
-    number 1 with no entries, and every tool accepts it."""
+    """Right after ``yinxin init`` (and the SM2 hierarchy beside it): each CA's CRL is
+    numbered by its thisUpdate in Unix seconds (a CA's first: ``next_crl_number``), with no
+    entries, and every tool accepts it."""
     lint: dict[str, list[str | Path]] = {}
     assert set(env.empty) == {"issuing", "root", "sm2-issuing", "sm2-root"}
     for role, der in env.empty.items():
         text = judge(env, f"empty-{role}", der, role, lint)
         assert "No Revoked Certificates." in text, text
-        assert (
-            x509.load_der_x509_crl(der)
-            .extensions.get_extension_for_class(x509.CRLNumber)
-            .value.crl_number
-            == 1
-        )
+        crl = x509.load_der_x509_crl(der)
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        assert number == int(crl.last_update_utc.timestamp()), (role, number)
     lint_clean(lint)
 
 

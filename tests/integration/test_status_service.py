@@ -76,6 +76,12 @@ def crl_number(der: bytes) -> int:
     return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
 
 
+def unix(clock) -> int:
+    """The clock's moment in Unix seconds: the least number a CRL signed now may carry
+    (``next_crl_number``: the larger of this and the latest + 1)."""
+    return int(clock.now().timestamp())
+
+
 def crl_serials(der: bytes) -> set[int]:
     return {r.serial_number for r in x509.load_der_x509_crl(der)}
 
@@ -210,6 +216,7 @@ def test_crl_resigned_only_when_revision_moves(any_platform: Platform, clock) ->
     p = any_platform
     first = p.status.current_crl("issuing")
     n = crl_number(first)
+    assert n == unix(clock)  # the first CRL: its thisUpdate in Unix seconds
     assert p.status.current_crl("issuing") == first  # unchanged revision: the same CRL
     rows = crl_rows(p)
 
@@ -222,7 +229,7 @@ def test_crl_resigned_only_when_revision_moves(any_platform: Platform, clock) ->
     p.certificates.freeze(hexs, actor="t")  # publishes at once (this process can sign)
     assert crl_rows(p) == rows + 1
     held = p.status.current_crl("issuing")
-    assert crl_number(held) == n + 1
+    assert crl_number(held) == unix(clock) == n + 60  # a minute later: the clock's number
     entry = x509.load_der_x509_crl(held).get_revoked_certificate_by_serial_number(
         cert.serial_number
     )
@@ -235,7 +242,7 @@ def test_crl_resigned_only_when_revision_moves(any_platform: Platform, clock) ->
 
     p.certificates.unfreeze(hexs, actor="t")
     released = p.status.current_crl("issuing")
-    assert crl_number(released) == n + 2
+    assert crl_number(released) == n + 61  # the same second: the previous + 1
     assert cert.serial_number not in crl_serials(released)
 
     # close to nextUpdate the same revision is re-signed under a new number
@@ -246,7 +253,7 @@ def test_crl_resigned_only_when_revision_moves(any_platform: Platform, clock) ->
     assert p.status.current_crl("issuing") == released
     clock.advance(seconds=2)
     refreshed = p.status.current_crl("issuing")
-    assert crl_number(refreshed) == n + 3
+    assert crl_number(refreshed) == unix(clock) > n + 61
     assert x509.load_der_x509_crl(refreshed).last_update_utc == clock.now()
     assert crl_serials(refreshed) == crl_serials(released)
 
@@ -299,9 +306,10 @@ def test_crl_published_by_other_process_is_served(any_platform: Platform, second
     assert crl_rows(server) == latest  # the CLI's CRL is served as is, not signed again
 
 
-def test_concurrent_publishers_never_reuse_a_number(any_platform: Platform, second) -> None:
+def test_concurrent_publishers_never_reuse_a_number(any_platform: Platform, second, clock) -> None:
     """Two processes publishing at once: neither fails (a loser may hand back the winner's CRL
-    when it covers the same revision), and the stored numbers run on without a gap."""
+    when it covers the same revision), and the stored numbers run on without a gap (the clock
+    stands still: within one second each CRL is the previous one + 1)."""
     a, b = any_platform, second()
     a.status.current_crl("issuing")
     numbers: list[int] = []
@@ -331,7 +339,7 @@ def test_concurrent_publishers_never_reuse_a_number(any_platform: Platform, seco
             .scalars()
             .all()
         )
-    assert stored == list(range(1, len(stored) + 1))
+    assert stored == list(range(unix(clock), unix(clock) + len(stored)))
     assert set(numbers) <= set(stored)
     assert len(stored) >= 1 + len(set(numbers))
 
@@ -536,9 +544,11 @@ def test_a_later_crl_number_never_carries_an_earlier_this_update(make_platform, 
     older list. A CRL's thisUpdate is now never earlier than the CRL numbered before it.
 
     A read sees one moment now (``Database.read()``), so the first does not see the second's
-    CRL at all: it makes number N+1 too, loses the insert and serves the second's CRL. A
-    publisher whose clock is behind the last CRL's thisUpdate (another machine's, within
-    ``CRL_CLOCK_SLACK``) carries that thisUpdate forward."""
+    CRL at all: it makes a number from its read, finds in its transaction that a CRL was
+    published meanwhile (``_still_latest``; numbered by the clock, its number differs from the
+    second's and would be stored, its older list below a higher number) and serves the second's
+    CRL. A publisher whose clock is behind the last CRL's thisUpdate (another machine's, within
+    ``CRL_CLOCK_SLACK``) carries that thisUpdate forward, and numbers it the latest + 1."""
     a = make_platform()
     b = make_platform(home=a.settings.home, url=a.settings.database_url, init=False)
     a.status.publish_crl("issuing")
@@ -562,11 +572,12 @@ def test_a_later_crl_number_never_carries_an_earlier_this_update(make_platform, 
             return [tuple(r) for r in s.execute(q.order_by(Crl.id)).all()]
 
     rows = crls()
-    assert [n for n, _ in rows] == [1, 2] and served.crl_number == 2  # the second's, served
+    t = unix(clock) - 3  # the first CRL's second (then numbered so), the second's 3 s later
+    assert [n for n, _ in rows] == [t, t + 3] and served.crl_number == t + 3  # served
     clock.advance(seconds=-2)  # a publisher whose clock is behind the second's
     a.status.publish_crl("issuing")
     rows = crls()
-    assert [n for n, _ in rows] == [1, 2, 3]
+    assert [n for n, _ in rows] == [t, t + 3, t + 4]  # behind the latest's clock: + 1
     updates = [x509.load_der_x509_crl(der).last_update_utc for _, der in rows]
     assert updates == sorted(updates), updates
 

@@ -19,6 +19,7 @@ from yinxin.pki.crl import (
     RevokedEntry,
     build_crl,
     build_crl_via_builder,
+    next_crl_number,
 )
 
 PEM = serialization.Encoding.PEM
@@ -229,3 +230,29 @@ def test_reason_table_matches_rfc5280():
     assert REASONS["privilege_withdrawn"] == 9
     assert 7 not in REASONS.values()  # value 7 is unused in RFC 5280
     assert set(REASONS) == set(REASON_FLAGS)
+
+
+def test_next_crl_number_follows_the_clock_and_never_goes_back(chain: Chain):
+    """The larger of the latest + 1 and thisUpdate in Unix seconds: a CA's first CRL and one
+    after numbers of the old rule (1, 2, 3…) take the clock's; one in the same second as (or
+    with a clock behind) the latest is that one's + 1; the thisUpdate's zone does not matter,
+    a naive one is refused (naming it); the number fits the 20 octets build_crl takes."""
+    t = chain.now
+    unix = int(t.timestamp())
+    assert next_crl_number(None, t) == unix
+    assert next_crl_number(3, t) == unix  # stored under the old rule: jumps to the clock
+    assert next_crl_number(unix, t) == unix + 1
+    assert next_crl_number(unix + 40, t) == unix + 41  # a burst ahead of the clock, or a restore
+    assert next_crl_number(unix - 1, t + dt.timedelta(microseconds=900_000)) == unix
+    east = dt.timezone(dt.timedelta(hours=8))
+    assert next_crl_number(None, t.astimezone(east)) == unix
+    with pytest.raises(ValidationError, match="time zone") as e:
+        next_crl_number(None, t.replace(tzinfo=None))
+    assert e.value.field == "this_update"
+    der = _crl(chain, [], number=next_crl_number(None, t))
+    assert (
+        x509.load_der_x509_crl(der)
+        .extensions.get_extension_for_class(x509.CRLNumber)
+        .value.crl_number
+        == unix
+    )

@@ -226,6 +226,23 @@ def _check(
     return this_update, next_update
 
 
+def next_crl_number(latest: int | None, this_update: dt.datetime) -> int:
+    """The CRL number of a CA's next CRL, signed with ``this_update``, after its ``latest``
+    (None: the CA's first): the larger of ``latest + 1`` and ``this_update`` in Unix seconds.
+
+    RFC 5280 §5.2.3 wants CRL numbers "monotonically increasing". ``latest + 1`` alone is so
+    only while the database is never older than what the CA published: restored from a backup,
+    it numbered its next CRLs with numbers already published with other content, which a
+    relying party holding the later one took for stale. A number that follows the clock is above
+    that of any CRL signed in an earlier second, whatever database signs it; CRLs of one second
+    still count up by one (a burst runs ahead of the clock by its count, until the clock passes
+    it). Unix seconds fit the BigInteger column and 20 octets for ever; numbers stored by the
+    old rule are far below them, so the first CRL under this rule simply jumps ahead. The one
+    rule every CRL of the platform is numbered by (``StatusService.publish_crl``)."""
+    seconds = int(whole_utc(this_update, "this_update").timestamp())
+    return max(seconds, 0 if latest is None else latest + 1)
+
+
 def build_crl(
     *,
     issuer_cert: x509.Certificate,

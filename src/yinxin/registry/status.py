@@ -29,7 +29,7 @@ from yinxin.clock import Clock, whole_utc
 from yinxin.errors import NotFound, YinxinError
 from yinxin.identity import normal_serial, serial_hex
 from yinxin.pki import tsa
-from yinxin.pki.crl import RevokedEntry, build_crl
+from yinxin.pki.crl import RevokedEntry, build_crl, next_crl_number
 from yinxin.pki.ocsp import (
     Answer as OcspAnswer,
 )
@@ -195,6 +195,27 @@ class StatusService:
             select(Crl).where(Crl.issuer_role == role).order_by(Crl.crl_number.desc()).limit(1)
         ).scalar_one_or_none()
 
+    @staticmethod
+    def _still_latest(s, role: str, based_on: int | None) -> bool:
+        """Whether ``based_on`` is still the latest CRL number of ``role``, in the transaction
+        about to store the next one, its role's status revision row locked (PostgreSQL; SQLite's
+        writer holds the write lock from BEGIN), so two publishers cannot both pass.
+
+        Numbered ``latest + 1``, two processes that read the same latest CRL made the same
+        number and the unique constraint turned the later away; numbers that follow the clock
+        (``next_crl_number``) differ a second apart, and both stored: the one from the older
+        read, with its older list, could carry the higher number. The later publisher looks
+        again instead, as it did on the constraint."""
+        s.execute(
+            select(StatusRevision.revision)
+            .where(StatusRevision.issuer_role == role)
+            .with_for_update()
+        )
+        current = s.execute(
+            select(func.max(Crl.crl_number)).where(Crl.issuer_role == role)
+        ).scalar_one()
+        return current == based_on
+
     def publish_crl(self, role: str = "issuing", *, force: bool = True) -> PublishedCrl:
         """Sign and store a new CRL for ``role`` (issuing or root) from the current database."""
         issuer = self.ca.issuer(role)
@@ -223,8 +244,9 @@ class StatusService:
                     )
                     return published_crl(latest)
                 entries = self._entries(s, role)
-                number = (latest.crl_number + 1) if latest else 1
                 this_update = _after(latest, now)
+                based_on = latest.crl_number if latest else None
+                number = next_crl_number(based_on, this_update)
             next_update = this_update + _validity(role)
             der = build_crl(
                 issuer_cert=issuer.certificate,
@@ -244,6 +266,8 @@ class StatusService:
             )
             try:
                 with self.db.transaction() as s:
+                    if not self._still_latest(s, role, based_on):
+                        continue  # another process published meanwhile; look again
                     s.add(row)
             except IntegrityError:
                 continue  # another process published this number first; look again
