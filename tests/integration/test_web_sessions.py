@@ -33,6 +33,7 @@ from tests.integration.signing_flow import (
     sign_as,
 )
 from tests.integration.terminal import yinxin_at
+from yinxin.access.keys import Unauthenticated
 from yinxin.adapters.http.server import create_app
 from yinxin.errors import ValidationError
 from yinxin.store.models.access import WebSession
@@ -700,6 +701,54 @@ def test_staff_verbs_refuse_a_username_no_account_can_have_before_looking(tmp_pa
             assert refusal["field"] == "username" and "2 to 50" in refusal["message"], refusal
         gone = yinxin_cli(["staff", verb, "desk7", "--json"], tmp_path, check=False)
         assert gone.returncode == 3 and json.loads(gone.stdout)["field"] == "username"
+
+
+def test_staff_add_refuses_capitals_and_a_long_username_naming_it(tmp_path):
+    """``yinxin staff add Admin`` made the account ``admin``, saying so only by the name in its
+    output: the operator handed on "Admin". It is refused now (exit 2 naming ``username``, in
+    both languages, telling the name to type); a name over 50 characters is refused saying
+    so. Nothing is written. Lookups still match in any case (``staff unlock Admin``)."""
+    from tests.integration.server import yinxin_cli
+
+    new_platform(tmp_path).close()
+    env = {"YINXIN_STAFF_PASSWORD": PASSWORD}
+    add = ["staff", "add", "--role", "ra_officer"]
+    bad = yinxin_cli([*add, "Admin", "--json"], tmp_path, env=env, check=False)
+    assert bad.returncode == 2, (bad.stdout, bad.stderr)
+    refusal = json.loads(bad.stdout)
+    assert refusal["field"] == "username", refusal
+    assert "lower case" in refusal["message"] and "小写" in refusal["message"], refusal
+    assert "'admin'" in refusal["message"], refusal
+    said = yinxin_cli([*add, "Admin"], tmp_path, env=env, check=False)
+    assert said.returncode == 2 and "lower case" in said.stderr, said.stderr
+    long = yinxin_cli([*add, "d" * 51, "--json"], tmp_path, env=env, check=False)
+    assert long.returncode == 2, (long.stdout, long.stderr)
+    refusal = json.loads(long.stdout)
+    assert refusal["field"] == "username" and "at most 50" in refusal["message"], refusal
+    assert yinxin_json(["staff", "list"], tmp_path) == []
+    made = yinxin_json([*add, "admin"], tmp_path, env=env)
+    assert made["staff"]["username"] == "admin"
+    assert yinxin_json(["staff", "unlock", "Admin"], tmp_path)["username"] == "admin"
+
+
+def test_a_staff_login_matches_any_case_but_not_a_longer_name(world, client):
+    """A login typed ``Desk1`` still signs in to ``desk1``. A name one letter longer than a
+    50-character account's was cut to 50 and signed in to that account: it is no account's
+    now, refused as an unknown name (the audit trail keeping its first 50 characters)."""
+    totp = staff(world)
+    assert login_staff(client, world, totp, name="Desk1").status_code == 201
+    fifty = "d" + "e" * 49
+    totp = staff(world, fifty)
+    clock = world.p.clock
+    with pytest.raises(Unauthenticated) as refused:
+        world.p.sessions.login_staff(fifty + "x", PASSWORD, totp.at(clock.now()))
+    assert refused.value.code == "bad_credentials"
+    failed = [e for e in world.p.audit_events() if e.action == "staff.login_failed"]
+    assert failed[-1].subject_id == fifty and failed[-1].data == {"reason": "unknown_user"}
+    assert world.p.sessions.login_staff(fifty, PASSWORD, totp.at(clock.now()))
+    with pytest.raises(ValidationError) as e:  # as the CLI refuses it
+        world.p.staff.add("Desk2", password=PASSWORD, role="ra_officer", actor="test")
+    assert e.value.field == "username"
 
 
 def _at_terminal(

@@ -43,7 +43,11 @@ from yinxin.store.models.access import StaffUser, WebSession
 from yinxin.store.queries import one_or_404
 
 STAFF_ROLES = (ApiRole.ADMINISTRATOR, ApiRole.RA_OFFICER)
-USERNAME = re.compile(r"[a-z][a-z0-9_.-]{1,49}")
+MAX_USERNAME = 50  # the column's length (StaffUser.username)
+USERNAME = re.compile(rf"[a-z][a-z0-9_.-]{{1,{MAX_USERNAME - 1}}}")
+USERNAME_SHAPE = (
+    f"a username is 2 to {MAX_USERNAME} characters: a letter, then letters, digits, _ . -"
+)
 MIN_PASSWORD = 10
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 TOTP_STEP = 30
@@ -106,19 +110,41 @@ _DUMMY_HASH = hash_password("not a password", b"\0" * 16)
 
 def _username(username: str) -> str:
     """``username`` as accounts are kept (lower case), or the refusal of one no account can
-    have — judged before any is looked up."""
+    have — judged before any is looked up. A lookup (login, ``staff unlock``) matches in any
+    case: ``Desk1`` finds ``desk1``."""
     username = (username or "").strip().lower()
     if not USERNAME.fullmatch(username):
+        if len(username) > MAX_USERNAME and USERNAME.fullmatch(username[:MAX_USERNAME]):
+            raise ValidationError(
+                f"a username is at most {MAX_USERNAME} characters (用户名最多 {MAX_USERNAME} "
+                f"个字符); this one has {len(username)}",
+                field="username",
+            )
+        raise ValidationError(USERNAME_SHAPE, field="username")
+    return username
+
+
+def _new_username(username: str) -> str:
+    """A new account's username, as typed. One with capitals (``Admin``) is refused, not kept
+    lowered: it was stored as ``admin`` and the output said so only in passing, the operator
+    handing on a name that is not the account's. Logins match in any case, so the refusal
+    costs no officer a login that worked."""
+    name = _username(username)
+    typed = (username or "").strip()
+    if typed != name:
         raise ValidationError(
-            "a username is 2 to 50 characters: a letter, then letters, digits, _ . -",
+            f"usernames are lower case (用户名只用小写字母): type {name!r} "
+            "(at login any case is accepted)"
+            if typed.lower() == name and typed.isascii()
+            else USERNAME_SHAPE,
             field="username",
         )
-    return username
+    return name
 
 
 def _account(username: str, role: str, display_name: str) -> tuple[str, ApiRole, str]:
     """A new account's username (lower case), role and display name, or the refusal."""
-    username = _username(username)
+    username = _new_username(username)
     try:
         staff_role = ApiRole(role)
     except ValueError:
@@ -274,10 +300,13 @@ class StaffUsers:
         commit (``Sessions.login_staff`` does: the refusal is raised after its commit)."""
         now = self.clock.now()
         # a name with a control character (a NUL, which PostgreSQL refuses even in a query,
-        # failing it where SQLite found no row) is no account's: refused before the query
-        name = refuse_hidden((username or "").strip().lower()[:50], "username")
+        # failing it where SQLite found no row) is no account's: refused before the query.
+        # A name is not cut to 50 characters to be looked up: one a letter too long signed in
+        # to the account its first 50 named. The audit trail keeps 50 (its column's room).
+        full = refuse_hidden((username or "").strip().lower(), "username")
+        name = full[:MAX_USERNAME]
         row = s.execute(
-            select(StaffUser).where(StaffUser.username == name).with_for_update()
+            select(StaffUser).where(StaffUser.username == full).with_for_update()
         ).scalar_one_or_none()
         # One answer for an unknown name, a disabled account, a wrong password and a locked
         # account: a lock said as such would tell anyone who tried six times that the name
