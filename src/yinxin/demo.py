@@ -3,13 +3,16 @@ device through getting certificates (one revoked), printing what happened.
 
 Re-running it is safe: the CA is initialised once and each run adds a fresh round of
 applications. The demo's CA passphrase comes from YINXIN_CA_PASSPHRASE, or is generated once
-and kept in ``<home>/.demo-passphrase`` (mode 0600) — fine for a demo, not for production.
+and kept in ``<home>/.demo-passphrase`` (mode 0600) — fine for a demo, not for production. A
+CA the demo did not make (``yinxin init`` ran first) opens under its own passphrase: asked for
+at a terminal (``ask``), checked before anything is written.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
@@ -21,6 +24,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from yinxin.app import Platform, build_platform
+from yinxin.errors import ConfigurationError
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
 from yinxin.registry.views import OrganizationView, SubscriberView
 from yinxin.seals.view import SealView
@@ -31,6 +35,8 @@ ORG_SEAL_PIN = "864200"
 
 
 def demo_passphrase(home: Path) -> str:
+    """The passphrase of a CA the demo makes: YINXIN_CA_PASSPHRASE, the one it kept, or a new
+    one, kept."""
     env = os.environ.get("YINXIN_CA_PASSPHRASE")
     if env:
         return env
@@ -104,12 +110,41 @@ class _Say:
             self.console.print(Text.from_markup(text, emoji=False))
 
 
-def run_demo(home: Path | str | None = None, console: Console | None = None) -> dict:
+def run_demo(
+    home: Path | str | None = None,
+    console: Console | None = None,
+    ask: Callable[[], str] | None = None,
+) -> dict:
+    """The demo on ``home``. ``ask``: where the passphrase of a CA the demo did not make comes
+    from when YINXIN_CA_PASSPHRASE does not give it (the CLI: a prompt at a terminal).
+
+    On a data directory ``yinxin init`` had made, the demo generated a passphrase of its own,
+    kept it in ``.demo-passphrase`` and went on: the subscribers were registered, then every
+    issuance refused "wrong CA passphrase" — a half-run demo each time, and a kept passphrase
+    that opened nothing. Such a CA's key is opened first now, with its own passphrase."""
     settings = Settings.from_env(home=home)
     say = _Say(console)
-    passphrase = demo_passphrase(settings.home)
+    p: Platform
+
+    def passphrase() -> str:
+        env = os.environ.get("YINXIN_CA_PASSPHRASE")
+        kept = settings.home / ".demo-passphrase"
+        if env or kept.exists() or not p.ca.is_initialised():
+            return demo_passphrase(settings.home)
+        given = ask() if ask else ""
+        if not given:
+            raise ConfigurationError(
+                "this data directory's CA was not made by the demo (yinxin init made it): give "
+                "its passphrase in YINXIN_CA_PASSPHRASE, or run the demo at a terminal to be "
+                "asked for it",
+                field="passphrase",
+            )
+        return given
+
     p = build_platform(settings, passphrase=passphrase)
     try:
+        if p.ca.is_initialised():
+            p.ca.key("issuing")  # its passphrase checked before anything is written
         return _run(p, settings, say)
     finally:
         p.close()

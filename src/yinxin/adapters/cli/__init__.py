@@ -953,12 +953,13 @@ def audit_verify(home: Path | None = HOME, as_json: bool = JSON) -> None:
 def demo(home: Path | None = HOME, as_json: bool = JSON) -> None:
     """A demonstration: initialise if needed, then walk sample subscribers through getting
     certificates. Each run adds demo subscribers and certificates to the data directory: not
-    for a production one."""
+    for a production one. On a CA yinxin init made, its passphrase is asked for at a
+    terminal (or taken from YINXIN_CA_PASSPHRASE) and checked first."""
     from yinxin.demo import run_demo
 
     run(
         as_json,
-        lambda: run_demo(home, console=None if as_json else console),
+        lambda: run_demo(home, console=None if as_json else console, ask=passphrase),
         lambda r: say("\n[bold green]Demo finished.[/] Data directory: {}", r["home"]),
     )
 
