@@ -496,6 +496,33 @@ def test_a_counts_documented_maximum_is_the_one_the_service_keeps(world) -> None
     assert (uses["minimum"], uses["maximum"]) == (1, MAX_USES)
 
 
+def test_the_years_a_body_documents_are_the_years_the_service_takes(world) -> None:
+    """Every ``years`` and ``validity_years`` of the bodies (an application, its payment and
+    approval, a certificate's renewal payment, a seal's application, new key, creation and
+    renewal) was documented up to 10 while the service refuses past 5 (``check_years``): a
+    client offering what the document allowed was refused. The document says the service's
+    bound (``MAX_YEARS``), and a body over it is refused naming the field, nothing written."""
+    from yinxin.registry.fees import MAX_YEARS
+
+    w, c, doc = world
+    bounded: dict[str, list[tuple[int, int]]] = {}
+    for name, schema in doc["components"]["schemas"].items():
+        for field in ("years", "validity_years"):
+            spec = schema.get("properties", {}).get(field)
+            limits = [s for s in (spec or {}).get("anyOf", [spec]) if s and "maximum" in s]
+            if limits:
+                bounded[f"{name}.{field}"] = [(s["minimum"], s["maximum"]) for s in limits]
+    for body in ("ApplicationIn", "CertificatePaymentIn", "RenewalPaymentIn", "SealNewKeyIn"):
+        assert f"{body}.years" in bounded, sorted(bounded)
+    assert "ApproveIn.validity_years" in bounded and len(bounded) >= 8, sorted(bounded)
+    assert all(b == [(1, MAX_YEARS)] for b in bounded.values()), bounded
+    before = dbdump.dump(w.platform)
+    body = {"subscriber_id": w.staff_a, "profile": "person-signing", "years": MAX_YEARS + 1}
+    r = c.post("/api/v1/applications", json=body)
+    assert r.status_code == 422 and r.json()["field"] == "years", r.text
+    assert dbdump.dump(w.platform) == before
+
+
 LIMITS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 

@@ -43,11 +43,17 @@ def get_plan(code: str) -> Plan:
         ) from None
 
 
+# The most years one payment buys, and so a certificate's or a seal's validity: the API's
+# bodies (``years``, ``validity_years``) declare it as their maximum, so the OpenAPI document
+# promises what check_years lets through (it said 10, and 6..10 were refused by the service).
+MAX_YEARS = 5
+
+
 def check_years(years: int, field: str = "years") -> int:
     """``years`` paid for or of validity, refused naming ``field`` (the caller's name for it:
     an approval's ``validity_years``)."""
-    if not isinstance(years, int) or not 1 <= years <= 5:
-        raise ValidationError(f"{field} must be a whole number from 1 to 5", field=field)
+    if not isinstance(years, int) or not 1 <= years <= MAX_YEARS:
+        raise ValidationError(f"{field} must be a whole number from 1 to {MAX_YEARS}", field=field)
     return years
 
 

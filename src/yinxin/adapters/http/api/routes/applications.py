@@ -21,6 +21,7 @@ from yinxin.adapters.http.api.context import (
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.pki.profiles import SUBSCRIBER_PROFILES
 from yinxin.registry.certificates import MAX_DNS_NAMES
+from yinxin.registry.fees import MAX_YEARS
 from yinxin.registry.lifecycle import ApplicationState
 from yinxin.registry.views import (
     ApplicationView,
@@ -48,19 +49,19 @@ class ApplicationIn(Strict):
         None, max_length=200, description="the PIN sealing a platform-held key (no CSR)"
     )
     plan: str = Field("standard", max_length=40)
-    years: int = Field(1, ge=1, le=10)
+    years: int = Field(1, ge=1, le=MAX_YEARS)
     acceptance_point: str = Field("总部受理点", max_length=100)
     dns_names: list[str] | None = Field(None, max_length=MAX_DNS_NAMES)
     algorithm: str = Field("ec-p256", max_length=20)
 
 
 class CertificatePaymentIn(Strict):
-    years: int = Field(1, ge=1, le=10)
+    years: int = Field(1, ge=1, le=MAX_YEARS)
     reference: str | None = Field(None, max_length=100)
 
 
 class ApproveIn(Strict):
-    validity_years: int | None = Field(None, ge=1, le=10)
+    validity_years: int | None = Field(None, ge=1, le=MAX_YEARS)
 
 
 class RejectIn(Strict):

@@ -33,6 +33,7 @@ from yinxin.adapters.http.api.shapes import (
 )
 from yinxin.errors import Forbidden, NotFound, ValidationError
 from yinxin.registry.certificates import MAX_DNS_NAMES
+from yinxin.registry.fees import MAX_YEARS
 from yinxin.registry.lifecycle import CertificateState, HoldBy
 from yinxin.registry.views import (
     CertificateView,
@@ -121,7 +122,7 @@ class CertificateChangeIn(Strict):
 
 
 class RenewalPaymentIn(Strict):
-    years: int = Field(1, ge=1, le=10)
+    years: int = Field(1, ge=1, le=MAX_YEARS)
     reference: str | None = Field(None, max_length=100)
 
 

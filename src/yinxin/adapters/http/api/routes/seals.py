@@ -42,6 +42,7 @@ from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import file_answer, from_base64
 from yinxin.adapters.http.api.shapes import SERIAL_DESCRIPTION, IdNumber, certificate_serial
 from yinxin.errors import Conflict, NotFound, TooLarge, ValidationError, YinxinError
+from yinxin.registry.fees import MAX_YEARS
 from yinxin.registry.lifecycle import HoldBy
 from yinxin.registry.views import SubmittedApplication
 from yinxin.seals.catalogue import KINDS, BusinessType, SealForm, SealKind, check_holder
@@ -117,7 +118,7 @@ class SealNewKeyIn(Strict):
     pin: str = Field(min_length=1, max_length=64, description="the seal PIN sealing the new key")
     algorithm: str = Field("ec-p256", max_length=20)
     plan: str = Field("standard", max_length=40)
-    years: int = Field(1, ge=1, le=10)
+    years: int = Field(1, ge=1, le=MAX_YEARS)
     acceptance_point: str = Field("总部受理点", max_length=100)
 
 
@@ -130,7 +131,7 @@ class SealCreateIn(FormFields):
     scan_base64: str | None = _scan()
     center_text: str | None = Field(None, max_length=40)
     code: str | None = Field(None, max_length=40)
-    years: int = Field(1, ge=1, le=10)
+    years: int = Field(1, ge=1, le=MAX_YEARS)
 
 
 class SealApplicationIn(FormFields):
@@ -146,7 +147,7 @@ class SealApplicationIn(FormFields):
     scan_base64: str | None = _scan()
     center_text: str | None = Field(None, max_length=40)
     code: str | None = Field(None, max_length=40)
-    years: int = Field(1, ge=1, le=10)
+    years: int = Field(1, ge=1, le=MAX_YEARS)
 
 
 class NoteIn(Strict):
@@ -154,7 +155,7 @@ class NoteIn(Strict):
 
 
 class RenewIn(Strict):
-    years: int = Field(1, ge=1, le=10)
+    years: int = Field(1, ge=1, le=MAX_YEARS)
     certificate_serial: RenewSerial = None
 
 

@@ -54,7 +54,7 @@ Object.assign(FIELD_MESSAGES, {
   certificate_serial: "请选择有效的签名证书",
   declaration_accepted: "请确认申请人声明",
   member_subscriber_id: "请选择机构成员",
-  years: "年限应为1至10年",
+  years: "年限应为1至5年",
   // a holder's own phone change: a code to the new number and one to the registered number
   phone_code: "请输入发送到新手机号的6位验证码",
   phone_challenge_id: "请先获取发送到新手机号的验证码",
