@@ -274,7 +274,19 @@ def test_fill_refuses_a_bad_value_naming_the_blank(code, change, field):
     with pytest.raises(ValidationError) as e:
         t.fill(t.example_values() | change)
     assert e.value.field == field, e.value.message
-    if field != "values.no_such_blank":  # the page shows it: said in Chinese (the English after)
+    # the page shows it, the CLI and the API say it: in Chinese, the English after — a
+    # misspelt blank too (it was English only beside its two-language neighbours)
+    assert re.search(r"[\u4e00-\u9fff]", e.value.message.split(" / ")[0]), e.value.message
+
+
+def test_values_that_are_not_an_object_are_refused_in_chinese_then_english():
+    """A list or text where the blank → value object belongs (an API body's ``values``): said
+    in both languages, as every other refusal of ``fill`` is, naming ``values``."""
+    t = get_template("tech-service")
+    for bad in ([], "price=1", 7):
+        with pytest.raises(ValidationError) as e:
+            t.fill(bad)
+        assert e.value.field == "values", e.value.message
         assert re.search(r"[\u4e00-\u9fff]", e.value.message.split(" / ")[0]), e.value.message
 
 

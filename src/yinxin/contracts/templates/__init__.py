@@ -198,12 +198,17 @@ class Template:
         (``甲方（签章）``): typed into a blank it would move a party's seal, and no two parties
         may be one (``same_party``, naming the later one's name blank)."""
         if not isinstance(values, dict):
-            raise ValidationError("values are an object of blank → value", field="values")
+            raise ValidationError(
+                "填写内容应为“填写项名称 → 值”的对象 / values are an object of blank → value",
+                field="values",
+            )
         known = {b.name for b in self.blanks}
         for name in values:
-            if name not in known:
+            if name not in known:  # said in Chinese too, as every other refusal of a value
                 raise ValidationError(
-                    f"template {self.code} has no blank {name!r}", field=f"values.{name}"
+                    f"模板 {self.code} 没有名为“{name}”的填写项 / template {self.code} has no "
+                    f"blank {name!r}",
+                    field=f"values.{name}",
                 )
         out: dict[str, Any] = {}
         for b in self.blanks:
