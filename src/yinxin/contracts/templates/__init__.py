@@ -218,7 +218,7 @@ class Template:
                     raise ValidationError(f"{b.label}：必填 / required", field=f"values.{b.name}")
                 continue
             out[b.name] = _check(b, raw, f"values.{b.name}")
-            _no_anchor(out[b.name], f"values.{b.name}")
+            _no_anchor(out[b.name], f"values.{b.name}", b.label)
         for b in self.blanks:  # checks between blanks, once each is valid on its own
             if b.type == "date" and b.after and b.name in out and b.after in out:
                 if out[b.name] < out[b.after]:
@@ -630,13 +630,14 @@ def _lines_add_up(t: Template, b: Blank, rows: list[dict], total: str) -> None:
         )
 
 
-def _no_anchor(value: Any, where: str) -> None:
-    """Refuse an anchor text typed into a value, naming the value (a table's cell)."""
+def _no_anchor(value: Any, where: str, label: str) -> None:
+    """Refuse an anchor text typed into a value, naming the value (a table's cell) and, as
+    every refusal of ``fill`` does, saying the blank's label (and the row) first."""
     texts = (
-        [(value, where)]
+        [(value, where, f"{label}：")]
         if isinstance(value, str)
         else [
-            (str(v), f"{where}[{i}].{k}")
+            (str(v), f"{where}[{i}].{k}", f"{label}：第 {i} 行")
             for i, r in enumerate(value, 1)
             for k, v in r.items()
             if k in ROW_TEXT_KEYS
@@ -644,11 +645,11 @@ def _no_anchor(value: Any, where: str) -> None:
         if isinstance(value, list)
         else []
     )
-    for text, at in texts:
+    for text, at, said in texts:
         n = norm(text)
         if any(a in n for a in ANCHORS):
             raise ValidationError(
-                "不得包含签章位置文字（如“甲方（签章）”）/ must not contain a signature "
+                f"{said}不得包含签章位置文字（如“甲方（签章）”）/ must not contain a signature "
                 "anchor text",
                 field=at,
             )
