@@ -37,7 +37,13 @@ from tests.integration.signing_flow import (
     read_code,
 )
 from tests.integration.test_sign_flows import _pyhanko_valid
-from yinxin.contracts.render import appendix_lines, display, render_contract, schedule_lines
+from yinxin.contracts.render import (
+    appendix_lines,
+    check_printable,
+    display,
+    render_contract,
+    schedule_lines,
+)
 from yinxin.contracts.service import ContractSigner, ContractState
 from yinxin.contracts.templates import get_template, library
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError
@@ -287,6 +293,30 @@ def test_fill_refuses_a_bad_value_naming_the_blank(code, change, field):
     name = field.removeprefix("values.").split("[")[0]
     if name in {b.name for b in t.blanks}:
         assert e.value.message.startswith(t.blank(name).label), e.value.message
+
+
+def test_a_character_the_font_cannot_draw_is_refused_saying_the_blanks_label():
+    """The renderer's refusal of an emoji (no glyph) named the field but said only
+    ``字符“😀”…无法在合同中排版``: the CLI's line did not say which blank in Chinese. It
+    begins with the blank's label (and the row of a table) as ``fill``'s refusals do."""
+    t = get_template("platform-integration")
+    v = t.fill(t.example_values())
+    cases = [
+        ({"project": "平台😀"}, "values.project", "项目名称："),
+        (
+            {"price_lines": [{"service": "集成费😀", "amount": "1740000"}]},
+            "values.price_lines[1].service",
+            "费用明细：第 1 行",
+        ),
+    ]
+    for change, field, said in cases:
+        with pytest.raises(ValidationError) as e:
+            check_printable(t, v | change, None)
+        assert e.value.field == field, e.value.message
+        assert e.value.message.startswith(said + "字符“😀”"), e.value.message
+    with pytest.raises(ValidationError) as e:
+        check_printable(t, v, "标题😀")
+    assert e.value.field == "title" and e.value.message.startswith("标题：字符"), e.value.message
 
 
 def test_values_that_are_not_an_object_are_refused_in_chinese_then_english():

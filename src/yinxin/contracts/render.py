@@ -233,26 +233,28 @@ def check_printable(template: Template, values: dict[str, Any], title: str | Non
     say exactly what was typed."""
     covered = _coverage()
 
-    def check(text: str, where: str) -> None:
+    def check(text: str, where: str, said: str) -> None:
+        # ``said``: the blank's label (and row) first, as every refusal of ``fill`` begins
         for ch in text:
             if ch != "\n" and ord(ch) not in covered:
                 raise ValidationError(
-                    f"字符“{ch}”（U+{ord(ch):04X}）无法在合同中排版 / the contract font has no "
-                    "glyph for this character",
+                    f"{said}字符“{ch}”（U+{ord(ch):04X}）无法在合同中排版 / the contract font "
+                    "has no glyph for this character",
                     field=where,
                 )
 
     if title:
-        check(title, "title")
+        check(title, "title", "标题：")
     for b in template.blanks:
         v = values.get(b.name)
         if isinstance(v, str):
-            check(v, f"values.{b.name}")
+            check(v, f"values.{b.name}", f"{b.label}：")
         elif isinstance(v, list):
             for i, row in enumerate(v, 1):
                 for key in ROW_TEXT_KEYS:
                     if key in row:
-                        check(str(row[key] or ""), f"values.{b.name}[{i}].{key}")
+                        at, said = f"values.{b.name}[{i}].{key}", f"{b.label}：第 {i} 行"
+                        check(str(row[key] or ""), at, said)
 
 
 def _fonts(writer: Any) -> Any:
