@@ -650,6 +650,8 @@ def test_a_revision_made_on_an_older_version_is_refused_not_saved_over(world):
         )
     assert e.value.field == "based_on" and e.value.code == "stale", e.value.to_dict()
     assert c.number in e.value.message
+    # said in Chinese first, as its neighbour nothing_to_change is (the CLI prints it, exit 6)
+    assert re.search(r"[\u4e00-\u9fff]", e.value.message.split(" / ")[0]), e.value.message
     for bad in ("abc", c.pdf_sha256.upper(), 7):
         with pytest.raises(ValidationError) as e:
             p.contracts.revise(c.id, c.values, based_on=bad)

@@ -838,9 +838,11 @@ def _changes(number: str, now: tuple[str, str], new: tuple[str, str]) -> None:
 def _not_stale(row: Contract, based_on: str | None) -> None:
     """Refuse a revision made on another version of the draft than the one it now is."""
     if based_on is not None and row.pdf_sha256 != based_on:
-        raise Conflict(
-            f"contract {row.number} was revised since the version you edited "
-            f"({based_on[:12]}…, now {row.pdf_sha256[:12]}…); read it again and redo the change",
+        raise Conflict(  # in Chinese first, as nothing_to_change: the CLI prints it (exit 6)
+            f"合同 {row.number} 在您修改期间已被他人修改并保存（您修改的版本 {based_on[:12]}…，"
+            f"最新版本 {row.pdf_sha256[:12]}…），请重新读取后再修改 / contract {row.number} was "
+            f"revised since the version you edited ({based_on[:12]}…, now "
+            f"{row.pdf_sha256[:12]}…); read it again and redo the change",
             field="based_on",
             code="stale",
         )
