@@ -805,6 +805,8 @@ def test_the_pdf_from_the_command_line(tmp_path):
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
         said = refused.stderr
         assert said.startswith("error [values.specification_pdf]: ") and "empty" in said, said
+        # in Chinese first, as the blank's other refusals (不是 PDF 文件 / not a PDF …)
+        assert "空文件" in said.split(" / ")[0], said
     assert yinxin_json(["contract", "list"], home) == listed
 
 

@@ -143,7 +143,10 @@ def _values(
         once(name.strip(), "attach")
         data = read_input(Path(file), f"values.{name.strip()}")
         if not data:  # as base64 "" it read as no file: drafted without it, exit 0
-            raise ValidationError(f"{file} is empty, not a PDF", field=f"values.{name.strip()}")
+            raise ValidationError(  # in Chinese first, as the blank's other refusals
+                f"{file} 是空文件，不是 PDF / {file} is empty, not a PDF",
+                field=f"values.{name.strip()}",
+            )
         values[name.strip()] = base64.b64encode(data).decode("ascii")
     return values
 
