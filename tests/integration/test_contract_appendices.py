@@ -810,6 +810,36 @@ def test_the_pdf_from_the_command_line(tmp_path):
     assert yinxin_json(["contract", "list"], home) == listed
 
 
+def test_attach_gives_a_file_only_to_a_pdf_blank(tmp_path):
+    """``--attach modules=spec.pdf`` (a ``longtext`` blank, 000's module list) put the file's
+    base64 text into the blank: a small file drafted a contract whose 附件 一 listed
+    ``JVBERi0x…``, exit 0; a larger one was refused as too long for the list. ``--attach``
+    is for a ``pdf`` blank: another is refused naming ``attach`` (exit 2), nothing drafted,
+    on ``draft``, ``preview`` (nothing written) and ``revise``."""
+    from tests.integration.server import yinxin_cli, yinxin_json
+
+    home = tmp_path / "cli"
+    new_platform(home).close()
+    tiny = tmp_path / "tiny.pdf"
+    tiny.write_bytes(b"%PDF-1.4 tiny")
+    drafted = yinxin_json(["contract", "draft", "tech-service", "--example"], home)
+    listed = yinxin_json(["contract", "list"], home)
+    out = tmp_path / "p.pdf"
+    for args in (
+        ["contract", "draft", "tech-service", "--example"],
+        ["contract", "preview", "tech-service", "--example", "--out", str(out)],
+        ["contract", "revise", str(drafted["id"])],
+    ):
+        refused = yinxin_cli([*args, "--attach", f"modules={tiny}"], home, check=False)
+        said = refused.stderr
+        assert refused.returncode == 2 and "Traceback" not in said, (args, said)
+        assert said.startswith("error [attach]: ") and "modules" in said, said
+        assert re.search(r"[\u4e00-\u9fff]", said.split(" / ")[0]), said
+    assert not out.exists()
+    assert yinxin_json(["contract", "list"], home) == listed
+    assert yinxin_json(["contract", "show", str(drafted["id"])], home) == drafted
+
+
 def _appendix_page_image(tmp_path: Path, spec: bytes, name: str) -> Any:
     """The contract's first page of 附件 1 drawn from ``spec``, as pdftoppm shows it (RGB)."""
     from PIL import Image

@@ -14,7 +14,7 @@ import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -53,6 +53,9 @@ from yinxin.adapters.cli.common import (
 from yinxin.adapters.cli.common import OPERATOR as ACTOR  # the operator's --actor
 from yinxin.errors import ValidationError
 
+if TYPE_CHECKING:
+    from yinxin.contracts.service import BlankView
+
 contract_app = typer.Typer(
     no_args_is_help=True, help="Contracts (合同): templates, drafts, signing."
 )
@@ -79,6 +82,25 @@ class WrittenContract(WrittenFile):
     """A contract's PDF as written, and whether it is the file every party signed."""
 
     signed: bool
+
+
+def _attach_only_to_pdf_blanks(attach: list[str] | None, blanks: tuple[BlankView, ...]) -> None:
+    """Refuse ``--attach`` naming a blank that is not a ``pdf`` blank, naming ``attach``: the
+    file's base64 text was put into it (``--attach modules=spec.pdf``: a contract whose module
+    list read ``JVBERi0x…``, exit 0). A name the template lacks is left to ``fill``, which
+    refuses it naming ``values.<name>``."""
+    types = {b.name: b.type for b in blanks}
+    pdf = [n for n, kind in types.items() if kind == "pdf"]
+    for pair in attach or []:
+        name = pair.partition("=")[0].strip()
+        if types.get(name, "pdf") != "pdf":
+            raise ValidationError(
+                f"--attach 只给 PDF 填写项附上文件（{'、'.join(pdf) or '本模板没有'}），"
+                f"{name} 是 {types[name]} 填写项，请用 --set / --attach gives a file to a pdf "
+                f"blank ({', '.join(pdf) or 'this template has none'}); {name} is a "
+                f"{types[name]} blank: give it with --set",
+                field="attach",
+            )
 
 
 def _values(
@@ -255,6 +277,7 @@ def contract_draft(
     filled = _values(
         values, set_, {b.name: b.example for b in base if b.example is not None}, attach
     )
+    _attach_only_to_pdf_blanks(attach, p.contracts.template(code).blanks)
     return as_options(
         {"owner_subscriber_id": "owner"},
         lambda: p.contracts.draft(
@@ -286,6 +309,8 @@ def contract_revise(
     # read: a missing --values file on a new home made its database first
     changes = _values(values, set_, {}, attach)
     current = p.contracts.get(contract_id)
+    own = p.contracts.template(current.template_code, current.template_version)
+    _attach_only_to_pdf_blanks(attach, own.blanks)
     return p.contracts.revise(
         contract_id,
         {**current.values, **changes},
@@ -322,6 +347,7 @@ def contract_preview(
         filled = _values(
             values, set_, {b.name: b.example for b in base if b.example is not None}, attach
         )
+        _attach_only_to_pdf_blanks(attach, p.contracts.template(code).blanks)
         data = p.contracts.preview(code, filled)
         w = write_file(out, data)
         return WrittenContract(w.out, w.sha256, w.size, False)
