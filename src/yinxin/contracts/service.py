@@ -475,7 +475,10 @@ class Contracts:
             owner = row.owner_subscriber_id
             values = json.loads(row.filled_values)
         if not isinstance(signers, list | tuple) or not signers:
-            raise ValidationError("one signer for each party of the contract", field="signers")
+            raise ValidationError(  # said in Chinese first, as not_the_party beside it
+                "合同的每一方都须有一位签署人 / one signer for each party of the contract",
+                field="signers",
+            )
         turns = {p.role: i + 1 for i, p in enumerate(t.parties)}
         specs, seen = [], set()
         for i, x in enumerate(signers):
@@ -483,12 +486,15 @@ class Contracts:
                 raise ValidationError("a signer is a ContractSigner", field=f"signers[{i}]")
             if x.role not in turns:
                 raise ValidationError(
-                    f"this contract's parties are {'、'.join(turns)}; not {x.role!r}",
+                    f"本合同的签署方为{'、'.join(turns)}，没有“{x.role}” / this contract's "
+                    f"parties are {'、'.join(turns)}; not {x.role!r}",
                     field=f"signers[{i}].role",
                 )
             if x.role in seen:
                 raise ValidationError(
-                    f"{x.role} has two signers", field=f"signers[{i}].role", code="duplicate"
+                    f"{x.role}只能有一位签署人，不能出现两次 / {x.role} has two signers",
+                    field=f"signers[{i}].role",
+                    code="duplicate",
                 )
             seen.add(x.role)
             specs.append(
@@ -503,7 +509,10 @@ class Contracts:
             )
         missing = [r for r in turns if r not in seen]
         if missing:
-            raise ValidationError(f"no signer for {'、'.join(missing)}", field="signers")
+            raise ValidationError(
+                f"缺少{'、'.join(missing)}的签署人 / no signer for {'、'.join(missing)}",
+                field="signers",
+            )
         with self.db.read() as s:
             for i, x in enumerate(signers):
                 _seal_of_party(s, t, values, x, i)
