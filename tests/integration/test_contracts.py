@@ -1110,6 +1110,21 @@ def test_draft_list_and_settle_on_sqlite_and_postgresql(any_platform):
 
 
 # --- the command line ---------------------------------------------------------------------------
+def test_cli_template_lines_its_blanks_up_and_names_an_appendixs_pdf_blank(tmp_path):
+    """``yinxin contract template platform-integration``: the type column was 9 wide, so
+    ``price_lines`` pushed its required/optional word out of line; and 附件 1 read ``(from
+    specification)`` only, though docs/contracts.md gives it either way, as the text or as
+    the ``specification_pdf`` blank's PDF — the one blank ``--attach`` takes."""
+    home = tmp_path / "cli"
+    new_platform(home).close()
+    out = yinxin_cli(["contract", "template", "platform-integration"], home).stdout
+    rows = [ln for ln in out.splitlines() if re.search(r" (required|optional) ", ln)]
+    assert len(rows) == len(get_template("platform-integration").blanks), out
+    assert len({re.search(r" (required|optional) ", ln).start() for ln in rows}) == 1, out
+    [spec] = [ln for ln in out.splitlines() if "附件 1《技术规范书》" in ln]
+    assert "specification_pdf" in spec, spec
+
+
 def test_cli_templates_draft_and_a_refusal(tmp_path):
     home = tmp_path / "cli"
     p = new_platform(home)  # the CLI process runs on the system clock

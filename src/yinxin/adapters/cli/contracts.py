@@ -247,12 +247,16 @@ def contract_template(
         say("[bold]{}[/] v{}  《{}》 — {}", t.code, t.version, t.title, t.description)
         for p in t.parties:
             console.print(f"  party {party_label(p.title, p.role)}  anchor {p.anchor}")
+        # the type column as wide as its longest (``price_lines`` pushed its line out of true)
+        wide = max((len(b.type) for b in t.blanks), default=9)
         for b in t.blanks:
             need = "required" if b.required else "optional"
             extra = f"  one of: {' / '.join(b.choices)}" if b.choices else ""
-            console.print(f"  {b.name:<28} {b.type:<9} {need:<8} {b.label}{extra}")
+            console.print(f"  {b.name:<28} {b.type:<{wide}} {need:<8} {b.label}{extra}")
         for a in t.appendices:
             src = f"from {a.blank}" if a.blank else "fixed text"
+            if a.pdf_blank:  # given either way: the text, or the PDF --attach takes
+                src += f" or the PDF {a.pdf_blank}"
             when = ", only when filled" if a.optional else ""
             console.print(f"  appendix 附件 {a.number}《{a.title}》 {a.kind} ({src}{when})")
 
