@@ -319,6 +319,23 @@ def test_a_character_the_font_cannot_draw_is_refused_saying_the_blanks_label():
     assert e.value.field == "title" and e.value.message.startswith("标题：字符"), e.value.message
 
 
+def test_a_bad_title_is_refused_in_chinese_then_english(tmp_path, clock):
+    """The title is typed beside the blanks (``--title``, the form's 标题, the API's
+    ``title``) and printed at the contract's head, but an empty, over-long or hidden-character
+    title was refused in English only, while a blank's refusal says it in Chinese first."""
+    p = new_platform(tmp_path / "home", clock)
+    try:
+        t = get_template("tech-service")
+        for title in (" ", "长" * 201, "技术\u202e服务"):
+            with pytest.raises(ValidationError) as e:
+                p.contracts.preview("tech-service", t.example_values(), title=title)
+            assert e.value.field == "title", e.value.message
+            assert e.value.message.startswith("标题"), e.value.message
+            assert " / " in e.value.message, e.value.message
+    finally:
+        p.close()
+
+
 def test_values_that_are_not_an_object_are_refused_in_chinese_then_english():
     """A list or text where the blank → value object belongs (an API body's ``values``): said
     in both languages, as every other refusal of ``fill`` is, naming ``values``."""
