@@ -46,7 +46,7 @@ from yinxin.clock import BEIJING, Clock
 from yinxin.contracts.parties import seal_of_party
 from yinxin.contracts.templates import Blank, Party, Template, get_template, library
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
-from yinxin.identity import hidden_character, refuse_hidden
+from yinxin.identity import refuse_hidden
 from yinxin.results import from_row
 from yinxin.signing.flows import (
     SignerLink,  # a result type of ours (the API schema reads it)
@@ -755,15 +755,7 @@ def _title(title: str | None, t: Template) -> str:
         raise ValidationError(
             "标题应为 1–200 个字符 / the title must be 1–200 characters", field="title"
         )
-    found = hidden_character(heading)
-    if found is not None:
-        i, c = found
-        raise ValidationError(
-            f"标题：第 {i + 1} 个字符 U+{ord(c):04X} 不可见 / contains an invisible or control "
-            f"character U+{ord(c):04X} at position {i + 1}; it must be plain printable text",
-            field="title",
-        )
-    return heading
+    return refuse_hidden(heading, "title", label="标题")
 
 
 def known_owner(s: Session, owner_subscriber_id: int) -> Subscriber:

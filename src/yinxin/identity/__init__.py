@@ -209,9 +209,11 @@ def shown(value: str) -> str:
     )
 
 
-def refuse_hidden(value: str, field: str, *, lines: bool = False) -> str:
+def refuse_hidden(value: str, field: str, *, lines: bool = False, label: str = "") -> str:
     """``value`` as it is when nothing in it is hidden, else a :class:`ValidationError` naming
     ``field``, the character and its position. ``lines``: line breaks (``\n``) are text.
+    ``label``: what the reader calls the field (``标题``), said first, where neighbouring
+    refusals begin with it (a contract's blanks).
 
     For what another party reads or signs — a flow's or contract's title, a document's name,
     a reason — as much as for names: U+202E shows a title reversed to the signer who consents
@@ -223,8 +225,10 @@ def refuse_hidden(value: str, field: str, *, lines: bool = False) -> str:
     found = hidden_character(value.replace("\n", " ") if lines else value)
     if found is not None:
         i, c = found
+        said = f"{label}：" if label else ""
         raise ValidationError(
-            f"第 {i + 1} 个字符 U+{ord(c):04X} 是不可见字符或控制字符，须为可打印的普通文字 / "
+            f"{said}第 {i + 1} 个字符 U+{ord(c):04X} 是不可见字符或控制字符，"
+            "须为可打印的普通文字 / "
             f"contains an invisible or control character U+{ord(c):04X} "
             f"({unicodedata.name(c, unicodedata.category(c))}) at position {i + 1}; "
             "it must be plain printable text",
