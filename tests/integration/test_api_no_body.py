@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests import dbdump
 from tests.integration.api_world import PROBLEM, ApiWorld, Client, api_world, id_card
 from tests.integration.server import own_key_certificate, running_server
 
@@ -55,6 +56,8 @@ def _value(schema: dict[str, Any]) -> str:
     if schema.get("type") == "integer":
         return "1"
     value = "0" * max(2, schema.get("minLength", 0))
+    if not re.search(schema.get("pattern", ""), value):  # a time stamp: the example given
+        value = schema.get("examples", [value])[0]
     assert re.search(schema.get("pattern", ""), value), schema
     return value
 
@@ -308,5 +311,150 @@ def test_a_key_kept_before_an_empty_body_was_read_as_an_object_still_replays(ser
         again = _post(c, url, "kept-before", *NOTHING)
         assert again.status_code == 200 and again.content == first.content, again.text
         assert again.headers.get("idempotent-replayed") == "true", again.headers
+    finally:
+        assert c.post(f"/certificates/{serial}/unfreeze").json()["status"] == "active"
+
+
+TAKES_NONE = ("此操作不接受请求体", "this route takes no body: send none (or {})")
+UNSAFE = ("post", "patch", "put", "delete")
+
+
+def _bodiless_operations(doc: dict[str, Any], serial: str) -> list[tuple[str, str]]:
+    """Every POST, PATCH, PUT or DELETE whose document declares no ``requestBody``: its method
+    and its path, each parameter filled with a value of its type (the certificate ``serial``
+    for a serial, so that its routes reach a certificate that is there)."""
+    found = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in UNSAFE or "requestBody" in op:
+                continue
+            params = {p["name"]: p["schema"] for p in op.get("parameters", []) if p["in"] == "path"}
+            url = re.sub(
+                r"\{(\w+)\}",
+                lambda m, params=params: _filled(m[1], params[m[1]], serial),
+                path,
+            )
+            found.append((method, url.removeprefix(PREFIX)))
+    return found
+
+
+def _filled(name: str, schema: dict[str, Any], serial: str) -> str:
+    """A path parameter's value: the certificate's serial, an id of nothing (an API key's
+    ``1`` would be the administrator's own, revoked by the walk), or ``_value``'s."""
+    if name == "serial":
+        return serial
+    return "999999" if schema.get("type") == "integer" else _value(schema)
+
+
+def _says_no_body_taken(r, *members: str) -> bool:
+    if r.status_code != 422 or r.headers.get("content-type") != PROBLEM:
+        return False
+    problem = r.json()
+    return (
+        (problem["code"], problem["field"]) == ("invalid", "body")
+        and all(m in problem["detail"] for m in TAKES_NONE + members)
+        and [e["field"] for e in problem.get("errors", [])] == ["body"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "members"),
+    [
+        (b'{"nonesuch": 1}', "application/json", ("nonesuch",)),
+        (b'{"reason": "lost", "years": 2}', "application/json", ("reason", "years")),
+        (b"hello", "text/plain", ()),
+        (b"[]", "application/json", ()),
+        (b"null", "application/json", ()),
+        (b" ", "application/json", ()),
+        (b"{", None, ()),
+    ],
+    ids=["unknown", "members", "text", "array", "null", "blank", "not-json"],
+)
+def test_a_body_sent_to_a_route_that_takes_none_is_refused(
+    served, raw, content_type, members
+) -> None:
+    """``POST /certificates/{serial}/unfreeze`` with ``{"nonesuch": 1}`` or a ``text/plain``
+    "hello" was ``200``, the certificate unfrozen, the member a client meant something by (a
+    typo'd ``reason``, a ``years`` the route does not take) dropped unsaid. Every operation the
+    document gives no ``requestBody`` — walked from it, so a route added later is held to it
+    too — now answers a body with the ``422 invalid`` an unknown member gets, naming ``body``
+    in both languages (and the members of an object sent), and does nothing."""
+    w, c, serial = served
+    frozen = c.post(f"/certificates/{serial}/freeze")
+    assert frozen.status_code == 200 and frozen.json()["status"] == "on_hold", frozen.text
+    try:
+        operations = _bodiless_operations(c.get("/openapi.json").json(), serial)
+        assert len(operations) >= 15 and ("post", f"/certificates/{serial}/unfreeze") in operations
+        headers = {} if content_type is None else {"content-type": content_type}
+        before = dbdump.dump(w.platform)
+        for method, url in operations:
+            r = c.request(method, url, content=raw, headers=headers)
+            assert _says_no_body_taken(r, *members), (method, url, r.status_code, r.text)
+        assert dbdump.diff(before, dbdump.dump(w.platform)) == []
+        assert c.get(f"/certificates/{serial}").json()["status"] == "on_hold"
+    finally:
+        assert c.post(f"/certificates/{serial}/unfreeze").json()["status"] == "active"
+
+
+def test_no_body_or_an_empty_object_is_still_taken_where_none_is(served) -> None:
+    """A client that sends ``{}`` with every POST (or nothing, as the web pages do) is not
+    refused: neither says anything. Walked over the same operations: none of them answers
+    either with the refusal of a body; and the certificate is unfrozen by ``{}`` as by none."""
+    _, c, serial = served
+    for method, url in _bodiless_operations(c.get("/openapi.json").json(), serial):
+        if url.endswith(("/unfreeze", "/report-loss", "/restore", "/renew", "/cancel")):
+            continue  # these act on the certificate below, in order
+        for sent in (
+            {"json": {}},
+            {"content": b" { } ", "headers": {"content-type": "application/json"}},
+            {},
+        ):
+            r = c.request(method, url, **sent)
+            assert not _says_no_body_taken(r), (method, url, r.text)
+            assert r.status_code != 422 or r.json().get("field") != "body", (method, url, r.text)
+    for sent in ({"json": {}}, {}):
+        frozen = c.post(f"/certificates/{serial}/freeze")
+        assert frozen.status_code == 200, frozen.text
+        r = c.post(f"/certificates/{serial}/unfreeze", **sent)
+        assert r.status_code == 200 and r.json()["status"] == "active", r.text
+
+
+def test_the_refusal_of_a_body_waits_on_the_caller(served) -> None:
+    """As a route's other refusals of its request's shape: a caller with no key is told its
+    ``401``, not what the route takes."""
+    _, c, serial = served
+    anonymous = Client(str(c.base_url).rstrip("/").removesuffix("/api/v1"), None)
+    try:
+        r = anonymous.post(f"/certificates/{serial}/unfreeze", json={"nonesuch": 1})
+        assert r.status_code == 401, r.text
+    finally:
+        anonymous.close()
+
+
+def test_an_empty_object_and_no_body_are_one_request_where_none_is_taken(served) -> None:
+    """Under an ``Idempotency-Key``, ``{}`` and no body to a route that takes none say the same:
+    a retry of one with the other gets the first answer back, and unfreezes nothing twice; a
+    body refused is kept under its key as any refusal is."""
+    _, c, serial = served
+    for first, retry, key in (
+        (OBJECT, NOTHING, "unfreeze-object"),
+        (NOTHING, OBJECT, "unfreeze-none"),
+    ):
+        assert c.post(f"/certificates/{serial}/freeze").status_code == 200
+        done = _post(c, f"/certificates/{serial}/unfreeze", key, *first)
+        assert done.status_code == 200 and done.json()["status"] == "active", done.text
+        again = _post(c, f"/certificates/{serial}/unfreeze", key, *retry)
+        assert _replayed(done, again), (again.status_code, again.headers, again.text)
+    assert c.post(f"/certificates/{serial}/freeze").status_code == 200
+    try:
+        refused = _post(
+            c, f"/certificates/{serial}/unfreeze", "unfreeze-body", b'{"x": 1}', "application/json"
+        )
+        assert _says_no_body_taken(refused, "x"), refused.text
+        again = _post(
+            c, f"/certificates/{serial}/unfreeze", "unfreeze-body", b'{"x": 1}', "application/json"
+        )
+        assert _replayed(refused, again), again.text
+        assert c.get(f"/certificates/{serial}").json()["status"] == "on_hold"
     finally:
         assert c.post(f"/certificates/{serial}/unfreeze").json()["status"] == "active"

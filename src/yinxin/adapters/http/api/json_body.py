@@ -35,6 +35,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
+from fastapi.exceptions import RequestValidationError
 from fastapi.params import Form
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -44,6 +45,7 @@ from starlette.routing import Match
 from yinxin.access.keys import Unauthenticated
 from yinxin.adapters.http.api import query_string
 from yinxin.adapters.http.api.context import bearer, get_caller
+from yinxin.adapters.http.api.problems import NO_BODY_TAKEN
 from yinxin.errors import ValidationError, YinxinError
 
 
@@ -80,7 +82,8 @@ class JsonRoute(APIRoute):
     """An API route whose handler reads the body as ``JsonRequest`` (FastAPI's way to give a
     route its own request class), after checking its query string (``query_string``); a
     refusal of either, to a route that needs a caller, comes after the caller's own. A body
-    none of whose members is required may be left out (``empty_when_none``)."""
+    none of whose members is required may be left out (``empty_when_none``); one sent to a
+    route that takes none is refused (``takes_no_body``, ``refuse_a_body``)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         empty_when_none(endpoint)
@@ -91,17 +94,72 @@ class JsonRoute(APIRoute):
         parameters = query_string.declared(self.dependant)
         needs_caller = _needs_caller(self.dependant)
         role_checks = _role_checks(self.dependant)
+        no_body = takes_no_body(self)
 
         async def route(request: Request) -> Response:
             try:
                 query_string.check(request.query_params, parameters)
-                return await handler(JsonRequest(request.scope, request.receive))
+                as_json = JsonRequest(request.scope, request.receive)
+                if no_body and request.method not in SAFE:
+                    refuse_a_body(await as_json.body())
+                return await handler(as_json)
             except Exception as refused:
                 if needs_caller and _unchecked(request, refused):
                     await _check_caller(request, role_checks)
                 raise
 
         return route
+
+
+#: methods whose body has no meaning (RFC 9110): one sent to them is left alone, as before
+SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def takes_no_body(route: Any) -> bool:
+    """Whether ``route`` takes no body: an API route with no body parameter (FastAPI's
+    ``body_field``) whose document declares no ``requestBody`` either. A route that reads its
+    body itself — a PDF to preview or verify, an application's scan, a signing video — says so
+    in its document (``openapi_extra=binary_body(…)``), so it is not one: what the document
+    says a route takes is what it is held to."""
+    return (
+        isinstance(route, APIRoute)
+        and route.body_field is None
+        and "requestBody" not in (route.openapi_extra or {})
+    )
+
+
+def _empty_object(body: bytes) -> bool:
+    """Whether ``body`` is nothing, or the JSON ``{}`` (white space around it allowed)."""
+    if not body.strip():
+        return not body
+    try:
+        return json.loads(body) == {}
+    except ValueError:
+        return False
+
+
+def refuse_a_body(body: bytes) -> None:
+    """Refuse ``body`` sent to a route that takes none (``takes_no_body``), unless it says
+    nothing: no bytes, or ``{}`` (a client that sends ``{}`` with every POST).
+
+    Such a route ignored whatever it was sent — ``{"nonesuch": 1}``, a ``{"reason": …}`` the
+    route does not take, a ``text/plain`` "hello" — and ran: ``POST /certificates/{serial}/
+    unfreeze`` unfroze, the member a client meant something by dropped unsaid, where a route
+    with a body refuses an unknown member. Now it is the ``422 invalid`` such a member gets,
+    naming ``body`` in both languages (``problems.NO_BODY_TAKEN``) and the members of an
+    object sent, before the route runs: nothing is done."""
+    if _empty_object(body):
+        return
+    message = NO_BODY_TAKEN
+    try:
+        sent = json.loads(body)
+    except (ValueError, RecursionError):
+        sent = None
+    if isinstance(sent, dict):
+        message += f" (收到 / given: {', '.join(sorted(sent))})"
+    raise RequestValidationError(
+        [{"type": "no_body_taken", "loc": ("body",), "msg": message, "input": None}]
+    )
 
 
 def _empty() -> Any:
@@ -159,7 +217,10 @@ class BodyAsRead:
     To such a route an empty body, whatever its ``Content-Type``, is ``{}`` sent as
     ``application/json``. Nothing else changes: a body sent is hashed as its bytes, and a route
     whose body has a required member answers none (``422`` naming ``body``) otherwise than
-    ``{}`` (``422`` naming a member), so there none and ``{}`` stay two requests.
+    ``{}`` (``422`` naming a member), so there none and ``{}`` stay two requests. To a route
+    that takes no body at all (``takes_no_body``), ``{}`` says nothing as none does
+    (``refuse_a_body`` lets both through): both are no body and no ``Content-Type``, as a bare
+    POST was hashed before.
 
     The route is found as the app's router finds it — the first, in the order the routers are
     included under ``prefix``, that matches the path and the method — among the routers' own
@@ -171,28 +232,41 @@ class BodyAsRead:
     def __init__(self, routers: Sequence[APIRouter], prefix: str) -> None:
         self.routers, self.prefix = routers, prefix
 
+    NOTHING = (b"", b"")
+
     def __call__(
         self, scope: dict[str, Any], content_type: bytes, body: bytes
     ) -> tuple[bytes, bytes]:
-        if not body and self._takes_none_as_empty(scope):
+        route = self._route(scope)
+        if route is None:
+            return content_type, body
+        if takes_no_body(route) and scope.get("method") not in SAFE and _empty_object(body):
+            return self.NOTHING  # none and {} say nothing alike to a route that takes no body
+        if not body and _takes_none_as_empty(route):
             return self.JSON
         return content_type, body
 
-    def _takes_none_as_empty(self, scope: dict[str, Any]) -> bool:
+    def _route(self, scope: dict[str, Any]) -> Any:
+        """The route the app's router would give ``scope`` to, or ``None``."""
         path = scope["path"]
         if not path.startswith(self.prefix + "/"):
-            return False
+            return None
         inner = {**scope, "path": path[len(self.prefix) :], "root_path": ""}
         for router in self.routers:
             for route in router.routes:
                 if route.matches(inner)[0] is Match.FULL:
-                    return (
-                        isinstance(route, APIRoute)
-                        and route.body_field is not None
-                        and not isinstance(route.body_field.field_info, Form)
-                        and not route.body_field.field_info.is_required()
-                    )
-        return False
+                    return route
+        return None
+
+
+def _takes_none_as_empty(route: Any) -> bool:
+    """Whether ``route``'s JSON body may be left out (``empty_when_none``)."""
+    return (
+        isinstance(route, APIRoute)
+        and route.body_field is not None
+        and not isinstance(route.body_field.field_info, Form)
+        and not route.body_field.field_info.is_required()
+    )
 
 
 def _may_be_empty(parameter: inspect.Parameter) -> bool:

@@ -117,6 +117,14 @@ def _error(e: dict) -> dict:
 NO_BODY = "缺少请求体：请发送 JSON 对象 / the body is missing: send a JSON object"
 
 
+# A body sent to a route that takes none (an unfreeze, a renewal, a webhook's resume): was
+# ignored, the action run, so a member a client thought meant something (a typo'd ``reason``,
+# a ``years`` the route does not take) was lost unsaid (``json_body.takes_no_body``).
+NO_BODY_TAKEN = (
+    "此操作不接受请求体：请不带请求体发送（或发送 {}） / this route takes no body: "
+    "send none (or {})"
+)
+
 # A body sent with a Content-Type the API does not read as JSON (``text/plain``, a form,
 # none): in both languages, as the body's other refusals (``NO_BODY``) are — it was English
 # alone. An empty body is no body: a route that takes none as {} takes it, whatever its type.
