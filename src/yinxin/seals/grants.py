@@ -12,6 +12,12 @@ withdrawn, but is no longer *in force*: signing under it is refused naming it, a
 organization may grant the member again. ``use_grant`` counts the signings, in the transaction
 that records them, holding the grant's row so that two signings at once cannot both take the
 last use.
+
+Nor is a grant in force whose person is registered under another organization than the seal's
+(``other_organization``): ``grant`` refuses to make one, but rows written before it did stay in
+older databases, and the person's row is what is read at each use (``outside``, and
+``_member_inside`` in SQL: every signing path, listing and view asks them). Such a grant is
+kept and shown with that state, for the organization to withdraw; nothing deletes it.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from yinxin.clock import Clock
 from yinxin.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -51,21 +57,61 @@ def _live_grants(seal_id: int, member_id: int | None = None) -> Select:
 
 
 MAX_USES = 1_000_000
+OTHER_ORGANIZATION = "other_organization"  # a grant's state, and the refusal's code
+
+
+def seal_organization(s: Session, seal: Seal) -> int:
+    """The organization whose seal this is (``Seal.organization_id``; a row older than that
+    column, which migration 0034 fills: its holder's)."""
+    if seal.organization_id is not None:
+        return seal.organization_id
+    return holder_organization(subscriber_row(s, seal.subscriber_id, "seal"))
+
+
+def outside(member: Subscriber | None, owner: int) -> int | None:
+    """The other organization ``member`` is registered under, not ``owner`` whose seal it is
+    (None: a person of ``owner``'s, or one registered on their own — whom a grant may name)."""
+    if member is None or member.organization_id in (None, owner):
+        return None
+    return member.organization_id
+
+
+def _member_inside() -> ColumnElement[bool]:
+    """The condition that the grant's person is not registered under another organization than
+    the seal's: ``outside`` in SQL, read from the current rows (correlated to ``SealGrant``)."""
+    member, seal, holder = aliased(Subscriber), aliased(Seal), aliased(Subscriber)
+    holders = (
+        select(func.coalesce(holder.organization_id, holder.id))
+        .where(holder.id == seal.subscriber_id)
+        .scalar_subquery()
+    )
+    owner = func.coalesce(seal.organization_id, holders)
+    return exists().where(
+        member.id == SealGrant.member_subscriber_id,
+        seal.id == SealGrant.seal_id,
+        or_(member.organization_id.is_(None), member.organization_id == owner),
+    )
 
 
 def _in_force(now: dt.datetime) -> ColumnElement[bool]:
-    """The condition that a grant is in force: not withdrawn, not past its end, a use left."""
+    """The condition that a grant is in force: not withdrawn, not past its end, a use left,
+    its person not another organization's."""
     return and_(
         SealGrant.withdrawn_at.is_(None),
         or_(SealGrant.valid_until.is_(None), SealGrant.valid_until > now),
         or_(SealGrant.max_uses.is_(None), SealGrant.uses < SealGrant.max_uses),
+        _member_inside(),
     )
 
 
-def grant_state(g: SealGrant, now: dt.datetime) -> str:
-    """``withdrawn``, ``expired`` (past its end), ``used_up`` (every use spent) or ``active``."""
+def grant_state(g: SealGrant, now: dt.datetime, elsewhere: int | None = None) -> str:
+    """``withdrawn``, ``other_organization`` (its person is registered under ``elsewhere``,
+    another organization than the seal's: ``outside``), ``expired`` (past its end),
+    ``used_up`` (every use spent) or ``active``."""
     if g.withdrawn_at is not None:
         return "withdrawn"
+    if elsewhere is not None:
+        return OTHER_ORGANIZATION
     if g.valid_until is not None and g.valid_until <= now:
         return "expired"
     if g.max_uses is not None and g.uses >= g.max_uses:
@@ -89,9 +135,25 @@ def usable_grants(member_id: int, now: dt.datetime) -> ColumnElement[bool]:
 
 
 def _refusal(
-    grants: list[SealGrant], seal: Seal, member_id: int, now: dt.datetime, uses: int
+    s: Session, grants: list[SealGrant], seal: Seal, member_id: int, now: dt.datetime, uses: int
 ) -> tuple[SealGrant | None, Forbidden | None]:
-    """The grant in force that allows ``uses`` more signings, or why none does (naming it)."""
+    """The grant in force that allows ``uses`` more signings, or why none does (naming it).
+
+    A person registered under another organization than the seal's is refused whatever the
+    grant's end and uses (naming ``seal``: the seal is what the person may not use), before
+    any code or PIN: an old row ``grant`` would refuse now, or a person moved since."""
+    owner = seal_organization(s, seal)
+    elsewhere = outside(s.get(Subscriber, member_id), owner) if grants else None
+    if elsewhere is not None:
+        g = grants[-1]
+        return None, Forbidden(
+            f"grant #{g.id} of seal {seal.es_id} to subscriber #{member_id} is not in force: "
+            f"the person is registered under organization #{elsewhere}, not under #{owner} "
+            "whose seal this is; the organization should withdraw it "
+            "(用印授权不生效：被授权人不属于用印单位，请撤销该授权)",
+            field="seal",
+            code=OTHER_ORGANIZATION,
+        )
     for g in grants:
         if grant_state(g, now) == "active" and (g.max_uses is None or g.uses + uses <= g.max_uses):
             return g, None
@@ -124,10 +186,10 @@ def grant_refusal(
     s: Session, seal: Seal, member_id: int, now: dt.datetime, uses: int = 1
 ) -> Forbidden | None:
     """Why the member may not make ``uses`` signings with the organization seal now (no
-    grant, or the grant withdrawn, past its end or with fewer uses left), or None; reads
-    current rows only."""
+    grant, or the grant withdrawn, to a person of another organization's, past its end or with
+    fewer uses left), or None; reads current rows only."""
     grants = list(s.execute(_live_grants(seal.id, member_id)).scalars())
-    return _refusal(grants, seal, member_id, now, uses)[1]
+    return _refusal(s, grants, seal, member_id, now, uses)[1]
 
 
 def use_grant(s: Session, seal: Seal, member_id: int, now: dt.datetime, uses: int = 1) -> SealGrant:
@@ -143,7 +205,7 @@ def use_grant(s: Session, seal: Seal, member_id: int, now: dt.datetime, uses: in
             .execution_options(populate_existing=True)
         ).scalars()
     )
-    g, refusal = _refusal(grants, seal, member_id, now, uses)
+    g, refusal = _refusal(s, grants, seal, member_id, now, uses)
     if refusal is not None:
         raise refusal
     assert g is not None
@@ -191,15 +253,12 @@ def _refuse_other_organizations(s: Session, seal: Seal, member: Subscriber) -> N
     organization's seal signed by another's people. A person registered on their own may be
     granted: no organization can take an existing subscriber in as its staff (the organization
     is set at registration), so a grant is how one lets a person it works with use its seal."""
-    if member.organization_id is None:
-        return
-    owner = seal.organization_id
-    if owner is None:  # a row older than its column (migration 0034 fills it): its holder's
-        owner = holder_organization(subscriber_row(s, seal.subscriber_id, "seal"))
-    if member.organization_id != owner:
+    owner = seal_organization(s, seal)
+    elsewhere = outside(member, owner)
+    if elsewhere is not None:
         raise ValidationError(
             f"{member.name} (#{member.id}) is registered under organization "
-            f"#{member.organization_id}, not under #{owner} whose seal {seal.es_id} this is: "
+            f"#{elsewhere}, not under #{owner} whose seal {seal.es_id} this is: "
             "an organization grants its seal's use to its own people (用印授权), or to a "
             "person registered on their own",
             field="member_subscriber_id",
@@ -226,10 +285,15 @@ class GrantView:
     max_uses: int | None  # 用印次数: None, no limit
     uses: int  # signings made under the grant
     remaining_uses: int | None  # None: no limit
-    state: str  # active (in force), expired, used_up or withdrawn
+    # active (in force), other_organization (its person is registered under another
+    # organization: not in force, to be withdrawn), expired, used_up or withdrawn
+    state: str
 
     @classmethod
-    def of(cls, g: SealGrant, seal: Seal, member: Subscriber | None, now: dt.datetime) -> GrantView:
+    def of(
+        cls, g: SealGrant, seal: Seal, member: Subscriber | None, now: dt.datetime, owner: int
+    ) -> GrantView:
+        """``owner``: the seal's organization (``seal_organization``)."""
         return from_row(
             cls,
             g,
@@ -239,7 +303,7 @@ class GrantView:
             active=g.withdrawn_at is None,
             uses=g.uses or 0,
             remaining_uses=None if g.max_uses is None else max(g.max_uses - (g.uses or 0), 0),
-            state=grant_state(g, now),
+            state=grant_state(g, now, outside(member, owner)),
         )
 
 
@@ -354,7 +418,7 @@ class SealGrants:
                 data["valid_until"] = g.valid_until.isoformat() if g.valid_until else None
                 data["max_uses"] = g.max_uses
             audit_seal(s, row.es_id, verb, actor, now, {**data, "note": note})
-            return GrantView.of(g, row, member, now)
+            return GrantView.of(g, row, member, now, seal_organization(s, row))
 
     def list_for(self, seal: int | str, *, include_withdrawn: bool = False) -> list[GrantView]:
         """The grants not withdrawn (in force, past their end or used up), or all of them."""
@@ -366,7 +430,8 @@ class SealGrants:
                 if include_withdrawn
                 else _live_grants(row.id)
             )
+            owner = seal_organization(s, row)
             return [
-                GrantView.of(g, row, s.get(Subscriber, g.member_subscriber_id), now)
+                GrantView.of(g, row, s.get(Subscriber, g.member_subscriber_id), now, owner)
                 for g in s.execute(q).scalars()
             ]

@@ -244,8 +244,15 @@ def sign_file(
     as_placement(where, lambda: as_options(CHALLENGE_FIELDS, lambda: check(data, where)))
     # the seal as the service judges it without its PIN (found, SM2, and for a PDF its size,
     # kept in the database, on the page): a seal off the page was refused after both secrets
-    signing = getattr(platform(home), service)
+    p = platform(home)
+    signing = getattr(p, service)
     as_placement(where, lambda: signing.check_seal(data, options["seal"], where))
+    # nor on a seal this signer may not use now (frozen, no grant in force, …): the refusal
+    # ``sign`` gives before trying the PIN, given before the PIN is asked
+    as_options(
+        CHALLENGE_FIELDS,
+        lambda: p.seals.check_usable(options["seal"], options["signer_subscriber_id"]),
+    )
     the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
     signed = as_placement(
         where,

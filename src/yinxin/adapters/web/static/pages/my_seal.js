@@ -216,6 +216,8 @@ const GRANT_STATES = {
   active: () => "有效",
   expired: (g) => `已过期（授权期限 ${fmtTime(g.valid_until)} 已过）`,
   used_up: () => "用印次数已用完",
+  // made before such grants were refused: signs nothing, kept for the organization to withdraw
+  other_organization: () => "不生效：被授权人不属于本单位，请撤销",
   withdrawn: (g) => `已于 ${fmtTime(g.withdrawn_at)} 由 ${who(g.withdrawn_by, session)} 撤销`,
 };
 
