@@ -1348,3 +1348,13 @@ def pdf_placement(
         raise ValidationError("give --anchor TEXT or --page N --x MM --y MM", field="placement")
     kw = {"width_mm": width} if width else {}
     return Placement(page=page, x_mm=x, y_mm=y, anchor=anchor, **kw)
+
+
+def usable_before_pin(p: Any, seal: str, signer: int, fields: dict[str, str]) -> None:
+    """Refuse, before the PIN and the code are asked for, a seal the signer may not use now
+    (frozen, its certificate held, no grant in force — e.g. one to another organization's
+    person): the refusal the service gives only after reading both. Judged for one signature
+    (a batch's uses, and a retry of a signing made, are the service's to judge), and only for
+    a signer that exists: an unknown one is the service's ``no subscriber`` refusal, as before."""
+    if p.subscribers.exists(signer):
+        as_options(fields, lambda: p.seals.check_usable(seal, signer))

@@ -37,6 +37,7 @@ from yinxin.adapters.cli.common import (
     run,
     say,
     seal_ref,
+    usable_before_pin,
     write_atomic,
 )
 from yinxin.errors import ValidationError
@@ -247,12 +248,8 @@ def sign_file(
     p = platform(home)
     signing = getattr(p, service)
     as_placement(where, lambda: signing.check_seal(data, options["seal"], where))
-    # nor on a seal this signer may not use now (frozen, no grant in force, …): the refusal
-    # ``sign`` gives before trying the PIN, given before the PIN is asked
-    as_options(
-        CHALLENGE_FIELDS,
-        lambda: p.seals.check_usable(options["seal"], options["signer_subscriber_id"]),
-    )
+    # nor on a seal this signer may not use now (frozen, no grant in force, …)
+    usable_before_pin(p, options["seal"], options["signer_subscriber_id"], CHALLENGE_FIELDS)
     the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
     signed = as_placement(
         where,

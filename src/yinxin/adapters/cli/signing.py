@@ -59,6 +59,7 @@ from yinxin.adapters.cli.common import (
     same_file,
     say,
     seal_ref,
+    usable_before_pin,
     writable,
     write_atomic,
 )
@@ -292,9 +293,7 @@ def sign_pdf_cmd(
             # the page was refused by the service before the code, but after both were typed
             as_placement(where, lambda: p.signing.check_fits(data, seal, where))
         p.signing.check_pdf_seal(seal)  # an SM2 seal: before the PIN and the code are asked
-        # a seal this signer may not use now (frozen, no grant in force, …): the refusal the
-        # service gives before trying the PIN, given before the PIN is asked
-        as_options(fields, lambda: p.seals.check_usable(seal, signer))
+        usable_before_pin(p, seal, signer, fields)  # frozen, no grant in force, …
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         signed = as_placement(
             where,
@@ -671,9 +670,7 @@ def sign_batch(
         # platform is built once a file is known to be sealable
         here = functools.cache(lambda: platform(home))
         _batch_sealable(batch, lambda pdf, where: here().signing.check_fits(pdf, seal, where))
-        # a seal this signer may not use for the batch now (frozen, no grant in force or too
-        # few uses left): refused as the service would before the PIN, before it is asked
-        as_options(BATCH_FIELDS, lambda: here().seals.check_usable(seal, signer, uses=len(batch)))
+        usable_before_pin(here(), seal, signer, BATCH_FIELDS)  # frozen, no grant in force, …
         the_pin, the_code = read_pin_and_code(pin, code, from_stdin=pin_stdin)
         result = as_options(
             BATCH_FIELDS,
