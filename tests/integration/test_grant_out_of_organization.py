@@ -12,6 +12,7 @@ grants`` and ``GET /seals/{seal}/grants``) so that it can be withdrawn; the row 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import sqlite3
 
@@ -19,6 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from tests.clock import START
 from tests.fixtures.samples import contract_pdf
 from tests.integration.server import free_port, running_server, yinxin_cli
 from tests.integration.signing_flow import (
@@ -29,8 +31,12 @@ from tests.integration.signing_flow import (
     read_code,
     sign_as,
 )
+from yinxin.app import Platform
+from yinxin.clock import FrozenClock
 from yinxin.errors import Forbidden
 from yinxin.identity import id_card_check_char, org_code_check_char, uscc_check_char
+from yinxin.pdf.sign import Placement
+from yinxin.signing.batch import BatchItem
 from yinxin.store.models import PlatformKey
 from yinxin.store.models.seals import SealGrant
 from yinxin.store.models.signing import SignatureRecord
@@ -79,6 +85,17 @@ def _old_grant(w: World, member_id: int) -> int:
             )
             assert cur.lastrowid
             return cur.lastrowid
+    finally:
+        con.close()
+
+
+def _move(p: Platform, person: int, to: int) -> None:
+    """The person's row made to name organization ``to``, in the SQLite file: no verb moves a
+    person (the organization is set at registration), an old import or a repair by hand may."""
+    con = sqlite3.connect(p.settings.home / "yinxin.db")
+    try:
+        with con:
+            con.execute("UPDATE subscribers SET organization_id = ? WHERE id = ?", (to, person))
     finally:
         con.close()
 
@@ -237,20 +254,62 @@ def test_a_grant_stops_when_its_person_is_no_longer_the_organizations(tmp_path):
         g = p.seals.grant(es_id, staff, actor="单位管理员")
         assert p.seals.can_use(es_id, staff)
 
-        def move(to: int) -> None:
-            con = sqlite3.connect(p.settings.home / "yinxin.db")
-            with con:
-                con.execute("UPDATE subscribers SET organization_id = ? WHERE id = ?", (to, staff))
-            con.close()
-
-        move(other)
+        _move(p, staff, other)
         with pytest.raises(Forbidden) as e:
             p.seals.check_usable(es_id, staff)
         assert (e.value.field, e.value.code) == ("seal", "other_organization")
         assert staff not in p.seals.get(es_id).authorized_members
         assert [x.state for x in p.seals.grants(es_id) if x.id == g.id] == ["other_organization"]
-        move(w.org.id)
+        _move(p, staff, w.org.id)
         assert p.seals.can_use(es_id, staff)
         assert [x.state for x in p.seals.grants(es_id) if x.id == g.id] == ["active"]
+    finally:
+        p.close()
+
+
+def test_an_automatic_signing_authorization_made_by_another_organizations_person_signs_nothing(
+    tmp_path,
+):
+    """An automatic-signing authorization (自动签署授权) made by a member under the seal's grant
+    signs later without the member's PIN or code. Made by a person whose row names another
+    organization — made under an old grant to that organization's person, before the grant
+    check refused it, or by staff moved since — it signed on: its use never looked at the
+    person. Now refused ``other_organization`` naming ``seal``, nothing signed; the
+    authorization is kept for withdrawal, and signs again if the person is the
+    organization's again."""
+    clock = FrozenClock(START)
+    p = new_platform(tmp_path / "home", clock)
+    try:
+        w = build_world(p, clock)
+        other = _other_organization(w)
+        staff = _person(w, "周九", "11010819900101223", "13600136022", w.org.id)
+        es_id = w.jia.seal.es_id
+        p.seals.grant(es_id, staff, actor="单位管理员")
+        a = p.authorizations.grant(
+            es_id,
+            pin=w.jia.pin,
+            granted_by_subscriber_id=staff,
+            actor="周九",
+            max_documents=5,
+            valid_until=clock.now() + dt.timedelta(days=30),
+        )
+
+        def use() -> int:
+            doc = contract_pdf(1, title=f"自动签署{clock.now():%H%M%S}")
+            item = BatchItem(doc, "自动.pdf", Placement(anchor="甲方（签章）"), "甲方")
+            clock.advance(minutes=1)
+            return len(p.batch.sign_authorized([item], authorization_id=a.id).documents)
+
+        assert use() == 1
+        _move(p, staff, other)
+        before = _signatures(w)
+        with pytest.raises(Forbidden) as e:
+            use()
+        assert (e.value.field, e.value.code) == ("seal", "other_organization"), e.value
+        assert f"authorization {a.id}" in e.value.message and "不属于" in e.value.message
+        assert _signatures(w) == before
+        assert p.authorizations.get(a.id).state == "active"  # kept, to be withdrawn
+        _move(p, staff, w.org.id)
+        assert use() == 1
     finally:
         p.close()

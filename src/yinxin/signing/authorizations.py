@@ -55,6 +55,7 @@ from yinxin.pki.authkeys import open_for_authorization, wrap_for_authorization
 from yinxin.pki.kek import PlatformKek
 from yinxin.results import from_row
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
+from yinxin.seals.grants import OTHER_ORGANIZATION, outside, seal_organization
 from yinxin.seals.pin import SealMaterial
 from yinxin.seals.rows import actor_name, audit_seal, certificate_and_key, seal_row
 from yinxin.seals.service import Seals, UnlockedSeal
@@ -596,6 +597,22 @@ class SigningAuthorizations:
             return Forbidden(
                 f"signing authorization {r.id} holds no key", field=field, code="authorization_key"
             )
+        # made by a member under a grant (not the holder): that person must still be one a
+        # grant may name — not another organization's (a grant made before ``seal grant``
+        # refused one, or a person moved since), whose grant authorises nothing
+        by = r.granted_by_subscriber_id
+        if by is not None and by != seal.subscriber_id:
+            owner = seal_organization(s, seal)
+            elsewhere = outside(s.get(Subscriber, by), owner)
+            if elsewhere is not None:
+                return Forbidden(
+                    f"signing authorization {r.id} was made by subscriber #{by}, registered "
+                    f"under organization #{elsewhere}, not under #{owner} whose seal "
+                    f"{seal.es_id} this is: its grant is not in force; withdraw the "
+                    "authorization (用印授权不生效：授权人不属于用印单位)",
+                    field="seal",
+                    code=OTHER_ORGANIZATION,
+                )
         return problem(s, seal, cert, key, None, now)
 
     def _end(
