@@ -232,6 +232,47 @@ def test_withdrawal_refuses_at_once_and_shreds_the_key(world):
     assert json.loads(ev.data)["reason"] == "合作结束" and ev.actor == "王五（管理员）"
 
 
+def test_a_withdrawal_without_a_reason_is_told_so_in_both_languages(world):
+    """Withdrawing an authorization (``authorization withdraw``, ``POST
+    /authorizations/{id}/withdraw``) with a blank reason was told "give a reason (1–500
+    characters)", English alone and in words of its own, where a flow's and an obligation's
+    reason say 须写明原因（1–500 个字符） / give the reason (1–500 characters); over the API
+    an empty one, or one over 500 characters, was pydantic's English besides. Each is that
+    one refusal now, naming ``reason`` (exit 2 / 422), and the authorization stands, its key
+    held."""
+    from typer.testing import CliRunner
+
+    from tests import dbdump
+    from tests.conftest import cli_env
+    from tests.integration.api_world import keyed_client, problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.errors import halves
+
+    w = world
+    a = grant(w)
+    said = ("须写明原因（1–500 个字符）", "give the reason (1–500 characters)")
+    secret = w.p.api_keys.create(name="oa", role="integration", actor="t").secret
+    with keyed_client(w.p, secret) as api:
+        before = dbdump.dump(w.p)
+        for reason in ("", "\t \n", "停" * 501):
+            r = api.post(f"/api/v1/authorizations/{a.id}/withdraw", json={"reason": reason})
+            body = problem_of(r, 422, "reason", "invalid")
+            assert halves(body["detail"]) == said, (reason[:3], body)
+    env = cli_env(w.p)
+    for reason in ("", " "):
+        args = ["authorization", "withdraw", str(a.id), "--reason", reason]
+        r = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        err = json.loads(r.stdout)
+        assert (r.exit_code, err["field"], err["error"]) == (2, "reason", "invalid"), err
+        assert halves(err["message"]) == said, err
+        r = CliRunner().invoke(cli_app, args, env=env)
+        assert r.exit_code == 2 and r.stderr.startswith("error [reason]: "), r.stderr
+        assert all(half in r.stderr for half in said), r.stderr
+    assert dbdump.diff(before, dbdump.dump(w.p)) == []
+    now = w.p.authorizations.get(a.id)
+    assert now.state == AuthorizationState.ACTIVE and now.key_held
+
+
 def test_expiry_by_the_clock(world):
     w = world
     assert w.clock is not None

@@ -588,6 +588,47 @@ def test_a_refused_draft_writes_nothing(world):
 
 
 # --- the lifecycle -----------------------------------------------------------------------------
+NO_REASON = ("须写明原因（1–500 个字符）", "give the reason (1–500 characters)")
+
+
+def test_a_contract_withdrawn_without_a_reason_is_told_so_in_both_languages(world):
+    """Withdrawing a contract (撤回: ``contract cancel``, ``POST /contracts/{id}/cancel``)
+    with a blank reason was told "a reason of 1–500 characters", English alone, while its
+    hidden-character refusal and a flow's own blank reason speak Chinese too; over the API an
+    empty reason was pydantic's "reason: String should have at least 1 character" besides.
+    Every one is 须写明原因（1–500 个字符） / give the reason (1–500 characters) now (the
+    services' one rule, ``identity.reason_text``), naming ``reason``, exit 2 / 422, nothing
+    written; the contract stays a draft."""
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.api_world import keyed_client, problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.errors import halves
+
+    w, p = world, world.p
+    c = p.contracts.draft("tech-service", _values(w, "tech-service"), actor="王五")
+    secret = p.api_keys.create(name="oa", role="administrator", actor="t").secret
+    with keyed_client(p, secret) as api:
+        before = dbdump.dump(p)
+        for reason in ("", "  ", "变" * 501):
+            r = api.post(f"/api/v1/contracts/{c.id}/cancel", json={"reason": reason})
+            body = problem_of(r, 422, "reason", "invalid")
+            assert halves(body["detail"]) == NO_REASON, (reason[:3], body)
+    env = cli_env(p)
+    for reason in ("", " "):
+        args = ["contract", "cancel", str(c.id), "--reason", reason]
+        r = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        err = json.loads(r.stdout)
+        assert (r.exit_code, err["field"], err["error"]) == (2, "reason", "invalid"), err
+        assert halves(err["message"]) == NO_REASON, err
+        r = CliRunner().invoke(cli_app, args, env=env)
+        assert r.exit_code == 2 and r.stderr.startswith("error [reason]: "), r.stderr
+        assert all(half in r.stderr for half in NO_REASON), r.stderr
+    assert dbdump.diff(before, dbdump.dump(p)) == []
+    assert p.contracts.get(c.id).state == ContractState.DRAFTED
+
+
 def test_draft_revise_list_cancel(world):
     p = world.p
     c = p.contracts.draft(

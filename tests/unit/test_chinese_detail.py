@@ -188,13 +188,12 @@ def test_a_hidden_character_and_a_blank_reason_are_shown_in_chinese(tmp_path):
     sign flow's blank reason (撤回, 拒签) were English only: the page's chineseDetail found no
     Chinese half and showed the field's general message. Their Chinese half is shown now, split
     where ``halves`` splits it, the character's (upper-case) name staying in the English."""
-    from yinxin.identity import refuse_hidden
-    from yinxin.signing.flows import _reason
+    from yinxin.identity import reason_text, refuse_hidden
 
     details = [
         refusal(lambda: refuse_hidden("张\u202e三", "name")),
         refusal(lambda: refuse_hidden("a\x1bb", "reason")),
-        refusal(lambda: _reason(" ")),
+        refusal(lambda: reason_text(" ")),
     ]
     zh = [
         "第 2 个字符 U+202E 是不可见字符或控制字符，须为可打印的普通文字",

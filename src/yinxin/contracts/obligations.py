@@ -56,7 +56,7 @@ from yinxin.contracts.terms import (
 )
 from yinxin.contracts.workdays import WorkCalendar, parse_date, presumed_workday
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
-from yinxin.identity import refuse_hidden
+from yinxin.identity import reason_text, refuse_hidden
 from yinxin.store.audit import event
 from yinxin.store.db import Database
 from yinxin.store.models.contracts import Contract
@@ -857,7 +857,7 @@ class Obligations:
         deemed by silence (002 §4.2) follows from the contract, not from a record: refused. The
         audit chain keeps the fact and its withdrawal, with who, when and why."""
         _check_event(event)
-        why = _reason(reason)
+        why = reason_text(reason)
         actor = _actor(actor)
         with self._performance(contract_id) as (s, t, c, now, _today):
             latest = LATEST_FACT.get(Stage(t.stage))
@@ -1135,7 +1135,7 @@ class Obligations:
         payment with :meth:`pay`. A payment already reversed is refused."""
         if isinstance(payment_id, bool) or not isinstance(payment_id, int):
             raise ValidationError("a payment id is a number", field="payment_id")
-        why = _reason(reason)
+        why = reason_text(reason)
         actor = _actor(actor)
         self._signed(contract_id)
         now = self.clock.now()
@@ -1912,17 +1912,6 @@ def _check_event(event: str) -> None:
             f"履约事实只能是{zh} / event is one of {', '.join(e.value for e in EventKind)}",
             field="event",
         )
-
-
-def _reason(reason: str) -> str:
-    """Why a payment is reversed or a fact withdrawn: 1–500 characters, no hidden ones. The
-    refusal is in Chinese and English, as the rest of 冲正 and withdrawal speak."""
-    why = " ".join(str(reason or "").split())
-    if not why or len(why) > 500:
-        raise ValidationError(
-            "须写明原因（1–500 个字符） / give the reason (1–500 characters)", field="reason"
-        )
-    return refuse_hidden(why, "reason")
 
 
 def _actor(actor: str) -> str:

@@ -46,7 +46,7 @@ from yinxin.clock import BEIJING, Clock
 from yinxin.contracts.parties import seal_of_party
 from yinxin.contracts.templates import Blank, Party, Template, get_template, library
 from yinxin.errors import Conflict, IllegalTransition, NotFound, ValidationError, YinxinError
-from yinxin.identity import refuse_hidden
+from yinxin.identity import reason_text, refuse_hidden
 from yinxin.results import from_row
 from yinxin.signing.flows import (
     SignerLink,  # a result type of ours (the API schema reads it)
@@ -565,10 +565,7 @@ class Contracts:
     def cancel(self, contract_id: int, reason: str, *, actor: str = "operator") -> ContractView:
         """Withdraw a contract; one out for signing has its flow cancelled first (every signing
         link dies with it). A signed contract cannot be cancelled here."""
-        reason = " ".join(str(reason or "").split())
-        if not reason or len(reason) > 500:
-            raise ValidationError("a reason of 1–500 characters", field="reason")
-        refuse_hidden(reason, "reason")
+        reason = reason_text(reason)  # in Chinese and English, as a flow's own reason
         actor = _actor(actor)
         self.settle()
         with self.db.read() as s:

@@ -237,6 +237,26 @@ def refuse_hidden(value: str, field: str, *, lines: bool = False, label: str = "
     return value
 
 
+REASON_MAX = 500
+NO_REASON = "须写明原因（1–500 个字符） / give the reason (1–500 characters)"
+
+
+def reason_text(value: object, field: str = "reason") -> str:
+    """Why something is withdrawn, declined, cancelled or reversed, on one line (runs of white
+    space one space): shown to every party, so 1–500 characters and nothing hidden.
+
+    The one rule of the services' reasons (a sign flow's 撤回 and 拒签, a contract's 撤回, an
+    authorization's withdrawal, an obligation's 冲正 and withdrawn fact), refused naming
+    ``field`` in Chinese and English (:data:`NO_REASON`), as :func:`refuse_hidden` says a
+    hidden character: each had written it in its own words, some in English alone. The API's
+    reason bodies leave the lengths to it, so an empty reason and a blank one are refused
+    alike."""
+    reason = " ".join(str(value or "").split())
+    if not reason or len(reason) > REASON_MAX:
+        raise ValidationError(NO_REASON, field=field)
+    return refuse_hidden(reason, field)
+
+
 def refuse_unassigned(value: str, field: str) -> str:
     """``value`` unless it holds a code point this Python's Unicode does not assign (category
     Cn: unassigned, or a noncharacter such as U+FFFF) or U+FFFD, the replacement character,

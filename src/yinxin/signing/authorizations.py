@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from yinxin.clock import Clock
 from yinxin.errors import Forbidden, NotFound, ValidationError, YinxinError
-from yinxin.identity import refuse_hidden
+from yinxin.identity import reason_text
 from yinxin.pki.algorithms import algorithm_of
 from yinxin.pki.authkeys import open_for_authorization, wrap_for_authorization
 from yinxin.pki.kek import PlatformKek
@@ -239,13 +239,6 @@ def _ids(values: Iterable[int] | None, field: str) -> list[int]:
     return sorted(set(out))
 
 
-def _reason_text(reason: str | None) -> str:
-    v = " ".join((reason or "").split())
-    if not v or len(v) > 500:
-        raise ValidationError("give a reason (1–500 characters)", field="reason")
-    return refuse_hidden(v, "reason")
-
-
 class SigningAuthorizations:
     """Grant, withdraw, show and check signing authorizations; open one for a batch."""
 
@@ -356,7 +349,7 @@ class SigningAuthorizations:
     def withdraw(self, authorization_id: int, *, actor: str, reason: str) -> AuthorizationView:
         """End the authorization at once; its copy of the key is deleted in the same commit."""
         actor = actor_name(actor)
-        reason = _reason_text(reason)
+        reason = reason_text(reason)
         now = self.clock.now()
         with self.db.transaction() as s:
             r = self._row(s, authorization_id, lock=True)

@@ -55,7 +55,7 @@ from yinxin.errors import (
     ValidationError,
     YinxinError,
 )
-from yinxin.identity import refuse_hidden
+from yinxin.identity import reason_text, refuse_hidden
 from yinxin.notify.service import Notifier, Outgoing, mask_recipient
 from yinxin.notify.templates import FLOW_COMPLETED, SIGN_REQUEST, SIGN_URGE
 from yinxin.pdf.sign import Placement
@@ -433,18 +433,6 @@ def _media_type(value: str, video: bytes) -> str:
     if (kind == "video/webm" and not webm) or (kind == "video/mp4" and not mp4):
         raise ValidationError(f"this is not a {kind} recording", field="video")
     return kind
-
-
-def _reason(text: object) -> str:
-    """Why a flow is withdrawn or declined, on one line: shown to every party, so 1–500
-    characters. Refused in Chinese and English, as obligations' reasons are: the signer who
-    declines reads the Chinese half on the page, the English as it always read."""
-    reason = " ".join(str(text or "").split())
-    if not reason or len(reason) > 500:
-        raise ValidationError(
-            "须写明原因（1–500 个字符） / give the reason (1–500 characters)", field="reason"
-        )
-    return refuse_hidden(reason, "reason")
 
 
 def _hash_token(token: str) -> str:
@@ -1229,7 +1217,7 @@ class SignFlows:
     def cancel(self, flow_id: int, reason: str, *, actor: str = "operator") -> FlowView:
         """Withdraw a draft or started flow (撤回); every link stops working."""
         now = self.clock.now()
-        reason = _reason(reason)
+        reason = reason_text(reason)
         with self.db.transaction() as s:
             flow = self._flow(s, flow_id, lock=True)
             self._check_flow(flow, "cancel", now)  # one read as expired is not withdrawn
@@ -1240,7 +1228,7 @@ class SignFlows:
     def decline(self, token: str, reason: str, *, client_ip: str | None = None) -> FlowView:
         """The signer refuses to sign (拒签): the flow ends, cancelled, naming them."""
         now = self.clock.now()
-        reason = _reason(reason)
+        reason = reason_text(reason)
         with self.db.transaction() as s:
             flow, x = self._by_link(s, token, now, lock=True)
             FLOW_LIFECYCLE.check("decline", flow.state, None, str(flow.id))

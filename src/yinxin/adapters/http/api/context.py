@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from yinxin import clock
 from yinxin.access.keys import Capability, Principal
 from yinxin.access.sessions import CSRF_HEADER, SESSION_COOKIE, check_csrf
+from yinxin.adapters.http.api.shapes import Reason
 from yinxin.app import Platform
 from yinxin.errors import Forbidden, NotFound, TooLarge, YinxinError
 from yinxin.transitions import filter_values
@@ -167,7 +168,7 @@ IsoDateTime = Annotated[
 # The body of a cancelling (a sign flow, a contract): why, in the caller's words. A comment,
 # not a docstring: a docstring would become the schema's description in the OpenAPI document.
 class ReasonIn(Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason
 
 
 class Page(BaseModel, Generic[T]):

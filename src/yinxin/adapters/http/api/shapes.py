@@ -22,7 +22,13 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from yinxin.errors import ValidationError
-from yinxin.identity import SERIAL_FORM, SERIAL_MAX_LENGTH, SERIAL_PATTERN, normal_serial
+from yinxin.identity import (
+    REASON_MAX,
+    SERIAL_FORM,
+    SERIAL_MAX_LENGTH,
+    SERIAL_PATTERN,
+    normal_serial,
+)
 
 
 def _shape(pattern: str, what: str, example: str, description: str) -> Any:
@@ -147,3 +153,20 @@ def certificate_serial(
         AfterValidator(_serial_of),
         where(json_schema_extra=_SERIAL_SCHEMA, examples=["7a3f01"], description=description),
     ]
+
+
+# Why a flow, a contract or an authorization is withdrawn, a flow declined, a payment reversed
+# or a fact withdrawn: its lengths are stated for a client and left to the service's one rule
+# (``identity.reason_text``, 1–500 characters once runs of white space are one space). The
+# bodies' ``min_length``/``max_length`` refused an empty reason, or one over 500, first, with
+# pydantic's English alone ("String should have at least 1 character"), where a blank one
+# reached the service and was told 须写明原因（1–500 个字符） / give the reason …: one reason,
+# two refusals. Now every one is the service's, the same field, code and words.
+Reason = Annotated[
+    str,
+    Field(
+        json_schema_extra={"minLength": 1, "maxLength": REASON_MAX},
+        examples=["价格有误"],
+        description="why, on one line: 1–500 characters, shown to every party",
+    ),
+]

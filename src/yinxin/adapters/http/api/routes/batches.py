@@ -32,6 +32,7 @@ from yinxin.adapters.http.api.routes.documents import (
     SignedDocumentOut,
     pdf_of,
 )
+from yinxin.adapters.http.api.shapes import Reason
 from yinxin.signing.authorizations import (
     MAX_DOCUMENTS,
     AuthorizationState,
@@ -114,7 +115,7 @@ class AuthorizationGrantIn(Strict):
 
 
 class WithdrawIn(Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason
 
 
 def _items(body: BatchCodeIn) -> list[BatchItem]:

@@ -24,6 +24,7 @@ from yinxin.adapters.http.api.routes.pictures import (
     page_png,
     pages_of,
 )
+from yinxin.adapters.http.api.shapes import Reason
 from yinxin.signing.flows import MAX_VIDEO, FlowSigning, FlowView, LinkContext, Recording
 from yinxin.signing.intent import Challenge
 
@@ -39,7 +40,7 @@ class SignIn(Strict):
 
 
 class DeclineIn(Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason
 
 
 @router.get("/sign/{token}", response_model=LinkContext)

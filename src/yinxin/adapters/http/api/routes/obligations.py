@@ -22,7 +22,7 @@ from yinxin.adapters.http.api.context import (
     service_page,
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
-from yinxin.adapters.http.api.shapes import Amount
+from yinxin.adapters.http.api.shapes import Amount, Reason
 from yinxin.contracts.obligations import ContractObligations, ObligationView
 
 router = APIRouter(route_class=JsonRoute, tags=["obligations"])
@@ -46,11 +46,11 @@ class WithdrawalIn(Strict):
     event: Literal["delivered", "reminded", "accepted", "went_live"] = Field(
         description="the latest fact recorded"
     )
-    reason: str = Field(max_length=500, examples=["交付日期录入错误"], description="why")
+    reason: Reason = Field(examples=["交付日期录入错误"], description="why")
 
 
 class ReversalIn(Strict):
-    reason: str = Field(max_length=500, examples=["金额录入错误"], description="why it was wrong")
+    reason: Reason = Field(examples=["金额录入错误"], description="why it was wrong")
 
 
 def _scoped(platform, principal: Principal, contract_id: int) -> None:
