@@ -20,6 +20,7 @@ from tests.dbdump import count, dump
 from tests.integration.api_world import ApiWorld, Client, api_world, id_card, problem_of
 from tests.integration.server import Server, running_server
 from yinxin.app import Platform
+from yinxin.errors import halves
 from yinxin.registry.views import CertificateView
 from yinxin.seals.seseal import verify_seseal
 from yinxin.seals.view import SealView
@@ -675,7 +676,19 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(as_, world
         f"/seals/{world.seal_a.es_id}/change-pin", json={"pin": ORG_A_PIN, "new_pin": "1"}
     )
     problem_of(short, 422, "new_pin")
-    no_pin_in(pin, short)
+    # one holding an invisible or control character: said in Chinese and English, as every
+    # hidden-character refusal is (it was in English alone), and never the PIN itself
+    hidden = admin.post(
+        f"/seals/{world.seal_a.es_id}/change-pin",
+        json={"pin": ORG_A_PIN, "new_pin": "864\u200b2097"},
+    )
+    said = halves(problem_of(hidden, 422, "new_pin", "invalid")["detail"])
+    assert said == (
+        "PIN 中有不可见字符或控制字符，须为可打印字符",
+        "the PIN must be printable characters: it holds an invisible or control character",
+    ), said
+    assert "864" not in hidden.text and "2097" not in hidden.text
+    no_pin_in(pin, short, hidden)
     assert count(p, Seal) == seals and count(p, AuditEvent) == events
     assert sealed_key(p, world.seal_a.id)[1] == 0  # refused before any PIN was tried
 

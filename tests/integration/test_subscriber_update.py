@@ -1010,13 +1010,17 @@ def test_an_organizations_e_mail_is_registered_and_shown(world: World, client: T
 def test_an_actor_with_hidden_characters_is_refused_by_the_cli(world: World) -> None:
     """``--actor`` names who acted in the audit trail; only a blank one was refused, so
     ``受理员<RLO>静陈`` (read as 受理员陈静) or a line break forging a second line went into
-    the trail as given. Refused now, exit 2 naming ``--actor``, nothing written."""
+    the trail as given. Refused now, exit 2 naming ``--actor``, nothing written — in Chinese
+    and English, as every other field's hidden character (it was said in English alone)."""
     p = world.p
     for bad in ("受理员\u202e静陈", "受理员\n陈静", "受理员\u200b陈静"):
         before = dump(p)
         res = cli(world, str(world.person.id), "--email", "zs@example.cn", "--actor", bad)
         assert res.exit_code == 2, res.output
         assert "--actor" in res.stderr and "U+" in res.stderr, res.stderr
+        said = " ".join(res.stderr.replace("│", " ").split())  # as the error box wrapped it
+        assert "第 4 个字符 U+" in said and "是不可见字符或控制字符" in said, said
+        assert "contains an invisible or control character" in said, said
         assert diff(before, dump(p)) == []
     res = cli(world, str(world.person.id), "--email", "zs@example.cn", "--actor", "受理员 陈静")
     assert res.exit_code == 0, res.output

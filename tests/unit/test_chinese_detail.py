@@ -189,16 +189,19 @@ def test_a_hidden_character_and_a_blank_reason_are_shown_in_chinese(tmp_path):
     Chinese half and showed the field's general message. Their Chinese half is shown now, split
     where ``halves`` splits it, the character's (upper-case) name staying in the English."""
     from yinxin.identity import reason_text, refuse_hidden
+    from yinxin.pki.pinkeys import check_pin
 
     details = [
         refusal(lambda: refuse_hidden("张\u202e三", "name")),
         refusal(lambda: refuse_hidden("a\x1bb", "reason")),
         refusal(lambda: reason_text(" ")),
+        refusal(lambda: check_pin("864\u200b2097", "new_pin")),  # a new seal PIN
     ]
     zh = [
         "第 2 个字符 U+202E 是不可见字符或控制字符，须为可打印的普通文字",
         "第 2 个字符 U+001B 是不可见字符或控制字符，须为可打印的普通文字",
         "须写明原因（1–500 个字符）",
+        "PIN 中有不可见字符或控制字符，须为可打印字符",
     ]
     assert chinese_detail(tmp_path, details) == zh, details
     assert [halves(d)[0] for d in details] == zh

@@ -66,7 +66,8 @@ def check_pin(pin: str, field: str = "pin") -> str:
     rules still opens and re-seals its key.)"""
     _check_pin_length(pin, field)
     if hidden_character(pin) is not None:
-        raise ValidationError(
+        raise ValidationError(  # in both languages, as every hidden-character refusal
+            "PIN 中有不可见字符或控制字符，须为可打印字符 / "
             "the PIN must be printable characters: it holds an invisible or control character",
             field=field,
         )

@@ -1212,17 +1212,14 @@ def _actor(value: str) -> str:
             f"name who acts in at most {ACTOR_MAX} characters (the audit trail's), not {len(value)}"
         )
     # nor one that hides or forges what the trail shows: a bidi override reversing the name,
-    # a line break writing a second line, a zero-width character
-    from yinxin.identity import hidden_character
+    # a line break writing a second line, a zero-width character — said as every other field's
+    # hidden character is, in Chinese and English (it had its own English words alone)
+    from yinxin.identity import refuse_hidden
 
-    found = hidden_character(value)
-    if found is not None:
-        i, c = found
-        raise typer.BadParameter(
-            f"contains an invisible or control character U+{ord(c):04X} at position {i + 1}; "
-            "name who acts in plain printable text"
-        )
-    return value
+    try:
+        return refuse_hidden(value, "actor")
+    except ValidationError as e:
+        raise typer.BadParameter(e.message) from None
 
 
 def _actor_named(callback: Callable[..., Any]) -> None:
