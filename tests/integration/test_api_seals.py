@@ -609,12 +609,14 @@ def test_roles_and_keys(as_, world):
 def test_pages_walk_every_seal_once(as_, world):
     admin = as_("admin")
     everything = [s["id"] for s in ok(admin.get("/seals", params={"limit": 200}))["items"]]
-    assert len(everything) >= 3 and everything == sorted(everything)
+    # the module's world holds two seals whatever ran before (tests add more): pages of one
+    # walk them in more than one page alone, as with the whole file or this test by itself
+    assert len(everything) >= 2 and everything == sorted(everything)
     seen, after = [], None
     while True:
-        params = {"limit": 2, **({"after": after} if after else {})}
+        params = {"limit": 1, **({"after": after} if after else {})}
         page = ok(admin.get("/seals", params=params))
-        assert len(page["items"]) <= 2
+        assert len(page["items"]) <= 1
         seen += [s["id"] for s in page["items"]]
         after = page["next"]
         if after is None:
