@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +35,27 @@ def cli_env(where: Platform | Path, **extra: str | None) -> dict[str, str | None
     else:
         home = {"YINXIN_HOME": str(where)}
     return {**home, "YINXIN_CA_PASSPHRASE": PASSPHRASE, **extra}
+
+
+def cli_refuses(
+    env: dict[str, str | None], args: list[str], field: str, said: tuple[str, ...]
+) -> None:
+    """Assert ``yinxin <args>`` (in process, ``env`` from :func:`cli_env`) is refused as a bad
+    value, exit 2 naming ``field``, in both forms: ``--json`` (``error`` invalid, the message's
+    halves exactly ``said``, "中文 / English") and plain text (``error [field]: `` on stderr,
+    each half in it)."""
+    from typer.testing import CliRunner
+
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.errors import halves
+
+    r = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+    err = json.loads(r.stdout)
+    assert (r.exit_code, err["field"], err["error"]) == (2, field, "invalid"), err
+    assert halves(err["message"]) == said, err
+    r = CliRunner().invoke(cli_app, args, env=env)
+    assert r.exit_code == 2 and r.stderr.startswith(f"error [{field}]: "), r.stderr
+    assert all(half in r.stderr for half in said), r.stderr
 
 
 @pytest.fixture(scope="session")

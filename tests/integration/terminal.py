@@ -6,9 +6,12 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
+import select
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
 
 
@@ -48,3 +51,42 @@ def refused_at_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> tu
         os.close(master)
         os.close(slave)
     return proc.returncode, (out + err).decode()
+
+
+def answered_at_a_terminal(
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path | str | None,
+    answers: list[str],
+    prompt: re.Pattern[bytes],
+    timeout: float = 60,
+) -> tuple[int, str, int]:
+    """``yinxin ARGS`` at a terminal, ``answers`` typed one at each hidden prompt (``prompt``
+    printed, echo off) and an end of input (^D) at any prompt after them, as an operator
+    leaving it; the exit code, everything printed and how many prompts came."""
+    master, slave = pty.openpty()
+    seen, typed = b"", 0
+    try:
+        proc = yinxin_at(slave, args, env, cwd)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+            prompts = len(prompt.findall(seen))
+            if prompts > typed and not termios.tcgetattr(slave)[3] & termios.ECHO:
+                answer = answers[typed].encode() + b"\n" if typed < len(answers) else b"\x04"
+                os.write(master, answer)
+                typed += 1
+            elif proc.poll() is not None and not ready:
+                break
+        else:
+            proc.kill()
+        code = proc.wait(timeout=30)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return code, seen.decode(errors="replace"), len(prompt.findall(seen))

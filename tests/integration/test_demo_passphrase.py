@@ -13,16 +13,11 @@ passphrase, as every other command asks it), refused without one (exit 7 naming
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import select
-import termios
-import time
 from pathlib import Path
 
 from tests.integration.server import ROOT, yinxin_cli, yinxin_env, yinxin_json
-from tests.integration.terminal import yinxin_at
+from tests.integration.terminal import answered_at_a_terminal
 
 SECRET = "the-operators-ca-passphrase"
 PROMPT = re.compile(rb"passphrase: ")
@@ -32,31 +27,8 @@ def _demo_at_a_terminal(home: Path, answer: str) -> tuple[int, str, int]:
     """``yinxin demo`` at a terminal with no YINXIN_CA_PASSPHRASE, typing ``answer`` at the
     first hidden prompt and an end of input (^D) at any other; the exit code, everything
     printed and how many prompts came."""
-    master, slave = pty.openpty()
-    seen, typed = b"", 0
-    try:
-        proc = yinxin_at(slave, ["demo"], yinxin_env(home, None), str(ROOT))
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    seen += os.read(master, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-            prompts = len(PROMPT.findall(seen))
-            if prompts > typed and not termios.tcgetattr(slave)[3] & termios.ECHO:
-                os.write(master, answer.encode() + b"\n" if typed == 0 else b"\x04")
-                typed += 1
-            elif proc.poll() is not None and not ready:
-                break
-        else:
-            proc.kill()
-        code = proc.wait(timeout=30)
-    finally:
-        os.close(master)
-        os.close(slave)
-    return code, seen.decode(errors="replace"), len(PROMPT.findall(seen))
+    env = yinxin_env(home, None)
+    return answered_at_a_terminal(["demo"], env, str(ROOT), [answer], PROMPT, timeout=240)
 
 
 def _subscribers(home: Path) -> list:

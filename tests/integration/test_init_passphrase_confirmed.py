@@ -9,26 +9,17 @@ passphrase given in ``YINXIN_CA_PASSPHRASE`` is taken as it is, as before.
 
 from __future__ import annotations
 
-import os
-import pty
 import re
-import select
-import termios
-import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
 from tests.integration.server import ROOT, yinxin_env
-from tests.integration.terminal import yinxin_at
+from tests.integration.terminal import answered_at_a_terminal
 
 FIRST = "the-new-ca-passphrase"
 SLIP = "the-new-ca-passphrasf"
 PROMPT = re.compile(rb"(passphrase|confirmation): ")
-
-
-def _echo_off(tty: int) -> bool:
-    return not termios.tcgetattr(tty)[3] & termios.ECHO
 
 
 def _init_at_a_terminal(home: Path, answers: list[str]) -> tuple[int, str, int]:
@@ -36,33 +27,7 @@ def _init_at_a_terminal(home: Path, answers: list[str]) -> tuple[int, str, int]:
     each hidden prompt; the exit code, everything printed and how many prompts came. A prompt
     after the answers are used up gets an end of input (^D), as an operator leaving it."""
     env = yinxin_env(home, None)
-    master, slave = pty.openpty()
-    seen, typed = b"", 0
-    try:
-        proc = yinxin_at(slave, ["init"], env, str(ROOT))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    seen += os.read(master, 4096)
-                except OSError:  # the child closed the terminal
-                    break
-            prompts = len(PROMPT.findall(seen))
-            if prompts > typed and _echo_off(slave):
-                os.write(
-                    master, answers[typed].encode() + b"\n" if typed < len(answers) else b"\x04"
-                )
-                typed += 1
-            elif proc.poll() is not None and not ready:
-                break
-        else:
-            proc.kill()
-        code = proc.wait(timeout=30)
-    finally:
-        os.close(master)
-        os.close(slave)
-    return code, seen.decode(errors="replace"), len(PROMPT.findall(seen))
+    return answered_at_a_terminal(["init"], env, str(ROOT), answers, PROMPT)
 
 
 def _opens(home: Path, secret: str) -> bool:
