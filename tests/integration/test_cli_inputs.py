@@ -147,7 +147,8 @@ def test_a_values_file_nested_too_deeply_is_refused_naming_values(platform, tmp_
         cli_app, ["contract", "draft", "om-service", "--values", str(listed)], env=env
     )
     assert res.exit_code == 2, res.output
-    assert res.stderr.startswith(f"error [values]: {listed} must hold a JSON object"), res.stderr
+    assert res.stderr.startswith(f"error [values]: {listed} 应为"), res.stderr  # then English
+    assert f"/ {listed} must hold a JSON object" in res.stderr, res.stderr
     assert "not a list" in res.stderr and dbdump.dump(p) == before
 
 

@@ -1362,3 +1362,155 @@ def test_a_contract_naming_one_party_twice_is_refused(world, tmp_path):
     assert res.returncode == 2, res
     assert json.loads(res.stdout)["field"] == "values.provider_name", res.stdout
     assert yinxin_json(["contract", "list"], home)["items"] == []
+
+
+def _both(err: dict, english: str) -> None:
+    """``err``'s message is "中文 / English": a Chinese half, then ``english`` (the words it
+    had alone before, some followed by the parser's own detail)."""
+    from yinxin.errors import halves
+
+    zh, en = halves(err.get("message") or err.get("detail"))
+    assert zh != en and re.search(r"[\u4e00-\u9fff]", zh), err
+    assert en.startswith(english), (en, english)
+
+
+def test_cli_values_and_owner_refusals_are_said_in_chinese_then_english(world, tmp_path):
+    """A contract's blanks are refused in Chinese, then English; the ``--values`` file, a
+    ``--set``/``--attach`` of another form or given twice, and an ``--owner`` that is no
+    organization were refused in English alone beside them (``'x' is not name=value``, "the
+    owner must be an organization: …"). Each is "中文 / English" now, the English as it was,
+    under the same field and exit code, nothing drafted."""
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from yinxin.adapters.cli import app as cli_app
+
+    w, p = world, world.p
+    v = tmp_path / "v.json"
+    draft = ["contract", "draft", "tech-service", "--example"]
+    files = [
+        (b'{"payment_days": 30, "payment_days": 45}', f"{v}: 'payment_days' is given twice"),
+        (b"\xff{}", f"{v} is not UTF-8 JSON: "),
+        (b"[" * 100_000 + b"]" * 100_000, f"{v} is nested too deeply"),
+        (b"[1]", f"{v} must hold a JSON object of blank name → value, not a list"),
+    ]
+    cases = [
+        (["--set", "payment_days=30", "--set", "payment_days=45"], 2, "set",
+         "payment_days is given twice (by --set or --attach); give each blank once"),
+        (["--set", "payment_days"], 2, "set", "'payment_days' is not name=value"),
+        (["--attach", "specification_pdf"], 2, "attach",
+         "'specification_pdf' is not name=file.pdf"),
+        (["--owner", str(w.person.id)], 2, "owner",
+         f"the owner must be an organization: subscriber {w.person.id} is a person"),
+        (["--owner", "99999"], 3, "owner", "no subscriber 99999"),
+    ]  # fmt: skip
+    env = cli_env(p)
+    before = dbdump.dump(p)
+    for data, english in files:
+        v.write_bytes(data)
+        r = CliRunner().invoke(cli_app, [*draft, "--values", str(v), "--json"], env=env)
+        assert r.exit_code == 2, (english, r.stdout, r.stderr)
+        err = json.loads(r.stdout)
+        assert err["field"] == "values", err
+        _both(err, english)
+    for more, code, field, english in cases:
+        r = CliRunner().invoke(cli_app, [*draft, *more, "--json"], env=env)
+        assert r.exit_code == code, (more, r.stdout, r.stderr)
+        err = json.loads(r.stdout)
+        assert err["field"] == field, err
+        _both(err, english)
+    listed = ["contract", "list", "--owner", str(w.person.id), "--json"]
+    r = CliRunner().invoke(cli_app, listed, env=env)
+    assert r.exit_code == 2 and json.loads(r.stdout)["field"] == "owner", r.stdout
+    _both(json.loads(r.stdout), "the owner must be an organization")
+    r = CliRunner().invoke(cli_app, [*draft, "--set", "payment_days"], env=env)
+    assert r.exit_code == 2 and r.stderr.startswith("error [set]: 'payment_days' 应为"), r.stderr
+    assert "/ 'payment_days' is not name=value" in r.stderr, r.stderr
+    assert dbdump.diff(before, dbdump.dump(p)) == []
+    assert not p.contracts.list().items
+
+
+def test_send_refusals_of_the_deadline_and_an_unusable_seal_are_said_in_both_languages(world):
+    """``contract send``'s ``--days``/``--deadline`` refusals, a deadline past or beyond a
+    year (the API's too), and a signer's seal the signer may not use (a member whose grant was
+    withdrawn) were English alone, where the party's wrong seal beside them (not_the_party)
+    is said in Chinese first. Each is "中文 / English" now — field, code, exit code and HTTP
+    status as before — and nothing is written: no flow, the contract a draft."""
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.api_world import keyed_client, problem_of
+    from yinxin.adapters.cli import app as cli_app
+
+    w, p = world, world.p
+    c = p.contracts.draft(
+        "tech-service",
+        _values(w, "tech-service"),
+        owner_subscriber_id=w.org.id,
+        actor="王五",
+    )
+    now = p.clock.now()
+    past, far = now - dt.timedelta(days=1), now + dt.timedelta(days=400)
+    signers = [
+        f"role=甲方,subscriber={w.jia.id},seal={w.jia.seal.es_id}",
+        f"role=乙方,subscriber={w.yi.id},seal={w.yi.seal.es_id}",
+    ]
+    send = ["contract", "send", str(c.id), *(x for s in signers for x in ("--signer", s))]
+    cases = [
+        (["--days", "3", "--deadline", far.isoformat()], "days",
+         "give --days or --deadline, not both"),
+        (["--days", "0"], "days", "days must be a whole number from 1 to 366"),
+        (["--deadline", "tomorrow"], "deadline", "not an ISO 8601 time"),
+        (["--deadline", past.isoformat()], "deadline", "the deadline is in the past"),
+        (["--deadline", far.isoformat()], "deadline", "the deadline must be within a year"),
+    ]  # fmt: skip
+    env = cli_env(p)
+    secret = p.api_keys.create(name="oa", role="administrator", actor="t").secret
+    p.seals.withdraw(w.jia.seal.es_id, w.member.id, actor=w.org.name)
+    unusable = (
+        f"seal {w.jia.seal.es_id} cannot be used by subscriber {w.member.id}: subscriber "
+        f"#{w.member.id} is not authorized to use seal {w.jia.seal.es_id}"
+    )
+    with keyed_client(p, secret) as api:
+        before = dbdump.dump(p)
+        for more, field, english in cases:
+            r = CliRunner().invoke(cli_app, [*send, *more, "--json"], env=env)
+            assert r.exit_code == 2, (more, r.stdout, r.stderr)
+            err = json.loads(r.stdout)
+            assert err["field"] == field, err
+            _both(err, english)
+        r = CliRunner().invoke(cli_app, [*send, "--days", "3", "--json"], env=env)
+        assert r.exit_code == 2, (r.stdout, r.stderr)
+        err = json.loads(r.stdout)
+        assert (err["field"], err["error"]) == ("signers[0].seal", "not_authorized"), err
+        _both(err, unusable)
+        nowhere = [*send[:3], "--signer", f"role=甲方,subscriber={w.jia.id},seal=11000026999999"]
+        r = CliRunner().invoke(cli_app, [*nowhere, *send[5:], "--days", "3", "--json"], env=env)
+        assert r.exit_code == 3, (r.stdout, r.stderr)
+        err = json.loads(r.stdout)
+        assert err["field"] == "signers[0].seal", err
+        _both(err, "no seal 11000026999999")
+
+        def body(deadline: dt.datetime) -> dict:
+            return {
+                "deadline": deadline.isoformat(),
+                "signers": [
+                    {"role": "甲方", "subscriber_id": w.jia.id, "seal": w.jia.seal.es_id},
+                    {"role": "乙方", "subscriber_id": w.yi.id, "seal": w.yi.seal.es_id},
+                ],
+            }
+
+        url = f"/api/v1/contracts/{c.id}/signing"
+        for when, english in ((past, "the deadline is in the past"), (far, "within a year")):
+            r = api.post(url, json=body(when))
+            _both(problem_of(r, 422, "deadline", "invalid"), english.split("within")[0])
+        r = api.post(url, json=body(now + dt.timedelta(days=3)))
+        _both(problem_of(r, 422, "signers[0].seal", "not_authorized"), unusable)
+        drafts = {"template": "tech-service", "values": _values(w, "tech-service")}
+        r = api.post("/api/v1/contracts", json=drafts | {"owner_subscriber_id": w.person.id})
+        _both(problem_of(r, 422, "owner_subscriber_id"), "the owner must be an organization")
+        r = api.post("/api/v1/contracts", json=drafts | {"owner_subscriber_id": 99999})
+        _both(problem_of(r, 404, "owner_subscriber_id"), "no subscriber 99999")
+        assert dbdump.diff(before, dbdump.dump(p)) == []
+    assert p.contracts.get(c.id).state == ContractState.DRAFTED
+    assert not p.flows.list().items

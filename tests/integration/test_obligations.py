@@ -1038,7 +1038,8 @@ def test_a_list_for_an_unknown_owner_is_refused_not_empty(world) -> None:
     assert r.exit_code == 3 and "(none)" not in r.output, r.output
     r = CliRunner().invoke(cli_app, ["contract", "list", "--owner", str(g["person"])], env=env)
     assert r.exit_code == 2 and "(none)" not in r.output, r.output
-    assert r.stderr.startswith("error [owner]: the owner must be an organization"), r.stderr
+    assert r.stderr.startswith("error [owner]: 所属单位应为机构"), r.stderr  # then English
+    assert "/ the owner must be an organization" in r.stderr, r.stderr
 
 
 def test_api(world) -> None:

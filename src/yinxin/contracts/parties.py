@@ -66,11 +66,11 @@ def seal_of_party(
 
     zh, en = paper
     if seal_ref is None or str(seal_ref).strip() == "":
-        raise ValidationError("each signer needs a seal", field=where)
+        raise ValidationError("每位签署人都须有印章 / each signer needs a seal", field=where)
     try:
         seal = seal_row(s, seal_ref)
     except NotFound:
-        raise NotFound(f"no seal {seal_ref}", field=where) from None
+        raise NotFound(f"没有印章 {seal_ref} / no seal {seal_ref}", field=where) from None
     holder = s.get(Subscriber, seal.subscriber_id)
     label = seal.es_id or seal.id
     if holder is None or not isinstance(named, str) or same_name(named) != same_name(holder.name):

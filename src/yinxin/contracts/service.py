@@ -759,12 +759,22 @@ def known_owner(s: Session, owner_subscriber_id: int) -> Subscriber:
     """The subscriber ``owner_subscriber_id``, or ``NotFound`` naming it: also the owner a list
     is narrowed to (contracts, obligations), where an id no subscriber has answered "(none)",
     as if it were an organization with nothing yet — a typo read as "nothing due"."""
+    # said in Chinese first, as the contract's other refusals (the CLI's --owner, the API's
+    # owner_subscriber_id, obligation list --owner all meet these)
     if isinstance(owner_subscriber_id, bool) or not isinstance(owner_subscriber_id, int):
-        raise ValidationError("a subscriber id is a number", field="owner_subscriber_id")
+        raise ValidationError(
+            "订户编号应为数字 / a subscriber id is a number", field="owner_subscriber_id"
+        )
     owner = s.get(Subscriber, owner_subscriber_id)
     if owner is None:
-        raise NotFound(f"no subscriber {owner_subscriber_id}", field="owner_subscriber_id")
+        raise NotFound(
+            f"没有订户 {owner_subscriber_id} / no subscriber {owner_subscriber_id}",
+            field="owner_subscriber_id",
+        )
     return owner
+
+
+_KINDS_ZH = {"person": "个人", "organization": "机构", "device": "设备"}
 
 
 def check_owner(s: Session, owner_subscriber_id: int) -> None:
@@ -775,8 +785,10 @@ def check_owner(s: Session, owner_subscriber_id: int) -> None:
     someone no contract can ever be owned by — where making a contract for them is refused."""
     owner = known_owner(s, owner_subscriber_id)
     if owner.kind != "organization":
+        kind = _KINDS_ZH.get(owner.kind, owner.kind)
         raise ValidationError(
-            f"the owner must be an organization: subscriber {owner.id} is a {owner.kind}",
+            f"所属单位应为机构：订户 {owner.id} 是{kind} / the owner must be an organization: "
+            f"subscriber {owner.id} is a {owner.kind}",
             field="owner_subscriber_id",
         )
 

@@ -34,6 +34,27 @@ def locked_refusal(es_id: str) -> Forbidden:
     )
 
 
+# Why a seal cannot sign, in Chinese, by the refusal's code: the Chinese half of a refusal that
+# quotes ``problem``'s English reason (a contract's or a flow's signer whose seal is unusable).
+_UNUSABLE_ZH = {
+    "seal_not_active": "印章不是启用状态",
+    "seal_expired": "印章不在有效期内",
+    "certificate_not_valid": "印章的证书不可用",
+    "not_authorized": "未获用印授权",
+    "grant_expired": "用印授权期限已过",
+    "grant_used_up": "用印次数已用完",
+    "other_organization": "被授权人不属于用印单位",
+    "subscriber_held_key": "证书密钥由订户自行持有，不能在平台上签章",
+    "seal_locked": "PIN 多次输错，印章已锁定",
+}
+
+
+def unusable_zh(code: str | None) -> str:
+    """What ``problem``'s refusal with ``code`` says, in Chinese (a general word for a code
+    this table does not know yet, rather than none)."""
+    return _UNUSABLE_ZH.get(code or "", "印章现在不能签章")
+
+
 def problem(
     s: Session,
     seal: Seal,

@@ -90,6 +90,11 @@ SUBJECT = "sign_flow"
 MAX_DOCUMENTS = 100
 MAX_SIGNERS = 20
 MAX_DEADLINE = dt.timedelta(days=366)
+# a deadline's refusals, in Chinese first as a contract's other refusals at send (``contract
+# send``, ``flow create``/``extend`` and their routes all meet these)
+NO_ZONE = "截止时间须带时区 / the deadline must be a time with its zone"
+PAST = "截止时间已过 / the deadline is in the past"
+TOO_FAR = "截止时间须在一年之内 / the deadline must be within a year"
 URGE_INTERVAL = dt.timedelta(hours=1)
 ORDERS = ("sequential", "parallel")
 MAX_LIST = 200
@@ -679,11 +684,11 @@ class SignFlows:
             raise ValidationError(f"order must be one of {', '.join(ORDERS)}", field="order")
         order = SigningOrder(order)
         if not isinstance(deadline, dt.datetime) or deadline.tzinfo is None:
-            raise ValidationError("the deadline must be a time with its zone", field="deadline")
+            raise ValidationError(NO_ZONE, field="deadline")
         if deadline <= now:
-            raise ValidationError("the deadline is in the past", field="deadline")
+            raise ValidationError(PAST, field="deadline")
         if deadline > now + MAX_DEADLINE:
-            raise ValidationError("the deadline must be within a year", field="deadline")
+            raise ValidationError(TOO_FAR, field="deadline")
         docs = self._check_documents(documents)
         if not signers:
             raise ValidationError("a flow needs at least one signer", field="signers")
@@ -822,6 +827,7 @@ class SignFlows:
     ) -> list[tuple[SignerSpec, int, str | None, list[dict], int]]:
         from yinxin.pdf.sign import OutsidePage, check_fits, find_anchor
         from yinxin.seals.rows import seal_row
+        from yinxin.seals.usability import unusable_zh
 
         planned = []
         seen_subscribers: set[int] = set()
@@ -863,9 +869,10 @@ class SignFlows:
                 raise NotFound(f"no seal {spec.seal}", field=_field(i, "seal")) from None
             usable = self.seals.usable(seal.id, sid)
             if not usable.usable:
-                raise ValidationError(
-                    f"seal {seal.es_id or seal.id} cannot be used by subscriber {sid}: "
-                    f"{usable.reason}",
+                label = seal.es_id or seal.id
+                raise ValidationError(  # Chinese first, as a contract's not_the_party before it
+                    f"印章 {label} 不能由订户 {sid} 使用：{unusable_zh(usable.code)} / "
+                    f"seal {label} cannot be used by subscriber {sid}: {usable.reason}",
                     field=_field(i, "seal"),
                     code=usable.code or "seal_unusable",
                 )
@@ -1191,7 +1198,7 @@ class SignFlows:
         """Move a started flow's deadline later (延期)."""
         now = self.clock.now()
         if not isinstance(new_deadline, dt.datetime) or new_deadline.tzinfo is None:
-            raise ValidationError("the deadline must be a time with its zone", field="deadline")
+            raise ValidationError(NO_ZONE, field="deadline")
         with self.db.transaction() as s:
             flow = self._flow(s, flow_id, lock=True)
             self._check_flow(flow, "extend", now)
@@ -1201,7 +1208,7 @@ class SignFlows:
                     field="deadline",
                 )
             if new_deadline > now + MAX_DEADLINE:
-                raise ValidationError("the deadline must be within a year", field="deadline")
+                raise ValidationError(TOO_FAR, field="deadline")
             old = flow.deadline
             flow.deadline = new_deadline
             self._audit(

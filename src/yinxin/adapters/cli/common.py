@@ -1058,16 +1058,28 @@ def deadline_at(p: Platform, deadline: str | None, days: int | None) -> dt.datet
     else ``--days`` (default 7) from now on the platform's clock. ``yinxin flow create`` and
     ``yinxin contract send`` both take it so. Both given is refused: ``--days`` was dropped
     without a word (even ``--days 0``, refused alone)."""
+    # said in Chinese first, as the flow's own deadline refusals (``signing.flows.PAST`` …)
     if deadline is not None and days is not None:
-        raise ValidationError("give --days or --deadline, not both", field="days")
-    when = parse_time(deadline, "deadline")
+        raise ValidationError(
+            "--days 与 --deadline 只能给一个 / give --days or --deadline, not both", field="days"
+        )
+    try:
+        when = parse_time(deadline, "deadline")
+    except ValidationError as e:  # parse_time's English, the example of a time said first
+        raise ValidationError(
+            f"截止时间应为带时区的 ISO 8601 时间，如 2026-11-21T10:00:00+08:00 / {e.message}",
+            field="deadline",
+            code=e.code,
+        ) from None
     if when is None:
         from yinxin.signing.flows import MAX_DEADLINE  # the command loads it anyway
 
         days = 7 if days is None else days
         if not 1 <= days <= MAX_DEADLINE.days:  # checked before a date past 9999 is made
             raise ValidationError(
-                f"days must be a whole number from 1 to {MAX_DEADLINE.days}", field="days"
+                f"天数应为 1 到 {MAX_DEADLINE.days} 的整数 / days must be a whole number "
+                f"from 1 to {MAX_DEADLINE.days}",
+                field="days",
             )
         when = p.clock.now() + dt.timedelta(days=days)
     return when

@@ -109,6 +109,9 @@ def _values(
     base: dict[str, Any],
     attach: list[str] | None = None,
 ) -> dict[str, Any]:
+    """The values typed: ``base``, the ``--values`` file over it, each ``--set`` and
+    ``--attach`` over that. Each refusal names its option and is said in Chinese first, then
+    English, as the blanks' own refusals beside it (``fill``)."""
     values = dict(base)
     if path is not None:
         raw = read_input(path, "values")
@@ -120,7 +123,8 @@ def _values(
             for name, value in pairs:
                 if name in out:
                     raise ValidationError(
-                        f"{path}: {name!r} is given twice in one object; give it once",
+                        f"{path}：{name!r} 在一个对象中出现两次，只能给一次 / {path}: "
+                        f"{name!r} is given twice in one object; give it once",
                         field="values",
                     )
                 out[name] = value
@@ -129,14 +133,24 @@ def _values(
         try:
             loaded = json.loads(raw.decode("utf-8"), object_pairs_hook=unique)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValidationError(f"{path} is not UTF-8 JSON: {e}", field="values") from None
-        except RecursionError:  # [[[[… a few hundred KB deep: the parser's traceback, exit 1
-            raise ValidationError(f"{path} is nested too deeply", field="values") from None
-        if not isinstance(loaded, dict):
-            kinds = {list: "a list", str: "a string", bool: "true or false", type(None): "null"}
-            kind = kinds.get(type(loaded), "a number")
             raise ValidationError(
-                f"{path} must hold a JSON object of blank name → value, not {kind}",
+                f"{path} 不是 UTF-8 编码的 JSON / {path} is not UTF-8 JSON: {e}", field="values"
+            ) from None
+        except RecursionError:  # [[[[… a few hundred KB deep: the parser's traceback, exit 1
+            raise ValidationError(
+                f"{path} 嵌套层数过多 / {path} is nested too deeply", field="values"
+            ) from None
+        if not isinstance(loaded, dict):
+            kinds = {
+                list: ("列表", "a list"),
+                str: ("字符串", "a string"),
+                bool: ("true 或 false", "true or false"),
+                type(None): ("null", "null"),
+            }
+            zh, en = kinds.get(type(loaded), ("数字", "a number"))
+            raise ValidationError(
+                f"{path} 应为填写项名称到值的 JSON 对象，而不是{zh} / {path} must hold a JSON "
+                f"object of blank name → value, not {en}",
                 field="values",
             )
         values.update(loaded)
@@ -147,7 +161,8 @@ def _values(
     def once(name: str, option: str) -> None:
         if name in given:
             raise ValidationError(
-                f"{name} is given twice (by --set or --attach); give each blank once",
+                f"填写项 {name} 给了两次（--set 或 --attach），每项只能给一次 / {name} is given "
+                "twice (by --set or --attach); give each blank once",
                 field=option,
             )
         given.add(name)
@@ -155,13 +170,17 @@ def _values(
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise ValidationError(f"{pair!r} is not name=value", field="set")
+            raise ValidationError(
+                f"{pair!r} 应为 名称=值 / {pair!r} is not name=value", field="set"
+            )
         once(name.strip(), "set")
         values[name.strip()] = value
     for pair in attach or []:  # a PDF blank takes the file as base64, as over HTTP
         name, sep, file = pair.partition("=")
         if not sep or not name.strip() or not file:
-            raise ValidationError(f"{pair!r} is not name=file.pdf", field="attach")
+            raise ValidationError(
+                f"{pair!r} 应为 名称=文件.pdf / {pair!r} is not name=file.pdf", field="attach"
+            )
         once(name.strip(), "attach")
         data = read_input(Path(file), f"values.{name.strip()}")
         if not data:  # as base64 "" it read as no file: drafted without it, exit 0
