@@ -119,6 +119,38 @@ def grant_state(g: SealGrant, now: dt.datetime, elsewhere: int | None = None) ->
     return "active"
 
 
+GRANT_NOT_IN_FORCE = "grant_not_in_force"  # an automatic-signing authorization's refusal
+
+
+def authorization_grant_state(
+    s: Session, seal: Seal, member_id: int, grant_id: int | None, now: dt.datetime
+) -> str:
+    """Where the grant stands under which ``member_id`` (not the seal's holder) made an
+    automatic-signing authorization: ``active`` (in force for it), ``other_organization``,
+    ``withdrawn``, ``expired``, ``used_up`` or ``none`` — anything but ``active`` and the
+    authorization authorises nothing.
+
+    ``grant_id`` names the grant its documents were taken from when it was made: that grant's
+    being *used up* does not stop it (its own documents are what used it up), but its
+    withdrawal or end does, for good — a later grant to the same person is a new decision with
+    its own count, and does not revive it. An authorization made before its grant was recorded
+    (``grant_id`` None, migration 0028) took nothing from a grant: it needs a grant of the
+    member's in force now, as a signing would."""
+    elsewhere = outside(s.get(Subscriber, member_id), seal_organization(s, seal))
+    if elsewhere is not None:
+        return OTHER_ORGANIZATION
+    if grant_id is not None:
+        g = s.get(SealGrant, grant_id)
+        if g is None or g.seal_id != seal.id or g.member_subscriber_id != member_id:
+            return "none"
+        state = grant_state(g, now)
+        return "active" if state == "used_up" else state
+    states = [grant_state(g, now) for g in s.execute(_live_grants(seal.id, member_id)).scalars()]
+    if "active" in states:
+        return "active"
+    return states[-1] if states else "none"
+
+
 def usable_grants(member_id: int, now: dt.datetime) -> ColumnElement[bool]:
     """The condition that a seal is one the member may use now through a grant in force: the
     grant not withdrawn, past its end or used up, the seal active and within its validity (a

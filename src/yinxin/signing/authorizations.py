@@ -18,7 +18,11 @@ copy (crypto-shredding); the PIN-sealed original is untouched.
 
 **A member's grant.** An authorization made by a member takes its documents from the uses of the
 member's seal grant (用印次数) when it is made (``seal_grant_id`` names that grant); withdrawal or
-expiry gives the documents it did not sign back to the grant in the same commit, audited.
+expiry gives the documents it did not sign back to the grant in the same commit, audited. Each
+use checks that grant is still in force for it (``seals.grants.authorization_grant_state``: not
+withdrawn, not past its end, its person the organization's — used up by the authorization's own
+documents is fine): a leaving employee's grant withdrawn, their authorization signs nothing more
+(``grant_not_in_force``), kept for the organization to withdraw; views show ``grant_state``.
 
 **Use** (``BatchSigning.sign_authorized``) is checked twice: before signing (refusing a
 withdrawn, exhausted, expired or out-of-scope authorization at once, without touching the key)
@@ -55,7 +59,13 @@ from yinxin.pki.authkeys import open_for_authorization, wrap_for_authorization
 from yinxin.pki.kek import PlatformKek
 from yinxin.results import from_row
 from yinxin.seals.catalogue import ORGANIZATION_KINDS
-from yinxin.seals.grants import OTHER_ORGANIZATION, outside, seal_organization
+from yinxin.seals.grants import (
+    GRANT_NOT_IN_FORCE,
+    OTHER_ORGANIZATION,
+    authorization_grant_state,
+    outside,
+    seal_organization,
+)
 from yinxin.seals.pin import SealMaterial
 from yinxin.seals.rows import actor_name, audit_seal, certificate_and_key, seal_row
 from yinxin.seals.service import Seals, UnlockedSeal
@@ -72,6 +82,8 @@ from yinxin.transitions import TransitionTable, listed, move
 MAX_DOCUMENTS = 100_000
 MAX_SCOPE = 1000  # ids in one list of counterparties or flows
 TERMS_VERSION = 1
+# how the refusal of an authorization whose grant is not in force says the grant's state
+_GRANT_STATE_ZH = {"withdrawn": "已撤销", "expired": "已过期", "none": "不存在"}
 
 
 def _check_flows(s: Session, flow_ids: Sequence[int], seal: Seal) -> None:
@@ -152,12 +164,24 @@ class AuthorizationView:
     ended_at: dt.datetime | None
     ended_by: str | None
     end_reason: str | None
+    # made by a member (not the seal's holder): where the grant it was made under stands now
+    # (``seals.grants.authorization_grant_state``) — anything but ``active`` and it authorises
+    # nothing, though ``state`` may still say active (kept, for the organization to withdraw).
+    # None: made by the holder, who needs no grant
+    grant_state: str | None
 
     @classmethod
-    def of(cls, r: SigningAuthorization) -> AuthorizationView:
+    def of(cls, s: Session, r: SigningAuthorization, now: dt.datetime) -> AuthorizationView:
+        """The row as shown, with its grant's state read from the current rows at ``now``."""
+        seal = s.get(Seal, r.seal_id)
+        by = r.granted_by_subscriber_id
+        grant = None
+        if seal is not None and by is not None and by != seal.subscriber_id:
+            grant = authorization_grant_state(s, seal, by, r.seal_grant_id, now)
         return from_row(
             cls,
             r,
+            grant_state=grant,
             counterparties=tuple(json.loads(r.counterparties)),
             flow_ids=tuple(json.loads(r.flow_ids)),
             remaining=r.max_documents - r.used_documents,
@@ -341,7 +365,7 @@ class SigningAuthorizations:
             r.terms = terms_of(r)
             r.terms_signature = unlocked.key.sign(r.terms.encode("utf-8"))
             r.wrapped_key = wrap_for_authorization(native, _label(r.id), self.kek)
-            view = AuthorizationView.of(r)
+            view = AuthorizationView.of(s, r, now)
             self._audit(s, r, "granted", actor, now, {"terms": json.loads(r.terms)})
         return view
 
@@ -354,11 +378,12 @@ class SigningAuthorizations:
         with self.db.transaction() as s:
             r = self._row(s, authorization_id, lock=True)
             self._end(s, r, "withdraw", actor, now, reason)
-            return AuthorizationView.of(r)
+            return AuthorizationView.of(s, r, now)
 
     def get(self, authorization_id: int) -> AuthorizationView:
+        now = self.clock.now()
         with self.db.read() as s:
-            return AuthorizationView.of(self._row(s, authorization_id))
+            return AuthorizationView.of(s, self._row(s, authorization_id), now)
 
     def list(
         self,
@@ -371,12 +396,13 @@ class SigningAuthorizations:
         """Authorizations in id order (oldest first), ``after``/``limit`` page as the other
         listings do (``yinxin authorization list``)."""
         state = listed(AuthorizationState, state, "state")
+        now = self.clock.now()
         with self.db.read() as s:
             q = select_where(
                 SigningAuthorization, holder_subscriber_id=holder_subscriber_id, state=state
             )
             q = paged(q, SigningAuthorization.id, after=after, limit=limit)
-            return [AuthorizationView.of(r) for r in s.execute(q).scalars()]
+            return [AuthorizationView.of(s, r, now) for r in s.execute(q).scalars()]
 
     def verify_terms(self, authorization_id: int) -> TermsCheck:
         """Check the stored terms: the row still says them, and the seal's key signed them."""
@@ -436,7 +462,7 @@ class SigningAuthorizations:
                 stamp = SealMaterial.of(seal, cert)
                 certificate = x509.load_der_x509_certificate(cert.der)
                 blob = r.wrapped_key
-                view = AuthorizationView.of(r)
+                view = AuthorizationView.of(s, r, now)
         if refusal is not None:
             if refusal.code == "authorization_expired" and r.state == _A.ACTIVE:
                 with self.db.transaction() as s:
@@ -493,7 +519,7 @@ class SigningAuthorizations:
         self._audit(s, r, "used", actor, now, data)
         if r.used_documents >= r.max_documents:
             self._end(s, r, "exhaust", "system", now, "its last document was signed")
-        return AuthorizationView.of(r)
+        return AuthorizationView.of(s, r, now)
 
     # --- inside ----------------------------------------------------------------------------------
     @staticmethod
@@ -590,14 +616,17 @@ class SigningAuthorizations:
             return Forbidden(
                 f"signing authorization {r.id} holds no key", field=field, code="authorization_key"
             )
-        # made by a member under a grant (not the holder): that person must still be one a
-        # grant may name — not another organization's (a grant made before ``seal grant``
-        # refused one, or a person moved since), whose grant authorises nothing
+        # made by a member under a grant (not the holder): that grant must still be in force
+        # for it — not withdrawn nor past its end (its being used up by the authorization's own
+        # documents, taken when it was made, does not count), its person not another
+        # organization's (a grant made before ``seal grant`` refused one, or a person moved
+        # since). A grant not in force authorises nothing, so neither does what was made under it
         by = r.granted_by_subscriber_id
         if by is not None and by != seal.subscriber_id:
-            owner = seal_organization(s, seal)
-            elsewhere = outside(s.get(Subscriber, by), owner)
-            if elsewhere is not None:
+            state = authorization_grant_state(s, seal, by, r.seal_grant_id, now)
+            if state == OTHER_ORGANIZATION:
+                owner = seal_organization(s, seal)
+                elsewhere = outside(s.get(Subscriber, by), owner)
                 return Forbidden(
                     f"signing authorization {r.id} was made by subscriber #{by}, registered "
                     f"under organization #{elsewhere}, not under #{owner} whose seal "
@@ -605,6 +634,17 @@ class SigningAuthorizations:
                     "authorization (用印授权不生效：授权人不属于用印单位)",
                     field="seal",
                     code=OTHER_ORGANIZATION,
+                )
+            if state != "active":
+                grant = f"grant #{r.seal_grant_id}" if r.seal_grant_id else "a grant"
+                zh = _GRANT_STATE_ZH.get(state, "不生效")
+                return Forbidden(
+                    f"signing authorization {r.id} was made by subscriber #{by} under {grant} "
+                    f"to use seal {seal.es_id}, and that grant is not in force ({state}): it "
+                    "authorises nothing; withdraw the authorization "
+                    f"(用印授权{zh}，自动签署授权不再生效，请撤销)",
+                    field="seal",
+                    code=GRANT_NOT_IN_FORCE,
                 )
         return problem(s, seal, cert, key, None, now)
 

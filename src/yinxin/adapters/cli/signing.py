@@ -723,6 +723,12 @@ def _show_authorization(a) -> None:
         moment(a.valid_until),
         "; ".join(scope) or "any counterparty and flow",
     )
+    if a.state == "active" and a.grant_state not in (None, "active"):
+        # made by a member whose grant has ended: still listed active, to be withdrawn
+        say(
+            "  [red]its grant is {}: it signs nothing (用印授权不生效); withdraw it[/]",
+            a.grant_state,
+        )
 
 
 authorization_app = typer.Typer(

@@ -19,6 +19,7 @@ Object.assign(MESSAGES, {
   not_granted: "该成员没有此印章的使用授权",
   grant_expired: "用印授权已过期（超过授权期限），请联系本单位重新授权",
   grant_used_up: "用印授权的用印次数已用完，请联系本单位重新授权",
+  grant_not_in_force: "该自动签署授权所依据的用印授权已撤销或已过期，授权不再生效，请撤销后重新授权",
   certificate_not_valid: "所选证书当前不可用",
   certificate_mismatch: "证书与印章类型或持有人不符",
   nothing_to_change: "没有需要变更的内容",
