@@ -147,3 +147,24 @@ def test_an_expired_grant_stops_it_but_its_own_documents_using_the_grant_up_do_n
     with w.p.db.read() as s:
         r = s.execute(select(SigningAuthorization).where(SigningAuthorization.id == a.id))
         assert r.scalar_one().used_documents == 1
+
+
+def test_one_made_before_its_grant_was_recorded_needs_a_grant_in_force_now(world):
+    """An authorization made before migration 0028 names no grant (``seal_grant_id`` NULL; its
+    documents were taken from none): it signs while the member holds a grant in force, and
+    nothing once the member holds none."""
+    w = world
+    es_id = w.jia.seal.es_id
+    a = _authorize(w, 3)
+    with w.p.db.transaction() as s:
+        s.execute(
+            update(SigningAuthorization)
+            .where(SigningAuthorization.id == a.id)
+            .values(seal_grant_id=None)
+        )
+    assert _sign(w, a.id) == 1
+    w.p.seals.withdraw(es_id, w.member.id, actor=ADMIN)
+    _refused(w, a.id, "none")
+    assert w.p.authorizations.get(a.id).grant_state == "none"
+    w.p.seals.grant(es_id, w.member.id, actor=ADMIN)
+    assert _sign(w, a.id) == 1
