@@ -634,3 +634,74 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path):
         assert Client(srv.url(""), w.keys["admin"]).get("/subscribers").status_code == 200
         c.close()
     w.platform.close()
+
+
+def test_a_new_pin_and_a_rejection_are_refused_in_both_languages(as_, world):
+    """A new PIN too short, too long or with a space at either end was refused in English alone
+    (its hidden-character refusal in Chinese and English), and over 200 characters by the
+    body's schema in pydantic's English; a rejection without a reason was "a rejection needs a
+    reason", English alone, and an empty one over the API pydantic's "String should have at
+    least 1 character". Each is the service's refusal now, in Chinese and English (422 / exit 2
+    naming ``pin`` or ``reason``), never repeating the PIN, nothing written. A rejection's
+    reason keeps its rule: several lines, no 500-character bound."""
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.errors import halves
+    from yinxin.store.models import AuditEvent
+
+    w, _ = world
+    p = w.platform
+    integration, officer = as_("integration"), as_("officer")
+    person = new_person(integration, id_card("11010119970305002"))
+    accepted = integration.post(
+        f"/subscribers/{person['id']}/agreement-acceptances", json={"accepted_by": "测试"}
+    )
+    assert accepted.status_code == 201, accepted.text
+    length = ("PIN 须为 6–64 个字符", "the PIN must be 6 to 64 characters")
+    space = ("PIN 首尾不能有空格", "the PIN must not begin or end with a space")
+    applications, events = count(p, Application), count(p, AuditEvent)
+    for pin, said in (
+        ("", length),
+        ("13579", length),
+        ("8642097531" * 7, length),  # 70: the service's bound
+        ("8642097531" * 30, length),  # 300: the body's max_length answered first
+        (" 864209", space),
+        ("864209\u3000", space),  # an ideographic space, as a Chinese input method types it
+    ):
+        r = integration.post(
+            "/applications",
+            json={"subscriber_id": person["id"], "profile": "person-signing", "pin": pin},
+        )
+        body = problem_of(r, 422, "pin", "invalid")
+        assert halves(body["detail"]) == said, (len(pin), body)
+        assert (pin.strip() or "\0") not in r.text, r.text
+    assert (count(p, Application), count(p, AuditEvent)) == (applications, events)
+
+    app = integration.post(
+        "/applications",
+        json={"subscriber_id": person["id"], "profile": "person-signing", "pin": "864209"},
+    ).json()
+    events = count(p, AuditEvent)
+    no_reason = ("须写明驳回原因", "a rejection needs a reason")
+    for reason in ("", " \n\t"):
+        r = officer.post(f"/applications/{app['id']}/reject", json={"reason": reason})
+        body = problem_of(r, 422, "reason", "invalid")
+        assert halves(body["detail"]) == no_reason, body
+    env = cli_env(p)
+    for reason in ("", "  "):
+        args = ["cert", "reject", str(app["id"]), "--officer", "陈静", "--reason", reason]
+        res = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+        err = json.loads(res.stdout)
+        assert (res.exit_code, err["field"], err["error"]) == (2, "reason", "invalid"), err
+        assert halves(err["message"]) == no_reason, err
+        res = CliRunner().invoke(cli_app, args, env=env)
+        assert res.exit_code == 2 and all(h in res.stderr for h in no_reason), res.stderr
+    assert count(p, AuditEvent) == events
+    assert officer.get(f"/applications/{app['id']}").json()["state"] == "pending"
+    # its rule kept: line breaks, and more than the 500 characters of a one-line reason
+    long = "营业执照复印件不清晰。\n" + "请重新上传原件扫描件。" * 60
+    r = officer.post(f"/applications/{app['id']}/reject", json={"reason": long})
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["reason"]) == ("rejected", long.strip())

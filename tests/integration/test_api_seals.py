@@ -677,7 +677,32 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(as_, world
     short = admin.post(
         f"/seals/{world.seal_a.es_id}/change-pin", json={"pin": ORG_A_PIN, "new_pin": "1"}
     )
-    problem_of(short, 422, "new_pin")
+    # too short, too long (over 64 the body's schema said it first, pydantic's English), a
+    # space at either end or a full-width digit: the service's rule, in Chinese and English
+    # (they were English alone), never the PIN itself
+    length = ("PIN 须为 6–64 个字符", "the PIN must be 6 to 64 characters")
+    space = ("PIN 首尾不能有空格", "the PIN must not begin or end with a space")
+    wide = (
+        "PIN 中有全角字符或其他兼容字符，请关闭输入法（半角）输入字母和数字",
+        "the PIN holds a full-width (全角) or other compatibility character; type its letters "
+        "and digits with the input method off (半角)",
+    )
+    refused = [short]
+    for new_pin, rule in (
+        ("97531", length),
+        ("8642097531" * 6 + "86420", length),  # 65
+        ("864209 ", space),
+        ("８６４２０９７", wide),
+    ):
+        r = admin.post(
+            f"/seals/{world.seal_a.es_id}/change-pin", json={"pin": ORG_A_PIN, "new_pin": new_pin}
+        )
+        assert halves(problem_of(r, 422, "new_pin", "invalid")["detail"]) == rule, r.text
+        assert new_pin.strip() not in r.text, r.text
+        refused.append(r)
+    # a new seal's key under a PIN too short: the same refusal, naming the body's pin
+    r = admin.post("/seal-applications", json={**form, "new_key": {"pin": "12345"}})
+    assert halves(problem_of(r, 422, "pin", "invalid")["detail"]) == length, r.text
     # one holding an invisible or control character: said in Chinese and English, as every
     # hidden-character refusal is (it was in English alone), and never the PIN itself
     hidden = admin.post(
@@ -690,7 +715,7 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(as_, world
         "the PIN must be printable characters: it holds an invisible or control character",
     ), said
     assert "864" not in hidden.text and "2097" not in hidden.text
-    no_pin_in(pin, short, hidden)
+    no_pin_in(pin, *refused, hidden)
     assert count(p, Seal) == seals and count(p, AuditEvent) == events
     assert sealed_key(p, world.seal_a.id)[1] == 0  # refused before any PIN was tried
 

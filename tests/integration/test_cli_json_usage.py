@@ -128,3 +128,35 @@ def test_a_blank_actor_is_refused_before_anything_runs(tmp_path, args) -> None:
     body = json.loads(r.stdout)
     assert body["field"] == "actor" and "name who acts" in body["message"], body
     assert not home.exists()
+
+
+def test_a_blank_or_over_long_actor_is_refused_in_both_languages(tmp_path) -> None:
+    """A blank ``--actor``, or one over the audit trail's 100 characters, was refused in English
+    alone ("name who acts …"), where its hidden-character refusal, beside it, is said in
+    Chinese and English. Both are two-language now, exit 2 naming ``actor``, nothing made."""
+    from yinxin.errors import halves
+
+    home = tmp_path / "home"
+    for actor, said in (
+        (
+            " ",
+            ("须写明操作人（记入审计日志）", "name who acts (it is recorded in the audit trail)"),
+        ),
+        (
+            "陈" * 101,
+            (
+                "操作人最多 100 个字符（审计日志所记），此处 101 个",
+                "name who acts in at most 100 characters (the audit trail's), not 101",
+            ),
+        ),
+    ):
+        args = ["keys", "recrypt", "--cipher", "sm4-gcm", "--actor", actor]
+        r = yinxin_cli([*args, "--json"], home, check=False)
+        assert r.returncode == 2, r.stdout + r.stderr
+        body = json.loads(r.stdout)
+        where, message = body["message"].split(": ", 1)  # as click says every option's
+        assert (body["field"], where) == ("actor", "Invalid value for '--actor'"), body
+        assert halves(message) == said, body
+        r = yinxin_cli(args, home, check=False)
+        assert r.returncode == 2 and "--actor" in r.stderr, r.stderr
+        assert not home.exists()

@@ -1737,3 +1737,76 @@ def test_adopting_a_signed_contract_naming_one_party_as_both_is_refused_naming_c
     )
     assert res.exit_code == 2, res.output
     assert json.loads(res.stdout)["field"] == "contract"
+
+
+def test_an_empty_or_over_long_desk_text_is_refused_in_both_languages(platform, clock) -> None:
+    """A desk text (a pause's, cancellation's or correction's reason, a request's description,
+    a resolution, an inspection's findings: up to 4,000 characters) that was empty, or over
+    4,000, was refused over the API by the body's schema in pydantic's English alone ("String
+    should have at least 1 character"), and a blank one by the service in English alone
+    ("reason must not be empty"). Each is the service's refusal now, naming the field in
+    Chinese and English (422 / exit 2), nothing written."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import cli_env
+    from tests.integration.api_world import keyed_client, problem_of
+    from yinxin.adapters.cli import app as cli_app
+    from yinxin.errors import halves
+
+    p = platform
+    clock.set(bj(2026, 10, 17, 9, 0))
+    add_003(p)
+    r = p.desk.open(NUMBER, channel="web", description="报表导出失败", reported_by="甲方")
+    admin = p.api_keys.create(name="admin", role="administrator", actor="test").secret
+    empty = {
+        "reason": ("原因不能为空", "reason must not be empty"),
+        "description": ("问题描述不能为空", "description must not be empty"),
+        "resolution": ("处理结果不能为空", "resolution must not be empty"),
+        "findings": ("巡检结果不能为空", "findings must not be empty"),
+    }
+
+    def too_long(field: str, label: str) -> tuple[str, str]:
+        return (
+            f"{label}最多 4000 个字符（此处 4001 个）",
+            f"{field} must be at most 4000 characters",
+        )
+
+    opened = {"contract": NUMBER, "channel": "phone", "reported_by": "甲方"}
+    correct = {"party_a": A + "（更正）"}
+    sends = [
+        (f"/api/v1/desk/requests/{r.id}/pause", {}, "reason", "原因"),
+        (f"/api/v1/desk/requests/{r.id}/cancel", {}, "reason", "原因"),
+        (f"/api/v1/desk/contracts/{NUMBER}/correct", correct, "reason", "原因"),
+        ("/api/v1/desk/requests", opened, "description", "问题描述"),
+        (f"/api/v1/desk/requests/{r.id}/resolve", {}, "resolution", "处理结果"),
+        (
+            f"/api/v1/desk/contracts/{NUMBER}/inspections",
+            {"inspector": "李工"},
+            "findings",
+            "巡检结果",
+        ),
+    ]
+    with keyed_client(p, admin) as c:
+        before = dbdump.dump(p)
+        for url, body, field, label in sends:
+            for text, said in (
+                ("", empty[field]),
+                (" \n ", empty[field]),
+                ("等" * 4001, too_long(field, label)),
+            ):
+                answer = c.post(url, json={**body, field: text})
+                detail = problem_of(answer, 422, field, "invalid")["detail"]
+                assert halves(detail) == said, (url, text[:3], detail)
+    env = cli_env(p)
+    for args, said in (
+        (["pause", str(r.id), "--reason", " "], empty["reason"]),
+        (["cancel", str(r.id), "--reason", ""], empty["reason"]),
+        (["pause", str(r.id), "--reason", "等" * 4001], too_long("reason", "原因")),
+    ):
+        res = CliRunner().invoke(cli_app, ["desk", *args, "--json"], env=env)
+        err = json.loads(res.stdout)
+        assert (res.exit_code, err["field"], err["error"]) == (2, "reason", "invalid"), err
+        assert halves(err["message"]) == said, err
+    assert dbdump.diff(before, dbdump.dump(p)) == []

@@ -1742,3 +1742,29 @@ def test_a_worker_whose_key_store_lacks_the_kek_blocks_deliveries_with_one_warni
     assert (out.state, out.result) == ("done", "1 tried, 1 delivered"), out
     assert len(rx.received) == 1 and not rx.bad
     p.close()
+
+
+def test_a_pause_reason_over_500_characters_is_refused_in_both_languages(hp) -> None:
+    """A pause reason over 500 characters was refused over the API by the body's schema,
+    "reason: String should have at most 500 characters" (pydantic's English alone, which the
+    web pages cannot show in Chinese), and by the CLI "at most 500 characters (this one: 501)",
+    English alone beside its hidden-character refusal's two languages. Both are the service's
+    refusal now, 422 / exit 2 naming ``reason``, in Chinese and English; the subscription stays
+    active, nothing written. Blank is still no reason."""
+    from tests.integration.api_world import keyed_client, problem_of
+    from yinxin.errors import halves
+
+    view, _secret = hp.webhooks.subscribe("http://127.0.0.1:9/x", ["*"], None, "operator")
+    said = ("暂停原因最多 500 个字符（此处 501 个）", "at most 500 characters (this one: 501)")
+    admin = hp.api_keys.create(name="admin", role="administrator", actor="t").secret
+    with keyed_client(hp, admin) as api:
+        before = dbdump.dump(hp)
+        r = api.post(f"/api/v1/webhooks/{view.id}/pause", json={"reason": "维" * 501})
+        assert halves(problem_of(r, 422, "reason", "invalid")["detail"]) == said, r.text
+        res = _cli(hp, "webhook", "pause", str(view.id), "--reason", "维" * 501, "--json")
+        err = json.loads(res.stdout)
+        assert (res.exit_code, err["field"], err["error"]) == (2, "reason", "invalid"), err
+        assert halves(err["message"]) == said, err
+        assert dbdump.diff(before, dbdump.dump(hp)) == []
+        r = api.post(f"/api/v1/webhooks/{view.id}/pause", json={"reason": "维" * 500})
+        assert r.status_code == 200 and r.json()["state_reason"] == "维" * 500, r.text

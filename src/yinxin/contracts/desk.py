@@ -218,15 +218,41 @@ class RecordFlow:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+# what the desk's pages call each text field, said first in its Chinese refusal
+_LABELS = {
+    "number": "合同编号",
+    "contract": "合同编号",
+    "title": "标题",
+    "party_a": "甲方",
+    "party_b": "乙方",
+    "actor": "操作人",
+    "reason": "原因",
+    "description": "问题描述",
+    "reported_by": "报告人",
+    "resolution": "处理结果",
+    "inspector": "巡检人",
+    "findings": "巡检结果",
+}
+
+
 def _text(value: object, field: str, *, limit: int = MAX_TEXT, required: bool = True) -> str:
+    """A desk text as kept (up to ``limit``; over 200, several lines as a text area sends
+    them), refused naming ``field`` in Chinese and English ("中文 / English", as its hidden-
+    character refusal and every other service's reason): an empty or over-long one was said in
+    English alone. The API's bodies leave these lengths to it (``shapes.DeskText``)."""
     if limit <= 200:
         s = " ".join(str(value or "").split())
     else:  # several lines, as a text area sends them
         s = str(value or "").replace("\r\n", "\n").strip()
+    label = _LABELS.get(field, field)
     if required and not s:
-        raise ValidationError(f"{field} must not be empty", field=field)
+        raise ValidationError(f"{label}不能为空 / {field} must not be empty", field=field)
     if len(s) > limit:
-        raise ValidationError(f"{field} must be at most {limit} characters", field=field)
+        raise ValidationError(
+            f"{label}最多 {limit} 个字符（此处 {len(s)} 个） / "
+            f"{field} must be at most {limit} characters",
+            field=field,
+        )
     return refuse_hidden(s, field, lines=True)
 
 

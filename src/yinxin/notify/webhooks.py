@@ -1290,16 +1290,24 @@ def _event_types(events: Iterable[str]) -> tuple[str, ...]:
     return tuple(x for x in EVENT_TYPES if x in chosen)
 
 
+PAUSE_REASON_MAX = 500
+
+
 def _reason(text: str | None) -> str | None:
     """A pause's reason as kept: its spaces collapsed, at most 500 characters, nothing hidden;
     blank is none. A longer one was cut to 500 without a word (the API's body refused it, the
     CLI's ``--reason`` kept its start), and a blank one (``--reason "  "``) was kept as an empty
-    reason, listed blank where none is "-"."""
+    reason, listed blank where none is "-". The API's body leaves the length to this refusal
+    (``shapes.PauseReason``): it answered one over 500 with pydantic's English alone."""
     if text is None:
         return None
     text = " ".join(str(text).split())
-    if len(text) > 500:
-        raise ValidationError(f"at most 500 characters (this one: {len(text)})", field="reason")
+    if len(text) > PAUSE_REASON_MAX:
+        raise ValidationError(  # in Chinese and English, as its hidden-character refusal
+            f"暂停原因最多 {PAUSE_REASON_MAX} 个字符（此处 {len(text)} 个） / "
+            f"at most {PAUSE_REASON_MAX} characters (this one: {len(text)})",
+            field="reason",
+        )
     return refuse_hidden(text, "reason") or None
 
 

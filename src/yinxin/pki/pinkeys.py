@@ -50,11 +50,20 @@ MAGIC = b"YXPK1"
 MAGIC_KEK = b"YXPK2"
 DEFAULT_SCRYPT = {k: v for k, v in PIN_KDF_SCRYPT.items() if k != "kdf"}
 MIN_PIN = 6
+MAX_PIN = 64
 
 
 def _check_pin_length(pin: str, field: str = "pin") -> None:
-    if not isinstance(pin, str) or len(pin) < MIN_PIN or len(pin) > 64:
-        raise ValidationError(f"the PIN must be {MIN_PIN} to 64 characters", field=field)
+    """A PIN of 6 to 64 characters, refused in Chinese and English ("中文 / English", as every
+    PIN refusal: the length and a space at either end were said in English alone beside the
+    hidden-character one's two languages), never saying the PIN or its length. The API's new-PIN
+    fields leave the length to it (``shapes.NewPin``)."""
+    if not isinstance(pin, str) or len(pin) < MIN_PIN or len(pin) > MAX_PIN:
+        raise ValidationError(
+            f"PIN 须为 {MIN_PIN}–{MAX_PIN} 个字符 / "
+            f"the PIN must be {MIN_PIN} to {MAX_PIN} characters",
+            field=field,
+        )
 
 
 def check_pin(pin: str, field: str = "pin") -> str:
@@ -72,9 +81,12 @@ def check_pin(pin: str, field: str = "pin") -> str:
             field=field,
         )
     if pin != pin.strip():
-        raise ValidationError("the PIN must not begin or end with a space", field=field)
+        raise ValidationError(
+            "PIN 首尾不能有空格 / the PIN must not begin or end with a space", field=field
+        )
     if unicodedata.normalize("NFKC", pin) != pin:
         raise ValidationError(
+            "PIN 中有全角字符或其他兼容字符，请关闭输入法（半角）输入字母和数字 / "
             "the PIN holds a full-width (全角) or other compatibility character; type its "
             "letters and digits with the input method off (半角)",
             field=field,

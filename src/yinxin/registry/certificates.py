@@ -1193,8 +1193,13 @@ class Certificates:
         return validate_name(officer, "officer")
 
     def reject(self, application_id: int, *, officer: str, reason: str) -> ApplicationView:
+        """Reject a pending application with the officer's reason, kept as written (several
+        lines allowed, no length bound: it is the applicant's explanation, not a one-line
+        reason as :func:`identity.reason_text` takes). A blank one is refused in Chinese and
+        English, as every other reason (it was said in English alone); the API's body leaves
+        an empty one to this refusal."""
         if not (reason or "").strip():
-            raise ValidationError("a rejection needs a reason", field="reason")
+            raise ValidationError("须写明驳回原因 / a rejection needs a reason", field="reason")
         reason = refuse_hidden(reason.strip().replace("\r\n", "\n"), "reason", lines=True)
         officer = self._officer(officer)
         now = self.clock.now()

@@ -1203,12 +1203,17 @@ def _actor(value: str) -> str:
     ``cert freeze``, ``ca add-hierarchy``, ``keys recrypt``, ``export``, ``flow start`` and
     ``subscriber add-…`` wrote audit events naming nobody (the seal, contract and desk
     services refused it, each in its own words)."""
+    # each refusal in Chinese and English ("中文 / English"), as its hidden-character one and
+    # every service's: the blank and over-long ones were said in English alone
     if not value.strip():
-        raise typer.BadParameter("name who acts (it is recorded in the audit trail)")
+        raise typer.BadParameter(
+            "须写明操作人（记入审计日志） / name who acts (it is recorded in the audit trail)"
+        )
     # the audit trail's actor (and created_by…) columns hold 100: a longer name ended in a
     # database error on PostgreSQL (SQLite, which does not enforce the length, kept it whole)
     if len(value) > ACTOR_MAX:
         raise typer.BadParameter(
+            f"操作人最多 {ACTOR_MAX} 个字符（审计日志所记），此处 {len(value)} 个 / "
             f"name who acts in at most {ACTOR_MAX} characters (the audit trail's), not {len(value)}"
         )
     # nor one that hides or forges what the trail shows: a bidi override reversing the name,

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from yinxin.contracts.desk import MAX_TEXT as DESK_TEXT_MAX
 from yinxin.errors import ValidationError
 from yinxin.identity import (
     REASON_MAX,
@@ -29,6 +30,8 @@ from yinxin.identity import (
     SERIAL_PATTERN,
     normal_serial,
 )
+from yinxin.notify.webhooks import PAUSE_REASON_MAX
+from yinxin.pki.pinkeys import MAX_PIN, MIN_PIN
 
 
 def _shape(pattern: str, what: str, example: str, description: str) -> Any:
@@ -168,5 +171,57 @@ Reason = Annotated[
         json_schema_extra={"minLength": 1, "maxLength": REASON_MAX},
         examples=["价格有误"],
         description="why, on one line: 1–500 characters, shown to every party",
+    ),
+]
+
+# Why an application is rejected: the officer's explanation to the applicant, kept as written
+# (line breaks too, no length bound: ``CertificateService.reject``), unlike :data:`Reason`. The
+# body's ``min_length=1, max_length=500`` refused an empty one, or one over 500, with
+# pydantic's English alone ("String should have at least 1 character"), where a blank one
+# reached the service and the CLI took any length: now the service's rule and refusal
+# (须写明驳回原因 / a rejection needs a reason) are the one answer.
+RejectionReason = Annotated[
+    str,
+    Field(
+        json_schema_extra={"minLength": 1},
+        examples=["营业执照复印件不清晰"],
+        description="why, kept on the application and shown to the applicant; several lines "
+        "allowed",
+    ),
+]
+
+
+# A service-desk text (a request's description, a pause's, cancellation's or correction's
+# reason, a resolution, an inspection's findings: ``contracts.desk.MAX_TEXT``, 4,000 characters,
+# several lines) and a webhook pause's optional reason (500, on one line): their lengths are
+# stated for a client and left to the services' rules, as :data:`Reason`'s. The bodies'
+# ``min_length``/``max_length`` refused an empty one, or one over the bound, with pydantic's
+# English alone, where a blank one reached the service and was told in Chinese and English.
+DeskText = Annotated[
+    str,
+    Field(
+        json_schema_extra={"minLength": 1, "maxLength": DESK_TEXT_MAX},
+        description="1–4,000 characters, several lines allowed",
+    ),
+]
+PauseReason = Annotated[
+    str,
+    Field(
+        json_schema_extra={"maxLength": PAUSE_REASON_MAX},
+        description="why, on one line: at most 500 characters; blank is none",
+    ),
+]
+
+
+# A new PIN (a seal's new or changed PIN, a platform-held key's): its lengths are stated for a
+# client and left to the one rule (``pinkeys.check_pin``), as :data:`Reason`'s. The bodies'
+# ``min_length=1, max_length=64`` (or 200) answered an empty PIN, or one over the bound, with
+# pydantic's English alone, where one of five characters was told in Chinese and English.
+NewPin = Annotated[
+    str,
+    Field(
+        json_schema_extra={"minLength": MIN_PIN, "maxLength": MAX_PIN},
+        description=f"{MIN_PIN}–{MAX_PIN} printable characters, no space at either end, no "
+        "full-width (全角) letter or digit",
     ),
 ]

@@ -19,6 +19,7 @@ from yinxin.adapters.http.api.context import (
     scope_subscriber,
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
+from yinxin.adapters.http.api.shapes import NewPin, RejectionReason
 from yinxin.pki.profiles import SUBSCRIBER_PROFILES
 from yinxin.registry.certificates import MAX_DNS_NAMES
 from yinxin.registry.fees import MAX_YEARS
@@ -45,9 +46,7 @@ class ApplicationIn(Strict):
     csr: str | None = Field(
         None, max_length=20000, description="PEM CSR; leave out to have the platform hold the key"
     )
-    pin: str | None = Field(
-        None, max_length=200, description="the PIN sealing a platform-held key (no CSR)"
-    )
+    pin: NewPin | None = Field(None, description="the PIN sealing a platform-held key (no CSR)")
     plan: str = Field("standard", max_length=40)
     years: int = Field(1, ge=1, le=MAX_YEARS)
     acceptance_point: str = Field("总部受理点", max_length=100)
@@ -65,7 +64,7 @@ class ApproveIn(Strict):
 
 
 class RejectIn(Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: RejectionReason
 
 
 def _scoped(platform, principal: Principal, application_id: int) -> ApplicationView:

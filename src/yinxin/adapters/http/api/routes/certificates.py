@@ -29,6 +29,7 @@ from yinxin.adapters.http.api.shapes import (
     SERIAL_DESCRIPTION,
     ContactPhone,
     Mobile,
+    NewPin,
     certificate_serial,
 )
 from yinxin.errors import Forbidden, NotFound, ValidationError
@@ -69,7 +70,7 @@ class NoteIn(Strict):
 
 class CertificateNewKeyIn(Strict):
     csr: str | None = Field(None, max_length=20000, description="PEM CSR for the new key")
-    pin: str | None = Field(None, max_length=200, description="PIN for a platform-held new key")
+    pin: NewPin | None = Field(None, description="PIN for a platform-held new key")
     algorithm: str = Field("ec-p256", max_length=20)
     current_pin: str | None = Field(
         None,

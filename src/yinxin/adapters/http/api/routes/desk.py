@@ -33,7 +33,7 @@ from yinxin.adapters.http.api.context import (
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import PDF, holds_secret, pdf_response
 from yinxin.adapters.http.api.routes.documents import SealRef
-from yinxin.adapters.http.api.shapes import Amount
+from yinxin.adapters.http.api.shapes import Amount, DeskText
 from yinxin.contracts.desk import (
     AdoptableView,
     BreachRun,
@@ -80,7 +80,7 @@ class DeskContractIn(Strict):
 class RequestIn(Strict):
     contract: str = Field(min_length=1, max_length=64, description="the contract's number")
     channel: Literal["phone", "web", "on_site"]
-    description: str = Field(min_length=1, max_length=4000)
+    description: DeskText
     severity: Literal["low", "normal", "high", "critical"] = "normal"
     on_site_requested: bool = False
     notice_at: IsoDateTime | None = Field(None, description="default: now")
@@ -92,15 +92,15 @@ class AtIn(Strict):
 
 
 class DeskPauseIn(AtIn):
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: DeskText
 
 
 class ResolveIn(AtIn):
-    resolution: str = Field(min_length=1, max_length=4000)
+    resolution: DeskText
 
 
 class CancelIn(Strict):
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: DeskText
 
 
 class PartyIn(Strict):
@@ -118,7 +118,7 @@ class InspectionIn(Strict):
     month: str | None = Field(None, pattern=r"^[0-9]{4}-[0-9]{2}$")
     performed_at: IsoDateTime | None = None
     inspector: str = Field(min_length=1, max_length=100)
-    findings: str = Field(min_length=1, max_length=4000)
+    findings: DeskText
 
 
 @router.post("/desk/contracts", status_code=201, response_model=DeskContractView)
@@ -256,7 +256,7 @@ def record_flow(
 class CorrectPartiesIn(Strict):
     party_a: str | None = Field(None, max_length=200, description="甲方 as it should read")
     party_b: str | None = Field(None, max_length=200, description="乙方 as it should read")
-    reason: str = Field(max_length=4000)
+    reason: DeskText
 
 
 @router.post("/desk/contracts/{number:path}/correct", response_model=DeskContractView)

@@ -40,7 +40,7 @@ from yinxin.adapters.http.api.context import (
 )
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import file_answer, from_base64
-from yinxin.adapters.http.api.shapes import SERIAL_DESCRIPTION, IdNumber, certificate_serial
+from yinxin.adapters.http.api.shapes import SERIAL_DESCRIPTION, IdNumber, NewPin, certificate_serial
 from yinxin.errors import Conflict, NotFound, TooLarge, ValidationError, YinxinError
 from yinxin.registry.fees import MAX_YEARS
 from yinxin.registry.lifecycle import HoldBy
@@ -115,7 +115,7 @@ class SealNewKeyIn(Strict):
     """A new platform-held key under the seal PIN, applied for with the seal (no certificate
     yet): the answer is the certificate application, to be paid and approved."""
 
-    pin: str = Field(min_length=1, max_length=64, description="the seal PIN sealing the new key")
+    pin: NewPin = Field(description="the seal PIN sealing the new key")
     algorithm: str = Field("ec-p256", max_length=20)
     plan: str = Field("standard", max_length=40)
     years: int = Field(1, ge=1, le=MAX_YEARS)
@@ -189,7 +189,7 @@ class SealGrantIn(Strict):
 
 class PinChangeIn(Strict):
     pin: str = Field(min_length=1, max_length=64, description="the current seal PIN")
-    new_pin: str = Field(min_length=1, max_length=64, description="the new seal PIN")
+    new_pin: NewPin = Field(description="the new seal PIN")
 
 
 # --- answers --------------------------------------------------------------------------------------

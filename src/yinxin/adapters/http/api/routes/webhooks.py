@@ -13,6 +13,7 @@ from yinxin.access.keys import Capability, Principal
 from yinxin.adapters.http.api.context import Page, Pages, Plat, Strict, allowed, state_filter
 from yinxin.adapters.http.api.json_body import JsonRoute
 from yinxin.adapters.http.api.responses import holds_secret
+from yinxin.adapters.http.api.shapes import PauseReason
 from yinxin.errors import ValidationError
 from yinxin.notify.webhooks import (
     EVENT_TYPES,
@@ -47,7 +48,7 @@ class SubscribeIn(Strict):
 
 
 class WebhookPauseIn(Strict):
-    reason: str | None = Field(None, max_length=500)
+    reason: PauseReason | None = None
 
 
 class RotateIn(Strict):
