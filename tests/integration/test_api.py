@@ -643,7 +643,7 @@ def test_a_new_pin_and_a_rejection_are_refused_in_both_languages(as_, world):
     reason", English alone, and an empty one over the API pydantic's "String should have at
     least 1 character". Each is the service's refusal now, in Chinese and English (422 / exit 2
     naming ``pin`` or ``reason``), never repeating the PIN, nothing written. A rejection's
-    reason keeps its rule: several lines, no 500-character bound."""
+    reason keeps its rule: several lines, up to 4,000 characters (not a one-line 500)."""
     from typer.testing import CliRunner
 
     from tests.conftest import cli_env
@@ -700,7 +700,12 @@ def test_a_new_pin_and_a_rejection_are_refused_in_both_languages(as_, world):
         assert res.exit_code == 2 and all(h in res.stderr for h in no_reason), res.stderr
     assert count(p, AuditEvent) == events
     assert officer.get(f"/applications/{app['id']}").json()["state"] == "pending"
-    # its rule kept: line breaks, and more than the 500 characters of a one-line reason
+    # its rule kept: line breaks, and more than the 500 characters of a one-line reason — up
+    # to 4,000 (the body's 500 had been its only bound: none would keep a 60 MiB body's)
+    r = officer.post(f"/applications/{app['id']}/reject", json={"reason": "驳" * 4001})
+    body = problem_of(r, 422, "reason", "invalid")
+    assert halves(body["detail"])[0] == "驳回原因最多 4000 个字符（此处 4001 个）", body
+    assert count(p, AuditEvent) == events
     long = "营业执照复印件不清晰。\n" + "请重新上传原件扫描件。" * 60
     r = officer.post(f"/applications/{app['id']}/reject", json={"reason": long})
     assert r.status_code == 200, r.text

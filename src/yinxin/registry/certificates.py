@@ -610,6 +610,11 @@ def _payment_reference(reference: str | None) -> str | None:
     return refuse_hidden(reference, "reference")
 
 
+# the longest rejection reason kept: several lines of explanation to the applicant, as a
+# service-desk text (``contracts.desk.MAX_TEXT``)
+MAX_REJECTION = 4000
+
+
 class Certificates:
     def __init__(
         self,
@@ -1194,13 +1199,21 @@ class Certificates:
 
     def reject(self, application_id: int, *, officer: str, reason: str) -> ApplicationView:
         """Reject a pending application with the officer's reason, kept as written (several
-        lines allowed, no length bound: it is the applicant's explanation, not a one-line
-        reason as :func:`identity.reason_text` takes). A blank one is refused in Chinese and
-        English, as every other reason (it was said in English alone); the API's body leaves
-        an empty one to this refusal."""
+        lines allowed, up to :data:`MAX_REJECTION` characters: it is the applicant's
+        explanation, not a one-line reason as :func:`identity.reason_text` takes). A blank one
+        is refused in Chinese and English, as every other reason (it was said in English
+        alone); the API's body leaves its lengths to these refusals (``shapes.RejectionReason``:
+        its 500 had been the only bound, and without one a body's 60 MiB would be kept)."""
         if not (reason or "").strip():
             raise ValidationError("须写明驳回原因 / a rejection needs a reason", field="reason")
-        reason = refuse_hidden(reason.strip().replace("\r\n", "\n"), "reason", lines=True)
+        reason = reason.strip().replace("\r\n", "\n")
+        if len(reason) > MAX_REJECTION:
+            raise ValidationError(
+                f"驳回原因最多 {MAX_REJECTION} 个字符（此处 {len(reason)} 个） / a rejection's "
+                f"reason is at most {MAX_REJECTION} characters (this one: {len(reason)})",
+                field="reason",
+            )
+        reason = refuse_hidden(reason, "reason", lines=True)
         officer = self._officer(officer)
         now = self.clock.now()
         with self.db.transaction() as s:

@@ -32,6 +32,7 @@ from yinxin.identity import (
 )
 from yinxin.notify.webhooks import PAUSE_REASON_MAX
 from yinxin.pki.pinkeys import MAX_PIN, MIN_PIN
+from yinxin.registry.certificates import MAX_REJECTION
 
 
 def _shape(pattern: str, what: str, example: str, description: str) -> Any:
@@ -175,7 +176,7 @@ Reason = Annotated[
 ]
 
 # Why an application is rejected: the officer's explanation to the applicant, kept as written
-# (line breaks too, no length bound: ``CertificateService.reject``), unlike :data:`Reason`. The
+# (line breaks too, up to 4,000 characters: ``Certificates.reject``), unlike :data:`Reason`. The
 # body's ``min_length=1, max_length=500`` refused an empty one, or one over 500, with
 # pydantic's English alone ("String should have at least 1 character"), where a blank one
 # reached the service and the CLI took any length: now the service's rule and refusal
@@ -183,7 +184,7 @@ Reason = Annotated[
 RejectionReason = Annotated[
     str,
     Field(
-        json_schema_extra={"minLength": 1},
+        json_schema_extra={"minLength": 1, "maxLength": MAX_REJECTION},
         examples=["营业执照复印件不清晰"],
         description="why, kept on the application and shown to the applicant; several lines "
         "allowed",
