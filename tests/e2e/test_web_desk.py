@@ -1048,8 +1048,9 @@ def test_the_desk_refuses_a_party_correction_once_a_record_is_in_flow(site: Site
     page.fill("#correct-party-b", " ")
     page.fill("#correct-reason", "改名")
     form.get_by_role("button", name="更正").click()
+    # the service's own Chinese half (乙方不能为空 / party_b must not be empty), beside the field
     form.locator(".field").filter(has=page.locator("#correct-party-b")).get_by_text(
-        "「乙方」填写的内容不符合要求，请检查"
+        "乙方不能为空"
     ).wait_for()
     page.fill("#correct-party-b", "另一家公司")
     form.get_by_role("button", name="更正").click()
