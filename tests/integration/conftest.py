@@ -26,12 +26,9 @@ def world(tmp_path, clock: FrozenClock) -> Iterator[World]:
 
 @pytest.fixture
 def client(world: World) -> Iterator[TestClient]:
-    """The app started as the server starts it. Its start publishes each CA's first CRL in the
-    background (``_refresh_crls``); that is waited for here — the same call, which serves the
-    CRL the other one published, or publishes it — so a test that compares the database
-    before and after a refusal does not see the server's CRL land in between (it did, on a
-    slow run)."""
+    """The app started as the server starts it: its start signs each CA's first CRL before it
+    answers (``_refresh_crls_once``), so a test that compares the database before and after a
+    refusal does not see the server's CRL land in between (it did, on a slow run, when that
+    round ran beside the first requests)."""
     with TestClient(create_app(world.p, jobs=False), base_url="http://127.0.0.1:8000") as c:
-        for role in world.p.status.crl_roles():
-            world.p.status.current_crl(role)
         yield c

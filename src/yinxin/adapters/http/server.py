@@ -250,21 +250,27 @@ async def _media_error(send, declared: str, wanted: bytes, rfc: str) -> None:
 CRL_CHECK_SECONDS = 300
 
 
+async def _refresh_crls_once(status) -> None:
+    """One round: each CA's CRL re-signed if its status changed, none is stored yet or its
+    nextUpdate is within CRL_REFRESH_BEFORE (``current_crl``); a failure is logged, not raised."""
+    try:  # every hierarchy's (the SM2 one's too, once added)
+        roles = await asyncio.get_running_loop().run_in_executor(None, status.crl_roles)
+    except Exception:
+        log.exception("CRL refresh: could not list the CAs")
+        roles = ["issuing", "root"]
+    for role in roles:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, status.current_crl, role)
+        except Exception:  # keep serving; the next fetch or round tries again
+            log.exception("CRL refresh for %s failed", role)
+
+
 async def _refresh_crls(status) -> None:
-    """Re-sign CRLs before nextUpdate runs out even when nobody fetches them (current_crl
-    re-signs when the status changed or nextUpdate is within CRL_REFRESH_BEFORE)."""
+    """Re-sign CRLs before nextUpdate runs out even when nobody fetches them, every
+    CRL_CHECK_SECONDS after the first round, which the server's start-up awaits."""
     while True:
-        try:  # every hierarchy's (the SM2 one's too, once added)
-            roles = await asyncio.get_running_loop().run_in_executor(None, status.crl_roles)
-        except Exception:
-            log.exception("CRL refresh: could not list the CAs")
-            roles = ["issuing", "root"]
-        for role in roles:
-            try:
-                await asyncio.get_running_loop().run_in_executor(None, status.current_crl, role)
-            except Exception:  # keep serving; the next fetch or round tries again
-                log.exception("CRL refresh for %s failed", role)
         await asyncio.sleep(CRL_CHECK_SECONDS)
+        await _refresh_crls_once(status)
 
 
 def mount_pages(api, platform: Platform) -> None:
@@ -286,6 +292,10 @@ def create_app(platform: Platform, *, jobs: bool = True) -> object:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        # the first round before the server answers: it ran beside the first requests, so a
+        # new home's first CRLs were signed at some moment after /healthz said ready — a
+        # caller reading the database then (a backup, a test's "nothing written") raced it
+        await _refresh_crls_once(status)
         tasks = [asyncio.create_task(_refresh_crls(status))]
         runner = None
         if jobs:
